@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The architecture backend seam. The core calls only these to touch the
+ * CPU; `arch/x86_64` implements them with real instructions and `testing/`
+ * with fake CPUs in memory. Chosen at link time, so there is no indirect
+ * call on the exit path.
+ *
+ * Every function here is ROOT-SAFE unless it says otherwise. "Current CPU"
+ * is the CPU executing the call (on the mock: the fake CPU bound to the
+ * calling thread, see hv_mock_cpu_bind()).
+ */
+#ifndef HVCORE_ARCH_H
+#define HVCORE_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "status.h"
+#include "vmx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hv_cpuid_regs {
+    uint32_t eax, ebx, ecx, edx;
+};
+
+/* A descriptor-table register as SGDT/SIDT store it. */
+struct hv_dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+void hv_arch_cpuid(uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *out);
+
+/* Fault-safe MSR access: a #GP is caught (exception-table fixup) and
+ * reported as HV_STATUS_EXCEPTION_GENERAL_PROTECTION; *value is untouched. */
+hv_status_t hv_arch_rdmsr_safe(uint32_t msr, uint64_t *value);
+hv_status_t hv_arch_wrmsr_safe(uint32_t msr, uint64_t value);
+
+uint64_t hv_arch_read_cr(uint32_t cr);            /* cr in {0,2,3,4,8} */
+void hv_arch_write_cr(uint32_t cr, uint64_t value);
+uint64_t hv_arch_read_dr(uint32_t dr);            /* dr in 0..7 */
+void hv_arch_write_dr(uint32_t dr, uint64_t value);
+uint64_t hv_arch_read_rflags(void);
+uint16_t hv_arch_read_selector(enum hv_seg seg);
+void hv_arch_sgdt(struct hv_dtr *out);
+void hv_arch_sidt(struct hv_dtr *out);
+uint64_t hv_arch_xgetbv(uint32_t xcr);
+/* XSETBV that reports #GP instead of taking it. */
+hv_status_t hv_arch_xsetbv_safe(uint32_t xcr, uint64_t value);
+/* WBINVD (also used to give INVD write-back semantics). */
+void hv_arch_wbinvd(void);
+
+/* VMX instructions. Results follow SDM Vol. 3C, 31.2: VMsucceed ->
+ * SUCCESS; VMfailInvalid -> HV_STATUS_VMX_FAIL_INVALID; VMfailValid ->
+ * HV_STATUS_VM_INSTRUCTION_ERROR(error number read from the VMCS). */
+hv_status_t hv_arch_vmxon(uint64_t vmxon_pa);
+hv_status_t hv_arch_vmxoff(void);
+hv_status_t hv_arch_vmclear(uint64_t vmcs_pa);
+hv_status_t hv_arch_vmptrld(uint64_t vmcs_pa);
+hv_status_t hv_arch_invept(uint64_t type, uint64_t eptp);
+hv_status_t hv_arch_invvpid(uint64_t type, uint16_t vpid, uint64_t linear);
+
+/* Address the VM-exit stub starts at (HOST_RIP). */
+uint64_t hv_arch_exit_entry(void);
+
+/* VMLAUNCH the current VMCS so that the guest resumes right after this
+ * call with the caller's registers (GUEST_RSP/GUEST_RIP are set by the
+ * stub). Returns SUCCESS once running as the guest; on VMfail returns the
+ * status while still in VMX root. PRE-LAUNCH context, interrupts off. */
+hv_status_t hv_arch_vmlaunch_here(void);
+
+/* Guest side: execute VMCALL with the core's calling convention
+ * (RAX = number, RCX/RDX/R8 = arguments; result in RAX). */
+uint64_t hv_arch_vmcall(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVCORE_ARCH_H */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hypervisor instance and its per-core state, and the bring-up API.
+ *
+ * Lifecycle (all PRE-LAUNCH):
+ *   hv_create()      allocate the instance and every core's regions
+ *   hv_start()       on each core in turn: read capabilities, VMXON,
+ *                    VMCS setup, VMLAUNCH; a failure on core N undoes
+ *                    cores N..0 and returns the status naming the core
+ *   hv_stop()        devirtualize every core (highest first)
+ *   hv_destroy()     free everything hv_create() allocated
+ */
+#ifndef HVCORE_HV_H
+#define HVCORE_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "os.h"
+#include "status.h"
+#include "vmx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Guest general-purpose registers in x86 encoding order, so the register
+ * numbers of exit qualifications index r[] directly (DESIGN.md 3). */
+enum hv_gpr {
+    HV_GPR_RAX = 0, HV_GPR_RCX, HV_GPR_RDX, HV_GPR_RBX, HV_GPR_RSP,
+    HV_GPR_RBP, HV_GPR_RSI, HV_GPR_RDI, HV_GPR_R8, HV_GPR_R9, HV_GPR_R10,
+    HV_GPR_R11, HV_GPR_R12, HV_GPR_R13, HV_GPR_R14, HV_GPR_R15
+};
+struct hv_gprs {
+    uint64_t r[16]; /* r[HV_GPR_RSP] is a placeholder: RSP lives in the VMCS */
+};
+
+/* VMX capabilities of one core, as read from CPUID and the VMX MSRs. */
+struct hv_vmx_caps {
+    uint64_t feature_control;
+    uint64_t basic;
+    uint32_t revision;     /* VMCS revision identifier (bits 30:0) */
+    uint32_t region_size;  /* bytes of a VMXON/VMCS region */
+    bool true_ctls;        /* IA32_VMX_BASIC[55] */
+    /* Effective allowed-0 (low dword) / allowed-1 (high dword) settings:
+     * the TRUE MSRs when true_ctls, else the plain ones (SDM Vol. 3D, A.2). */
+    uint64_t pin, proc, exit, entry;
+    uint64_t proc2;        /* 0 when "activate secondary controls" is not allowed-1 */
+    uint64_t misc, ept_vpid, vmfunc;
+    uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+    /* Guest-visible CPU features that need a secondary control to keep
+     * working once virtualized. */
+    bool has_rdtscp, has_invpcid, has_xsaves;
+};
+
+/* Controls chosen for a core's VMCS (after allowed-0/1 adjustment). */
+struct hv_vmx_controls {
+    uint32_t pin, proc, proc2, exit, entry;
+};
+
+/* What bring-up did on a core, so teardown undoes exactly that. */
+enum hv_vcpu_step {
+    HV_STEP_FEATURE_CONTROL_LOCKED = 1u << 0, /* we wrote and locked FEATURE_CONTROL */
+    HV_STEP_CR0_FIXED              = 1u << 1, /* CR0 changed to satisfy FIXED0/1 */
+    HV_STEP_CR4_VMXE_SET           = 1u << 2, /* we set CR4.VMXE (and other fixed bits) */
+    HV_STEP_VMXON                  = 1u << 3,
+    HV_STEP_VMCS_CLEARED           = 1u << 4,
+    HV_STEP_VMCS_LOADED            = 1u << 5,
+    HV_STEP_VMCS_SETUP             = 1u << 6,
+    HV_STEP_LAUNCHED               = 1u << 7,
+};
+
+struct hv;
+
+struct hv_vcpu {
+    struct hv *hv;
+    uint32_t index;
+    uint32_t steps;            /* enum hv_vcpu_step bits */
+    hv_status_t status;        /* last bring-up/teardown status of this core */
+
+    struct hv_vmx_caps caps;
+    struct hv_vmx_controls ctls;
+    uint64_t cr0_before, cr4_before; /* as found, restored on teardown */
+
+    void *vmxon_region;  uint64_t vmxon_pa;
+    void *vmcs_region;   uint64_t vmcs_pa;
+    void *msr_bitmap;    uint64_t msr_bitmap_pa;
+    void *host_stack;    /* HV_HOST_STACK_SIZE bytes */
+
+    /* Guest registers saved by the exit stub (filled on every exit). */
+    struct hv_gprs gprs;
+
+    /* Per-core counters of exits by basic reason (index HV_EXIT_REASON_COUNT
+     * counts reasons beyond the table). Written only by this core. */
+    uint64_t exit_count[HV_EXIT_REASON_COUNT + 1];
+};
+
+#define HV_HOST_STACK_SIZE (6u * HV_PAGE_SIZE)
+/* Bytes reserved at the top of each host stack: [0] = struct hv_vcpu *,
+ * [1] = 0. HOST_RSP points at [0], so the exit stub finds its vcpu at
+ * (%rsp) before it pushes anything, and the stack stays 16-byte aligned. */
+#define HV_HOST_STACK_RESERVED 16u
+#define HV_SIGNATURE_LEN 12u
+
+struct hv_config {
+    uint32_t size;             /* sizeof(struct hv_config) */
+    /* CPUID 0x40000000 vendor signature (EBX,ECX,EDX), 12 bytes, NUL-padded. */
+    char signature[HV_SIGNATURE_LEN];
+    /* Host CR3 for VM exits: a page-table root that stays valid for the
+     * hypervisor's lifetime (0 = the CR3 current at setup on each core). */
+    uint64_t host_cr3;
+    /* Enable VPID (one tag per core) when the CPU offers it. */
+    bool use_vpid;
+};
+
+struct hv {
+    const struct hv_os_ops *os;
+    struct hv_config cfg;
+    uint32_t cpu_count;
+    struct hv_vcpu *vcpus;     /* cpu_count entries */
+    size_t vcpus_pages;
+    hv_status_t failed_status; /* status of the core that stopped hv_start() */
+    uint32_t failed_cpu;       /* that core's index, or UINT32_MAX */
+};
+
+/* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on. */
+void hv_config_init(struct hv_config *cfg);
+
+hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct hv_config *cfg);
+hv_status_t hv_start(struct hv *hv);
+hv_status_t hv_stop(struct hv *hv);
+void hv_destroy(struct hv *hv);
+
+/* ---- Per-core building blocks (used by hv_start; public for platforms
+ * and tests). All run on the core they configure. ------------------------ */
+
+/* Read CPUID and the VMX capability MSRs of the current core and judge
+ * them: VMX_NOT_SUPPORTED, VMX_DISABLED_BY_FIRMWARE (locked, VMX off),
+ * VMX_BASIC_UNSUPPORTED, or SUCCESS. An unlocked FEATURE_CONTROL is fine
+ * here: hv_vmx_on() locks it with VMX outside SMX enabled. */
+hv_status_t hv_vmx_caps_read(struct hv_vmx_caps *caps);
+
+/* Adjust a control word to a capability MSR (SDM Vol. 3D, A.3):
+ * *out = (wanted | required | allowed0) & allowed1. Returns UNSUPPORTED
+ * if a bit of `required` cannot be 1 (and still stores the result). */
+hv_status_t hv_vmx_adjust_controls(uint32_t wanted, uint32_t required,
+                                   uint64_t cap_msr, uint32_t *out);
+
+/* Enter VMX root on the current core: FEATURE_CONTROL, CR0/CR4 fixed bits,
+ * VMXON, VMCLEAR + VMPTRLD of the core's VMCS. On failure undoes its own
+ * steps before returning. */
+hv_status_t hv_vmx_on(struct hv_vcpu *vcpu);
+
+/* Undo hv_vmx_on() (and a launch) exactly: VMCLEAR, VMXOFF, restore CR4
+ * and CR0. FEATURE_CONTROL stays locked: the architecture allows no unlock
+ * until reset. Safe to call with any subset of steps done. */
+void hv_vmx_off(struct hv_vcpu *vcpu);
+
+/* Where the guest continues after VMLAUNCH. */
+struct hv_guest_entry {
+    uint64_t rsp, rip, rflags;
+};
+
+/* Write the whole VMCS of the current core for a blue-pill guest that
+ * continues the running OS at `entry`. Requires VMCS_LOADED. */
+hv_status_t hv_vmcs_setup(struct hv_vcpu *vcpu, const struct hv_guest_entry *entry);
+
+/* The vcpu of the calling core (ROOT-SAFE). */
+struct hv_vcpu *hv_vcpu_current(struct hv *hv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVCORE_HV_H */

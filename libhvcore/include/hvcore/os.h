@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The OS-abstraction vtable: everything the platform-neutral core needs
+ * from the operating system (or firmware) it is linked into.
+ *
+ * Context rules. Every member says where it may be called from:
+ *   PRE-LAUNCH  only from normal kernel context, never inside a VM exit.
+ *               It may sleep, allocate, take OS locks, send IPIs.
+ *   ROOT-SAFE   may also be called inside a VM exit (VMX root, interrupts
+ *               off, possibly while the OS is in the middle of anything):
+ *               it must not sleep, allocate, take an OS lock that guest
+ *               code could hold, or call into the OS's printk/DbgPrint path.
+ * The core never calls a PRE-LAUNCH member from an exit handler; the
+ * tests' fake OS checks that promise (see testing/mock.h).
+ *
+ * Locks are the core's own; the vtable has none on purpose.
+ */
+#ifndef HVCORE_OS_H
+#define HVCORE_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HV_PAGE_SIZE 4096u
+
+enum hv_log_level {
+    HV_LOG_ERROR = 0,
+    HV_LOG_WARN  = 1,
+    HV_LOG_INFO  = 2,
+    HV_LOG_DEBUG = 3,
+};
+
+/* Order in which run_on_each_cpu visits CPUs. Bring-up uses ASCENDING and
+ * teardown DESCENDING so that a rollback undoes work in reverse. */
+enum hv_cpu_order {
+    HV_CPU_ORDER_ANY        = 0, /* concurrently where the OS can */
+    HV_CPU_ORDER_ASCENDING  = 1, /* one CPU at a time, 0 first */
+    HV_CPU_ORDER_DESCENDING = 2, /* one CPU at a time, highest first */
+};
+
+/* A callback run on one CPU. It runs with preemption disabled on that CPU
+ * and may execute VMX instructions; it returns its own status. */
+typedef hv_status_t (*hv_cpu_fn)(uint32_t cpu, void *arg);
+
+struct hv_os_ops {
+    /* sizeof(struct hv_os_ops) as the platform was compiled: lets a newer
+     * core refuse (HV_STATUS_BAD_OS_OPS) or default members an older
+     * platform does not know. */
+    uint32_t size;
+    /* Passed back as the first argument of every member. */
+    void *ctx;
+
+    /* ---- PRE-LAUNCH ---------------------------------------------------- */
+
+    /* `count` zeroed, page-aligned 4 KiB pages, virtually contiguous.
+     * NULL on failure. */
+    void *(*alloc_pages)(void *ctx, size_t count);
+    void (*free_pages)(void *ctx, void *va, size_t count);
+
+    /* Zeroed, page-aligned, *physically* contiguous memory below 2^48
+     * (VMXON/VMCS regions, MSR bitmap, host stacks). NULL on failure. */
+    void *(*alloc_contiguous)(void *ctx, size_t bytes);
+    void (*free_contiguous)(void *ctx, void *va, size_t bytes);
+
+    /* Number of CPUs the core should manage; CPU indices are 0..count-1. */
+    uint32_t (*cpu_count)(void *ctx);
+
+    /* Run fn(cpu, arg) on `cpu` and wait for it. Returns fn's status, or
+     * HV_STATUS_CPU_CALL_FAILED if the OS could not run it there. */
+    hv_status_t (*run_on_cpu)(void *ctx, uint32_t cpu, hv_cpu_fn fn, void *arg);
+
+    /* Run fn on every CPU in `order` and wait for all. Returns SUCCESS if
+     * the OS ran fn everywhere (fn's own results travel through arg), or
+     * HV_STATUS_CPU_CALL_FAILED if it could not. */
+    hv_status_t (*run_on_each_cpu)(void *ctx, hv_cpu_fn fn, void *arg,
+                                   enum hv_cpu_order order);
+
+    /* ---- ROOT-SAFE ----------------------------------------------------- */
+
+    /* Translate memory obtained from the allocators above. */
+    uint64_t (*virt_to_phys)(void *ctx, const void *va);
+    void *(*phys_to_virt)(void *ctx, uint64_t pa);
+
+    /* Index (0..cpu_count-1) of the CPU executing the caller. */
+    uint32_t (*cpu_index)(void *ctx);
+
+    /* Id of the process current on this CPU (from the OS's per-CPU data,
+     * read without locks). 0 when there is none. */
+    uint64_t (*current_pid)(void *ctx);
+
+    /* Record a NUL-terminated line. Non-blocking and lock-free from the
+     * caller's view: a platform defers printing to a safe context. */
+    void (*log)(void *ctx, enum hv_log_level level, const char *msg);
+
+    /* Tell the OS that `cpu`'s message ring has records for a reader. Must
+     * only *schedule* the wake-up (IRQ work, DPC, ...); it runs later. */
+    void (*notify)(void *ctx, uint32_t cpu);
+
+    /* Unrecoverable state: stop the machine with `msg`. Does not return. */
+    void (*panic)(void *ctx, const char *msg);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVCORE_OS_H */

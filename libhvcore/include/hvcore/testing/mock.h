@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvcore::testing — the mock architecture backend, for unit-testing the
+ * core and your own VM-exit handlers in userspace, without VT-x.
+ *
+ * It provides, in memory:
+ *   - N fake CPUs with a capability profile (CPUID, VMX capability MSRs,
+ *     FEATURE_CONTROL), a per-core MSR file in which chosen MSRs raise #GP,
+ *     CR0/2/3/4/8, DR0-7, RFLAGS, selectors, a GDT/IDT/TSS, XCR0;
+ *   - VMX instruction semantics (VMXON/VMXOFF/VMCLEAR/VMPTRLD/VMLAUNCH with
+ *     the SDM's main checks) and an in-memory VMCS that fails the test when
+ *     a never-written field is read or a field is accessed with the wrong
+ *     width;
+ *   - a fake OS vtable whose allocations and cross-core calls can be made
+ *     to fail on the Nth call, and which counts outstanding allocations.
+ *
+ * The "current CPU" of the arch seam is the fake CPU bound to the calling
+ * thread (hv_mock_cpu_bind); run_on_cpu/run_on_each_cpu bind it for you.
+ * Several threads may each be bound to a different fake CPU at once.
+ */
+#ifndef HVCORE_TESTING_MOCK_H
+#define HVCORE_TESTING_MOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../arch.h"
+#include "../hv.h"
+#include "../os.h"
+#include "../status.h"
+#include "../vmcs.h"
+#include "../vmx.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HV_MOCK_MAX_CPUS      256u
+#define HV_MOCK_MAX_MSRS      96u
+#define HV_MOCK_MAX_CPUID     48u
+#define HV_MOCK_GDT_ENTRIES   16u
+#define HV_MOCK_ALL_CPUS      0xFFFFFFFFu
+
+enum hv_mock_profile {
+    /* Like Bochs' corei7_haswell_4770: TRUE controls, secondary controls,
+     * EPT, VPID, unrestricted guest, RDTSCP, INVPCID, no XSAVES;
+     * FEATURE_CONTROL = 0x5 (locked, VMX outside SMX on). */
+    HV_MOCK_PROFILE_HASWELL = 0,
+    /* Skylake-like: as Haswell plus XSAVES (CPUID.(0xD,1):EAX[3] and the
+     * secondary control), PML; FEATURE_CONTROL = 0 (unlocked). */
+    HV_MOCK_PROFILE_SKYLAKE,
+    /* CPUID.1:ECX.VMX = 0; the VMX MSRs raise #GP. */
+    HV_MOCK_PROFILE_NO_VMX,
+    /* FEATURE_CONTROL = 0x1: locked with VMX off (firmware disabled it). */
+    HV_MOCK_PROFILE_VMX_LOCKED_OFF,
+    /* Another hypervisor owns VMX: CR4.VMXE already set and VMXON fails
+     * (VMfailValid 15, "VMXON executed in VMX root operation"). */
+    HV_MOCK_PROFILE_VMX_IN_USE,
+    /* Older CPU: IA32_VMX_BASIC[55] = 0, so CR3-load/store exiting are
+     * default-1 in the plain PROCBASED_CTLS (no TRUE MSRs). */
+    HV_MOCK_PROFILE_NO_TRUE_CTLS,
+    HV_MOCK_PROFILE_COUNT
+};
+
+struct hv_mock_msr {
+    uint32_t index;
+    uint64_t value;
+    bool gp_on_read;
+    bool gp_on_write;
+    bool read_only;            /* a write raises #GP (capability MSRs) */
+    uint32_t reads, writes;    /* successful accesses */
+};
+
+struct hv_mock_cpuid {
+    uint32_t leaf, subleaf;
+    struct hv_cpuid_regs regs;
+};
+
+/* VMX instructions that fault injection can make fail. */
+enum hv_mock_vmx_op {
+    HV_MOCK_OP_VMXON = 0, HV_MOCK_OP_VMXOFF, HV_MOCK_OP_VMCLEAR, HV_MOCK_OP_VMPTRLD,
+    HV_MOCK_OP_VMLAUNCH, HV_MOCK_OP_VMREAD, HV_MOCK_OP_VMWRITE, HV_MOCK_OP_COUNT
+};
+
+struct hv_mock_cpu {
+    uint32_t index;
+    enum hv_mock_profile profile;
+
+    /* Architectural registers (tests may read and set them directly). */
+    uint64_t cr[9];            /* cr[0], cr[2], cr[3], cr[4], cr[8] used */
+    uint64_t dr[8];
+    uint64_t rflags;
+    uint64_t xcr0;
+    uint16_t sel[HV_SEG_COUNT];
+    struct hv_dtr gdtr, idtr;
+    uint64_t gdt[HV_MOCK_GDT_ENTRIES];   /* gdtr.base points here */
+    uint64_t idt[2 * 32];                /* idtr.base points here */
+    uint8_t tss[104];                    /* TR's descriptor points here */
+    uint64_t pid;                        /* what os->current_pid returns */
+
+    struct hv_mock_msr msrs[HV_MOCK_MAX_MSRS];
+    uint32_t msr_count;
+    struct hv_mock_cpuid cpuid[HV_MOCK_MAX_CPUID];
+    uint32_t cpuid_count;
+
+    /* VMX state. */
+    bool vmx_operation;        /* between VMXON and VMXOFF */
+    bool in_guest;             /* launched and running as the guest */
+    uint64_t vmxon_pa;
+    uint64_t current_vmcs_pa;  /* ~0ull when none */
+    /* Fault injection: op fails with fail_status when its call counter
+     * reaches fail_at[op] (1 = the next call). 0 = never. */
+    uint32_t op_calls[HV_MOCK_OP_COUNT];
+    uint32_t fail_at[HV_MOCK_OP_COUNT];
+    hv_status_t fail_status[HV_MOCK_OP_COUNT];
+
+    /* Counters for benchmarks and assertions. */
+    uint64_t vmcs_reads, vmcs_writes;
+    uint32_t wbinvd_count;
+};
+
+/* ---- Machine ----------------------------------------------------------- */
+
+/* Create `ncpus` fake CPUs (1..HV_MOCK_MAX_CPUS) with `profile`, reset the
+ * fake OS and its fault injection. The calling thread is bound to CPU 0. */
+hv_status_t hv_mock_init(uint32_t ncpus, enum hv_mock_profile profile);
+/* Free all fake state. Safe to call twice. */
+void hv_mock_fini(void);
+uint32_t hv_mock_cpu_count(void);
+struct hv_mock_cpu *hv_mock_cpu(uint32_t index);      /* NULL if out of range */
+const char *hv_mock_profile_name(enum hv_mock_profile profile);
+
+/* Bind the calling thread to fake CPU `index`; returns the previous
+ * binding (UINT32_MAX if none). */
+uint32_t hv_mock_cpu_bind(uint32_t index);
+/* The fake CPU bound to the calling thread (NULL if none). */
+struct hv_mock_cpu *hv_mock_cpu_current(void);
+
+/* ---- MSR file (cpu may be HV_MOCK_ALL_CPUS) ---------------------------- */
+void hv_mock_msr_set(uint32_t cpu, uint32_t msr, uint64_t value);
+/* Make reads and/or writes of `msr` raise #GP on `cpu`. */
+void hv_mock_msr_set_gp(uint32_t cpu, uint32_t msr, bool on_read, bool on_write);
+/* Remove `msr` entirely: any access raises #GP, as on real hardware for an
+ * unimplemented MSR. */
+void hv_mock_msr_remove(uint32_t cpu, uint32_t msr);
+/* false if the MSR does not exist on that CPU. */
+bool hv_mock_msr_get(uint32_t cpu, uint32_t msr, uint64_t *value);
+struct hv_mock_msr *hv_mock_msr_find(uint32_t cpu, uint32_t msr);
+
+/* ---- CPUID ---------------------------------------------------------------- */
+void hv_mock_cpuid_set(uint32_t cpu, uint32_t leaf, uint32_t subleaf,
+                       const struct hv_cpuid_regs *regs);
+
+/* ---- VMX fault injection ------------------------------------------------- */
+/* Make the `nth` next call (1 = next) of `op` on `cpu` fail with `status`. */
+void hv_mock_vmx_fail_at(uint32_t cpu, enum hv_mock_vmx_op op, uint32_t nth, hv_status_t status);
+
+/* ---- In-memory VMCS ------------------------------------------------------- */
+/* Make a fresh, zeroed VMCS current on the bound CPU without any bring-up
+ * (for handler unit tests). The mock owns and frees it in hv_mock_fini. */
+hv_status_t hv_mock_vmcs_make_current(void);
+/* Seed a field of the bound CPU's current VMCS (any width, no counters). */
+void hv_mock_vmcs_seed(uint32_t field, uint64_t value);
+/* Read back a field without counting it; false if never written. */
+bool hv_mock_vmcs_peek(uint32_t field, uint64_t *value);
+/* Forget every write to the current VMCS (fields become unwritten). */
+void hv_mock_vmcs_clear_fields(void);
+
+/* ---- Failure reporting ----------------------------------------------------
+ * A read of a never-written field, a width mismatch, a PRE-LAUNCH OS call
+ * inside an exit, an OS panic: all are reported here. The default handler
+ * prints the message to stderr and aborts; a cmocka test installs one that
+ * calls fail_msg(), and a test that expects a failure installs a counter. */
+typedef void (*hv_mock_failure_fn)(void *ctx, const char *msg);
+void hv_mock_set_failure_handler(hv_mock_failure_fn fn, void *ctx);
+uint32_t hv_mock_failure_count(void);
+const char *hv_mock_last_failure(void);
+
+/* ---- Fake OS --------------------------------------------------------------- */
+const struct hv_os_ops *hv_mock_os(void);
+/* The nth next allocation (alloc_pages or alloc_contiguous; 1 = next) returns
+ * NULL. 0 disarms. */
+void hv_mock_os_fail_alloc_at(uint32_t nth);
+/* The nth next run_on_cpu / run_on_each_cpu call returns CPU_CALL_FAILED
+ * without running anything. 0 disarms. */
+void hv_mock_os_fail_cpu_call_at(uint32_t nth);
+/* Allocations not yet freed, and totals. */
+uint32_t hv_mock_os_outstanding_allocs(void);
+uint32_t hv_mock_os_alloc_calls(void);
+uint32_t hv_mock_os_cpu_calls(void);
+/* Echo log lines to stdout as "[cpuN] level: msg" (off by default). */
+void hv_mock_os_set_echo(bool on);
+/* true if some logged line contains `needle`. */
+bool hv_mock_os_log_contains(const char *needle);
+void hv_mock_os_log_clear(void);
+/* Number of notify() calls for `cpu`. */
+uint32_t hv_mock_os_notify_count(uint32_t cpu);
+/* Mark the bound CPU as executing a VM exit: PRE-LAUNCH OS members called
+ * meanwhile are reported as failures. The exit simulator sets it. */
+void hv_mock_os_set_in_exit(bool in_exit);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVCORE_TESTING_MOCK_H */
