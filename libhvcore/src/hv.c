@@ -4,6 +4,7 @@
  * turn, roll back on the first failure, devirtualize and free.
  */
 #include <hvcore/arch.h>
+#include <hvcore/exit.h>
 #include <hvcore/hv.h>
 #include <hvcore/vmcall.h>
 
@@ -19,6 +20,7 @@ void hv_config_init(struct hv_config *cfg)
     cfg->size = sizeof(*cfg);
     hv_lib_copy(cfg->signature, sig, sizeof(sig));
     cfg->use_vpid = true;
+    cfg->own_host_idt = true;
 }
 
 static bool os_ops_valid(const struct hv_os_ops *os)
@@ -33,6 +35,8 @@ static void free_vcpu_regions(struct hv *hv, struct hv_vcpu *v)
 {
     const struct hv_os_ops *os = hv->os;
 
+    if (v->host_idt)
+        os->free_contiguous(os->ctx, v->host_idt, HV_PAGE_SIZE);
     if (v->host_stack)
         os->free_contiguous(os->ctx, v->host_stack, HV_HOST_STACK_SIZE);
     if (v->msr_bitmap)
@@ -41,7 +45,7 @@ static void free_vcpu_regions(struct hv *hv, struct hv_vcpu *v)
         os->free_contiguous(os->ctx, v->vmcs_region, HV_PAGE_SIZE);
     if (v->vmxon_region)
         os->free_contiguous(os->ctx, v->vmxon_region, HV_PAGE_SIZE);
-    v->host_stack = v->msr_bitmap = v->vmcs_region = v->vmxon_region = NULL;
+    v->host_idt = v->host_stack = v->msr_bitmap = v->vmcs_region = v->vmxon_region = NULL;
 }
 
 static hv_status_t alloc_vcpu_regions(struct hv *hv, struct hv_vcpu *v)
@@ -61,12 +65,20 @@ static hv_status_t alloc_vcpu_regions(struct hv *hv, struct hv_vcpu *v)
     v->host_stack = os->alloc_contiguous(os->ctx, HV_HOST_STACK_SIZE);
     if (v->host_stack == NULL)
         goto stack_alloc_failed;
+    if (hv->cfg.own_host_idt) {
+        v->host_idt = os->alloc_contiguous(os->ctx, HV_PAGE_SIZE);
+        if (v->host_idt == NULL)
+            goto idt_alloc_failed;
+    }
 
     v->vmxon_pa = os->virt_to_phys(os->ctx, v->vmxon_region);
     v->vmcs_pa = os->virt_to_phys(os->ctx, v->vmcs_region);
     v->msr_bitmap_pa = os->virt_to_phys(os->ctx, v->msr_bitmap);
     return HV_STATUS_SUCCESS;
 
+idt_alloc_failed:
+    os->free_contiguous(os->ctx, v->host_stack, HV_HOST_STACK_SIZE);
+    v->host_stack = NULL;
 stack_alloc_failed:
     os->free_contiguous(os->ctx, v->msr_bitmap, HV_PAGE_SIZE);
     v->msr_bitmap = NULL;
@@ -113,6 +125,8 @@ hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct 
     hv_lib_copy(&hv->cfg, cfg, sizeof(hv->cfg));
     hv->cpu_count = count;
     hv->failed_cpu = UINT32_MAX;
+    for (i = 0; i < HV_EXIT_REASON_COUNT; i++)
+        hv->handlers[i] = hv_exit_default_handler(i);
 
     bytes = (size_t)count * sizeof(struct hv_vcpu);
     hv->vcpus_pages = (bytes + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE;
@@ -247,6 +261,7 @@ hv_status_t hv_start(struct hv *hv)
         return HV_STATUS_INVALID_PARAMETER;
     hv->failed_cpu = UINT32_MAX;
     hv->failed_status = HV_STATUS_SUCCESS;
+    hv->started = true;
 
     st = hv->os->run_on_each_cpu(hv->os->ctx, start_one, hv, HV_CPU_ORDER_ASCENDING);
     if (!hv_success(st)) {
@@ -264,6 +279,8 @@ rollback:
      * scheduled the cores stay virtualized and hv_stop() may be retried. */
     if (!hv_success(hv->os->run_on_each_cpu(hv->os->ctx, stop_one, hv, HV_CPU_ORDER_DESCENDING)))
         hv_lib_log(hv->os, HV_LOG_ERROR, "rollback could not run on every CPU");
+    else
+        hv->started = false;
     return st;
 }
 
@@ -281,6 +298,7 @@ hv_status_t hv_stop(struct hv *hv)
         if (!hv_success(hv->vcpus[i].status))
             return hv->vcpus[i].status;
     }
+    hv->started = false;
     return HV_STATUS_SUCCESS;
 }
 

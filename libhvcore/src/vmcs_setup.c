@@ -6,6 +6,7 @@
  */
 #include <hvcore/arch.h>
 #include <hvcore/hv.h>
+#include <hvcore/msr.h>
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
@@ -113,7 +114,13 @@ static hv_status_t choose_controls(struct hv_vcpu *vcpu)
     if (need2 | want2)
         need_proc |= HV_PROC_ACTIVATE_SECONDARY;
 
-    st = hv_vmx_adjust_controls(0, 0, c->pin, &ctl->pin);
+    /* NMI-window exiting, which re-delivers NMIs that hit VMX root, needs
+     * "virtual NMIs", which needs "NMI exiting" (SDM Vol. 3C, 27.2.1.1). */
+    st = hv_vmx_adjust_controls(vcpu->host_idt != NULL ? HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS : 0,
+                                0, c->pin, &ctl->pin);
+    if (hv_success(st) && (ctl->pin & (HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS)) !=
+                              (HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS))
+        ctl->pin &= ~(uint32_t)(HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS);
     if (hv_success(st))
         st = hv_vmx_adjust_controls(0, need_proc, c->proc, &ctl->proc);
     if (hv_success(st)) {
@@ -265,7 +272,12 @@ static void write_host_state(struct writer *w, struct hv_vcpu *vcpu, const struc
     VMW(w, nat, HV_VMCS_HOST_GS_BASE, cap->gs_base);
     VMW(w, nat, HV_VMCS_HOST_TR_BASE, cap->seg[HV_SEG_TR].base);
     VMW(w, nat, HV_VMCS_HOST_GDTR_BASE, cap->gdtr.base);
-    VMW(w, nat, HV_VMCS_HOST_IDTR_BASE, cap->idtr.base);
+    if (vcpu->host_idt != NULL) {
+        hv_arch_build_host_idt(vcpu->host_idt, cap->seg[HV_SEG_CS].sel & 0xF8u);
+        VMW(w, nat, HV_VMCS_HOST_IDTR_BASE, (uint64_t)(uintptr_t)vcpu->host_idt);
+    } else {
+        VMW(w, nat, HV_VMCS_HOST_IDTR_BASE, cap->idtr.base);
+    }
     VMW(w, 32, HV_VMCS_HOST_IA32_SYSENTER_CS, cap->sysenter_cs);
     VMW(w, nat, HV_VMCS_HOST_IA32_SYSENTER_ESP, cap->sysenter_esp);
     VMW(w, nat, HV_VMCS_HOST_IA32_SYSENTER_EIP, cap->sysenter_eip);
@@ -348,6 +360,10 @@ hv_status_t hv_vmcs_setup(struct hv_vcpu *vcpu, const struct hv_guest_entry *ent
         hv_lib_log(vcpu->hv->os, HV_LOG_ERROR, buf);
         return w.st;
     }
+    /* The guest reads and writes its own virtual FEATURE_CONTROL. */
+    st = hv_msr_bitmap_set(vcpu, HV_MSR_IA32_FEATURE_CONTROL, true, true);
+    if (!hv_success(st))
+        return st;
     vcpu->steps |= HV_STEP_VMCS_SETUP;
     return HV_STATUS_SUCCESS;
 }

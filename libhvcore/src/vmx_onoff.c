@@ -105,6 +105,7 @@ hv_status_t hv_vmx_on(struct hv_vcpu *vcpu)
     st = enable_feature_control(vcpu);
     if (!hv_success(st))
         goto caps_failed;
+    vcpu->feature_control_virtual = vcpu->caps.feature_control;
 
     vmxe_was_set = (hv_arch_read_cr(4) & HV_CR4_VMXE) != 0;
     st = fix_control_registers(vcpu);

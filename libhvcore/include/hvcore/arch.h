@@ -62,6 +62,17 @@ hv_status_t hv_arch_vmptrld(uint64_t vmcs_pa);
 hv_status_t hv_arch_invept(uint64_t type, uint64_t eptp);
 hv_status_t hv_arch_invvpid(uint64_t type, uint16_t vpid, uint64_t linear);
 
+/* Fill one 4 KiB page with a 256-entry 64-bit IDT for VMX root: #GP/#PF
+ * go through the exception-fixup table, NMI to hv_exit_root_nmi(), every
+ * other vector to hv_exit_root_exception(). PRE-LAUNCH. */
+void hv_arch_build_host_idt(void *page, uint16_t host_cs);
+
+/* Reload the guest state of `r` into the CPU (CR0/CR3/CR4, GDTR/IDTR with
+ * their limits, TR, DR7, DEBUGCTL, FS/GS bases); used by the stub when a
+ * core is devirtualized, after VMXOFF. */
+struct hv_guest_resume;
+void hv_arch_restore_guest_state(const struct hv_guest_resume *r);
+
 /* Address the VM-exit stub starts at (HOST_RIP). */
 uint64_t hv_arch_exit_entry(void);
 

@@ -71,8 +71,34 @@ enum hv_vcpu_step {
 };
 
 struct hv;
+struct hv_exit;
+
+/* What a VM-exit handler asks the dispatcher to do next. */
+enum hv_exit_action {
+    HV_ACTION_RESUME = 0,       /* VMRESUME at the same RIP (after any injection) */
+    HV_ACTION_SKIP = 1,         /* advance past the exiting instruction, then resume */
+    HV_ACTION_FATAL = 2,        /* state dumped: the platform stops the machine */
+    HV_ACTION_DEVIRTUALIZE = 3, /* leave VMX; the guest continues natively */
+};
+typedef enum hv_exit_action (*hv_exit_handler_fn)(struct hv_exit *exit);
+
+/* Guest state the exit stub reloads into the real CPU when a core is
+ * devirtualized (HV_ACTION_DEVIRTUALIZE), captured from the VMCS before
+ * VMXOFF. A VM exit leaves GDTR/IDTR limits at 0xFFFF, TR's limit at 0x67
+ * and DR7 at 0x400 (SDM Vol. 3C, 28.5), so all of these must be restored. */
+struct hv_guest_resume {
+    uint64_t rip, rsp, rflags;
+    uint64_t cr0, cr3, cr4, dr7, debugctl;
+    uint64_t fs_base, gs_base;
+    uint64_t gdtr_base, idtr_base;
+    uint16_t gdtr_limit, idtr_limit, tr_selector;
+};
+
+#define HV_DUMP_SIZE 1024u
 
 struct hv_vcpu {
+    /* First member: the exit stub stores guest GPRs at offset 0. */
+    struct hv_gprs gprs;
     struct hv *hv;
     uint32_t index;
     uint32_t steps;            /* enum hv_vcpu_step bits */
@@ -86,9 +112,16 @@ struct hv_vcpu {
     void *vmcs_region;   uint64_t vmcs_pa;
     void *msr_bitmap;    uint64_t msr_bitmap_pa;
     void *host_stack;    /* HV_HOST_STACK_SIZE bytes */
+    void *host_idt;      /* one page: the IDT used in VMX root */
 
-    /* Guest registers saved by the exit stub (filled on every exit). */
-    struct hv_gprs gprs;
+    /* The guest's IA32_FEATURE_CONTROL: a virtual copy, so the guest sees
+     * what it wrote (and its lock) without touching the real, locked MSR. */
+    uint64_t feature_control_virtual;
+
+    /* NMIs that arrived in VMX root, to re-inject through NMI-window exits. */
+    volatile uint32_t pending_nmis;
+    struct hv_guest_resume resume;
+    char dump[HV_DUMP_SIZE];    /* last fatal state dump (text) */
 
     /* Per-core counters of exits by basic reason (index HV_EXIT_REASON_COUNT
      * counts reasons beyond the table). Written only by this core. */
@@ -111,6 +144,9 @@ struct hv_config {
     uint64_t host_cr3;
     /* Enable VPID (one tag per core) when the CPU offers it. */
     bool use_vpid;
+    /* Use the core's own host IDT in VMX root (fault fixups, NMI
+     * re-injection, fatal dumps). Off = keep the OS's IDT. */
+    bool own_host_idt;
 };
 
 struct hv {
@@ -121,6 +157,9 @@ struct hv {
     size_t vcpus_pages;
     hv_status_t failed_status; /* status of the core that stopped hv_start() */
     uint32_t failed_cpu;       /* that core's index, or UINT32_MAX */
+    bool started;              /* handlers are frozen once true */
+    /* Handler of each basic exit reason; NULL = hv_exit_unexpected. */
+    hv_exit_handler_fn handlers[HV_EXIT_REASON_COUNT];
 };
 
 /* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on. */

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM-exit dispatch and the guest-state view handlers work with.
+ *
+ * The exit stub saves the guest GPRs into vcpu->gprs and calls
+ * hv_exit_dispatch() on the core's host stack. The dispatcher reads the
+ * exit reason, counts it, and calls the handler registered for it (a
+ * bounds-checked table; unknown reasons go to hv_exit_unexpected()).
+ *
+ * Handlers return an action instead of moving RIP themselves. RIP, RSP,
+ * RFLAGS, the exit qualification and the instruction length are read from
+ * the VMCS only when a handler asks, and RIP/RSP/RFLAGS are written back
+ * only if a handler changed them. Everything here is ROOT-SAFE: no
+ * allocation, no OS call other than the ROOT-SAFE members.
+ */
+#ifndef HVCORE_EXIT_H
+#define HVCORE_EXIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "hv.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Lazily read guest state (bits of hv_exit.valid / hv_exit.dirty). */
+enum hv_exit_state {
+    HV_EXIT_HAVE_RIP = 1u << 0,
+    HV_EXIT_HAVE_RSP = 1u << 1,
+    HV_EXIT_HAVE_RFLAGS = 1u << 2,
+    HV_EXIT_HAVE_QUAL = 1u << 3,
+    HV_EXIT_HAVE_LEN = 1u << 4,
+    HV_EXIT_HAVE_CPL = 1u << 5,
+};
+
+struct hv_exit {
+    struct hv_vcpu *vcpu;
+    struct hv_gprs *gprs;
+    uint32_t reason;        /* full exit-reason field */
+    uint32_t basic;         /* bits 15:0 */
+    uint32_t valid, dirty;  /* enum hv_exit_state */
+    uint64_t rip, rsp, rflags, qual;
+    uint32_t instr_len;
+    uint32_t cpl;
+    bool injected;          /* an event was injected during this exit */
+};
+
+/* Called by the exit stub (and the mock's exit simulator). */
+enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu);
+
+/* Replace the handler of a basic exit reason (before hv_start()). NULL
+ * restores the default. INVALID_PARAMETER for a reason outside the table,
+ * ALREADY_VIRTUALIZED once any core runs. */
+hv_status_t hv_exit_set_handler(struct hv *hv, uint32_t reason, hv_exit_handler_fn fn);
+/* The core's default handler for a reason (never NULL: the fallback). */
+hv_exit_handler_fn hv_exit_default_handler(uint32_t reason);
+/* The named fallback: records a state dump, returns HV_ACTION_FATAL. */
+enum hv_exit_action hv_exit_unexpected(struct hv_exit *exit);
+
+/* Lazy accessors. */
+uint64_t hv_exit_rip(struct hv_exit *exit);
+uint64_t hv_exit_rsp(struct hv_exit *exit);
+uint64_t hv_exit_rflags(struct hv_exit *exit);
+uint64_t hv_exit_qualification(struct hv_exit *exit);
+uint32_t hv_exit_instruction_length(struct hv_exit *exit);
+/* Guest CPL = SS.DPL (SDM Vol. 3C, 25.4.1). */
+uint32_t hv_exit_cpl(struct hv_exit *exit);
+void hv_exit_set_rip(struct hv_exit *exit, uint64_t rip);
+void hv_exit_set_rsp(struct hv_exit *exit, uint64_t rsp);
+void hv_exit_set_rflags(struct hv_exit *exit, uint64_t rflags);
+
+/* GPR by x86 register number (0..15); RSP (4) goes through the VMCS. */
+uint64_t hv_exit_gpr(struct hv_exit *exit, uint32_t reg);
+void hv_exit_set_gpr(struct hv_exit *exit, uint32_t reg, uint64_t value);
+
+/* ---- Event injection (SDM Vol. 3C, 27.6 / 28.x; 25.8.3) ---------------
+ * Injecting never advances RIP: handlers that inject return RESUME. */
+hv_status_t hv_inject_gp(struct hv_exit *exit, uint32_t error_code);
+hv_status_t hv_inject_ud(struct hv_exit *exit);
+/* #DB: `dr6_bits` are OR-ed into the guest's DR6 (e.g. HV_DR6_BD) as the
+ * processor would before delivering it (SDM Vol. 3B, 18.2.3). */
+hv_status_t hv_inject_db(struct hv_exit *exit, uint64_t dr6_bits);
+hv_status_t hv_inject_pf(struct hv_exit *exit, uint64_t cr2, uint32_t error_code);
+hv_status_t hv_inject_nmi(struct hv_exit *exit);
+/* Generic: vector, type (enum hv_intr_type), optional error code. */
+hv_status_t hv_inject_event(struct hv_exit *exit, uint32_t vector, uint32_t type,
+                            bool has_error_code, uint32_t error_code);
+
+/* Advance RIP past the exiting instruction the way the CPU would have
+ * retired it: clears blocking by STI / MOV SS and, if RFLAGS.TF was set,
+ * makes the single-step #DB pending (BS) for delivery at entry. The
+ * dispatcher calls it for HV_ACTION_SKIP; exposed for custom handlers. */
+void hv_exit_skip_instruction(struct hv_exit *exit);
+
+/* Last fatal dump of a core (NUL-terminated text), for platforms to print. */
+const char *hv_exit_last_dump(const struct hv_vcpu *vcpu);
+
+/* ---- Called by the arch backend in VMX root --------------------------- */
+/* VMRESUME fell through: record the VM-instruction error and stop the
+ * machine through os->panic (never returns to the guest). */
+void hv_exit_vmresume_failed(struct hv_vcpu *vcpu, hv_status_t status);
+/* An exception in VMX root that no fixup handles: dump, os->panic. */
+void hv_exit_root_exception(struct hv_vcpu *vcpu, uint32_t vector,
+                            uint64_t error_code, uint64_t rip);
+/* An NMI arrived in VMX root: remember it and open an NMI window so it
+ * reaches the guest at the next VM entry (SDM Vol. 3C, 26.7.6 / 25.6.2). */
+void hv_exit_root_nmi(struct hv_vcpu *vcpu);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVCORE_EXIT_H */

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM-exit dispatcher: reason -> handler through a bounds-checked table,
+ * per-core counters, the action protocol, and the fatal paths (unexpected
+ * reasons, failed VMRESUME, exceptions in VMX root).
+ */
+#include <hvcore/exit.h>
+#include <hvcore/vmcs.h>
+#include <hvcore/vmx.h>
+
+#include "exit_handlers.h"
+#include "lib.h"
+
+/* ---- state dump -------------------------------------------------------- */
+
+static void dump_field(struct hv_sb *sb, uint32_t field)
+{
+    uint64_t v = 0;
+
+    hv_sb_str(sb, " ");
+    hv_sb_str(sb, hv_vmcs_field_name(field));
+    hv_sb_str(sb, "=");
+    if (hv_success(hv_vmcs_read(field, &v)))
+        hv_sb_hex(sb, v);
+    else
+        hv_sb_str(sb, "<unreadable>");
+}
+
+static void write_dump(struct hv_vcpu *vcpu, const char *what, uint32_t reason,
+                       const uint32_t *fields, uint32_t nfields)
+{
+    static const char *const gpr_names[16] = {
+        "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+    struct hv_sb sb;
+    uint32_t i;
+
+    hv_sb_init(&sb, vcpu->dump, sizeof(vcpu->dump));
+    hv_sb_str(&sb, "hvcore FATAL cpu ");
+    hv_sb_dec(&sb, vcpu->index);
+    hv_sb_str(&sb, ": ");
+    hv_sb_str(&sb, what);
+    hv_sb_str(&sb, " reason=");
+    hv_sb_hex(&sb, reason);
+    for (i = 0; i < nfields; i++)
+        dump_field(&sb, fields[i]);
+    for (i = 0; i < 16; i++) {
+        if (i == HV_GPR_RSP)
+            continue;
+        hv_sb_str(&sb, " ");
+        hv_sb_str(&sb, gpr_names[i]);
+        hv_sb_str(&sb, "=");
+        hv_sb_hex(&sb, vcpu->gprs.r[i]);
+    }
+    hv_lib_log(vcpu->hv->os, HV_LOG_ERROR, vcpu->dump);
+}
+
+/* Fields an exit dump shows: what happened and where the guest was. */
+static const uint32_t exit_dump_fields[] = {
+    HV_VMCS_EXIT_QUALIFICATION, HV_VMCS_VM_EXIT_INTR_INFO, HV_VMCS_VM_EXIT_INSTRUCTION_LEN,
+    HV_VMCS_IDT_VECTORING_INFO, HV_VMCS_GUEST_RIP, HV_VMCS_GUEST_RSP, HV_VMCS_GUEST_RFLAGS,
+    HV_VMCS_GUEST_CR0, HV_VMCS_GUEST_CR3, HV_VMCS_GUEST_CR4, HV_VMCS_GUEST_CS_SELECTOR,
+    HV_VMCS_GUEST_INTERRUPTIBILITY_INFO, HV_VMCS_VM_INSTRUCTION_ERROR,
+};
+
+enum hv_exit_action hv_exit_unexpected(struct hv_exit *e)
+{
+    write_dump(e->vcpu, (e->reason & HV_EXIT_REASON_ENTRY_FAILURE) ? "VM-entry failure"
+                                                                   : "unhandled VM exit",
+               e->reason, exit_dump_fields, sizeof(exit_dump_fields) / sizeof(exit_dump_fields[0]));
+    return HV_ACTION_FATAL;
+}
+
+const char *hv_exit_last_dump(const struct hv_vcpu *vcpu)
+{
+    return vcpu->dump;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void write_back(struct hv_exit *e)
+{
+    if (e->dirty & HV_EXIT_HAVE_RIP)
+        (void)hv_vmcs_writenat(HV_VMCS_GUEST_RIP, e->rip);
+    if (e->dirty & HV_EXIT_HAVE_RSP)
+        (void)hv_vmcs_writenat(HV_VMCS_GUEST_RSP, e->rsp);
+    if (e->dirty & HV_EXIT_HAVE_RFLAGS)
+        (void)hv_vmcs_writenat(HV_VMCS_GUEST_RFLAGS, e->rflags);
+}
+
+enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
+{
+    struct hv_exit e;
+    hv_exit_handler_fn fn;
+    enum hv_exit_action action;
+
+    e.vcpu = vcpu;
+    e.gprs = &vcpu->gprs;
+    e.valid = 0;
+    e.dirty = 0;
+    e.injected = false;
+    e.reason = hv_vmcs_read32(HV_VMCS_VM_EXIT_REASON);
+    e.basic = e.reason & HV_EXIT_REASON_BASIC_MASK;
+
+    if (e.basic < HV_EXIT_REASON_COUNT) {
+        vcpu->exit_count[e.basic]++;
+        fn = vcpu->hv->handlers[e.basic];
+    } else {
+        vcpu->exit_count[HV_EXIT_REASON_COUNT]++;
+        fn = NULL;
+    }
+    /* An entry failure is never a normal exit, whatever its basic reason
+     * (SDM Vol. 3C, 27.8): no handler may "resume" it. */
+    if (e.reason & HV_EXIT_REASON_ENTRY_FAILURE)
+        fn = hv_exit_entry_failure;
+    if (fn == NULL)
+        fn = hv_exit_unexpected;
+
+    action = fn(&e);
+    switch (action) {
+    case HV_ACTION_SKIP:
+        /* A fault delivered at this instruction must find RIP on it. */
+        if (!e.injected)
+            hv_exit_skip_instruction(&e);
+        write_back(&e);
+        return HV_ACTION_RESUME;
+    case HV_ACTION_RESUME:
+        write_back(&e);
+        return HV_ACTION_RESUME;
+    case HV_ACTION_DEVIRTUALIZE:
+        return HV_ACTION_DEVIRTUALIZE;
+    case HV_ACTION_FATAL:
+        if (vcpu->dump[0] == '\0')
+            (void)hv_exit_unexpected(&e);
+        return HV_ACTION_FATAL;
+    default:
+        /* A custom handler returned garbage: treat it as a bug, loudly. */
+        (void)hv_exit_unexpected(&e);
+        return HV_ACTION_FATAL;
+    }
+}
+
+hv_status_t hv_exit_set_handler(struct hv *hv, uint32_t reason, hv_exit_handler_fn fn)
+{
+    if (hv == NULL || reason >= HV_EXIT_REASON_COUNT)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (hv->started)
+        return HV_STATUS_ALREADY_VIRTUALIZED;
+    hv->handlers[reason] = fn != NULL ? fn : hv_exit_default_handler(reason);
+    return HV_STATUS_SUCCESS;
+}
+
+/* ---- called from the arch backend in VMX root ---------------------------- */
+
+static void stop_machine(struct hv_vcpu *vcpu)
+{
+    const struct hv_os_ops *os = vcpu->hv->os;
+
+    if (os->panic != NULL)
+        os->panic(os->ctx, vcpu->dump);
+}
+
+void hv_exit_vmresume_failed(struct hv_vcpu *vcpu, hv_status_t status)
+{
+    char what[96];
+    struct hv_sb sb;
+
+    hv_sb_init(&sb, what, sizeof(what));
+    hv_sb_str(&sb, "VMRESUME failed: ");
+    hv_sb_status(&sb, status);
+    write_dump(vcpu, what, hv_vmcs_read32(HV_VMCS_VM_EXIT_REASON), exit_dump_fields,
+               sizeof(exit_dump_fields) / sizeof(exit_dump_fields[0]));
+    stop_machine(vcpu);
+}
+
+void hv_exit_root_exception(struct hv_vcpu *vcpu, uint32_t vector, uint64_t error_code, uint64_t rip)
+{
+    char what[128];
+    struct hv_sb sb;
+
+    hv_sb_init(&sb, what, sizeof(what));
+    hv_sb_str(&sb, "exception in VMX root: vector ");
+    hv_sb_dec(&sb, vector);
+    hv_sb_str(&sb, " error ");
+    hv_sb_hex(&sb, error_code);
+    hv_sb_str(&sb, " at ");
+    hv_sb_hex(&sb, rip);
+    write_dump(vcpu, what, hv_vmcs_read32(HV_VMCS_VM_EXIT_REASON), exit_dump_fields,
+               sizeof(exit_dump_fields) / sizeof(exit_dump_fields[0]));
+    stop_machine(vcpu);
+}
+
+void hv_exit_root_nmi(struct hv_vcpu *vcpu)
+{
+    uint32_t proc;
+
+    /* Count it and ask for an exit as soon as the guest can take an NMI;
+     * the NMI-window handler injects it (SDM Vol. 3C, 25.6.2, 27.7.6). */
+    __atomic_fetch_add(&vcpu->pending_nmis, 1u, __ATOMIC_RELAXED);
+    proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
+        (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
+}

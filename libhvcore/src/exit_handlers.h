@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Default VM-exit handlers, one module per family; the table in
+ * exit_table.c maps exit reasons to them. */
+#ifndef HVCORE_SRC_EXIT_HANDLERS_H
+#define HVCORE_SRC_EXIT_HANDLERS_H
+
+#include <hvcore/exit.h>
+
+enum hv_exit_action hv_exit_cpuid(struct hv_exit *e);        /* exit_cpuid.c */
+enum hv_exit_action hv_exit_rdmsr(struct hv_exit *e);        /* exit_msr.c */
+enum hv_exit_action hv_exit_wrmsr(struct hv_exit *e);
+enum hv_exit_action hv_exit_cr_access(struct hv_exit *e);    /* exit_cr.c */
+enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e);       /* exit_dr.c */
+enum hv_exit_action hv_exit_xsetbv(struct hv_exit *e);       /* exit_misc.c */
+enum hv_exit_action hv_exit_invd(struct hv_exit *e);
+enum hv_exit_action hv_exit_wbinvd(struct hv_exit *e);
+enum hv_exit_action hv_exit_inject_ud(struct hv_exit *e);
+enum hv_exit_action hv_exit_triple_fault(struct hv_exit *e);
+enum hv_exit_action hv_exit_entry_failure(struct hv_exit *e);
+enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e);
+enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e);
+enum hv_exit_action hv_exit_vmcall(struct hv_exit *e);       /* exit_vmcall.c */
+
+#endif

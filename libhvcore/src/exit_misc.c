@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Smaller default handlers: XSETBV, INVD/WBINVD, instructions that must
+ * fault in the guest, NMIs, and the fatal reasons.
+ */
+#include <hvcore/arch.h>
+#include <hvcore/exit.h>
+#include <hvcore/vmcs.h>
+#include <hvcore/vmx.h>
+
+#include "exit_handlers.h"
+#include "lib.h"
+
+#define XCR0_X87       (1ull << 0)
+#define XCR0_SSE       (1ull << 1)
+#define XCR0_AVX       (1ull << 2)
+#define XCR0_BNDREGS   (1ull << 3)
+#define XCR0_BNDCSR    (1ull << 4)
+#define XCR0_AVX512    (7ull << 5)
+#define XCR0_TILECFG   (1ull << 17)
+#define XCR0_TILEDATA  (1ull << 18)
+
+/* XSETBV (always exits, SDM Vol. 3C, 26.1.2): the checks of SDM Vol. 2D
+ * "XSETBV" and Vol. 1, 13.3, then the real instruction, fault-safe. */
+enum hv_exit_action hv_exit_xsetbv(struct hv_exit *e)
+{
+    uint64_t *r = e->gprs->r;
+    uint64_t v = ((uint64_t)(uint32_t)r[HV_GPR_RDX] << 32) | (uint32_t)r[HV_GPR_RAX];
+    struct hv_cpuid_regs c;
+    uint64_t supported;
+    bool ok;
+
+    hv_arch_cpuid(0xD, 0, &c);
+    supported = ((uint64_t)c.edx << 32) | c.eax;
+    ok = hv_exit_cpl(e) == 0 && (uint32_t)r[HV_GPR_RCX] == 0 &&
+         (v & XCR0_X87) && (v & ~supported) == 0 &&
+         !((v & XCR0_AVX) && !(v & XCR0_SSE)) &&
+         !((v & XCR0_AVX512) && ((v & XCR0_AVX512) != XCR0_AVX512 || !(v & XCR0_AVX))) &&
+         !!(v & XCR0_BNDREGS) == !!(v & XCR0_BNDCSR) &&
+         !!(v & XCR0_TILECFG) == !!(v & XCR0_TILEDATA);
+    if (!ok || !hv_success(hv_arch_xsetbv_safe(0, v))) {
+        (void)hv_inject_gp(e, 0);
+        return HV_ACTION_RESUME;
+    }
+    return HV_ACTION_SKIP;
+}
+
+/* INVD would throw away dirty lines the host owns too; give it WBINVD's
+ * semantics, which are a valid implementation of INVD's guarantees. */
+enum hv_exit_action hv_exit_invd(struct hv_exit *e)
+{
+    (void)e;
+    hv_arch_wbinvd();
+    return HV_ACTION_SKIP;
+}
+
+enum hv_exit_action hv_exit_wbinvd(struct hv_exit *e)
+{
+    (void)e;
+    hv_arch_wbinvd();
+    return HV_ACTION_SKIP;
+}
+
+/* GETSEC and the VMX instructions: the guest has no VMX of its own; #UD is
+ * what a CPU without (nested) VMX gives. */
+enum hv_exit_action hv_exit_inject_ud(struct hv_exit *e)
+{
+    (void)hv_inject_ud(e);
+    return HV_ACTION_RESUME;
+}
+
+enum hv_exit_action hv_exit_triple_fault(struct hv_exit *e)
+{
+    (void)hv_exit_unexpected(e);
+    return HV_ACTION_FATAL;
+}
+
+enum hv_exit_action hv_exit_entry_failure(struct hv_exit *e)
+{
+    (void)hv_exit_unexpected(e);
+    return HV_ACTION_FATAL;
+}
+
+static void queue_nmi(struct hv_exit *e)
+{
+    uint32_t proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+
+    e->vcpu->pending_nmis++;
+    if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
+        (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
+}
+
+/* Exception or NMI (reason 0). With NMI exiting on, the guest's NMIs land
+ * here; queue them for the NMI window so they are delivered exactly when
+ * the guest can take one (SDM Vol. 3C, 25.6.2, 27.7.6). */
+enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e)
+{
+    uint32_t info = hv_vmcs_read32(HV_VMCS_VM_EXIT_INTR_INFO);
+
+    if ((info & HV_INTR_INFO_VALID) &&
+        ((info >> HV_INTR_INFO_TYPE_SHIFT) & 7u) == HV_INTR_TYPE_NMI) {
+        queue_nmi(e);
+        return HV_ACTION_RESUME;
+    }
+    return hv_exit_unexpected(e);
+}
+
+enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e)
+{
+    struct hv_vcpu *v = e->vcpu;
+    uint32_t proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+
+    if (v->pending_nmis > 0) {
+        if (hv_success(hv_inject_nmi(e)))
+            __atomic_fetch_sub(&v->pending_nmis, 1u, __ATOMIC_RELAXED);
+    }
+    if (v->pending_nmis == 0)
+        (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc & ~HV_PROC_NMI_WINDOW_EXITING);
+    return HV_ACTION_RESUME;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event injection through the VM-entry interruption-information field
+ * (SDM Vol. 3C, 25.8.3; delivery in 27.6). Injection never moves RIP: a
+ * fault is delivered with RIP at the faulting instruction.
+ */
+#include <hvcore/arch.h>
+#include <hvcore/exit.h>
+#include <hvcore/vmcs.h>
+#include <hvcore/vmx.h>
+
+hv_status_t hv_inject_event(struct hv_exit *e, uint32_t vector, uint32_t type,
+                            bool has_error_code, uint32_t error_code)
+{
+    uint32_t info;
+    hv_status_t st;
+
+    if (vector > 255u || type > HV_INTR_TYPE_OTHER)
+        return HV_STATUS_INVALID_PARAMETER;
+    info = vector | (type << HV_INTR_INFO_TYPE_SHIFT) | HV_INTR_INFO_VALID;
+    if (has_error_code)
+        info |= HV_INTR_INFO_DELIVER_CODE;
+
+    st = hv_vmcs_write32(HV_VMCS_VM_ENTRY_INTR_INFO, info);
+    if (hv_success(st) && has_error_code)
+        st = hv_vmcs_write32(HV_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
+    /* Software interrupts and exceptions push the address of the next
+     * instruction, which the CPU computes from this length (25.8.3). */
+    if (hv_success(st) && (type == HV_INTR_TYPE_SW_INTERRUPT ||
+                           type == HV_INTR_TYPE_PRIV_SW_EXCEPTION ||
+                           type == HV_INTR_TYPE_SW_EXCEPTION))
+        st = hv_vmcs_write32(HV_VMCS_VM_ENTRY_INSTRUCTION_LEN, hv_exit_instruction_length(e));
+    if (hv_success(st))
+        e->injected = true;
+    return st;
+}
+
+hv_status_t hv_inject_gp(struct hv_exit *e, uint32_t error_code)
+{
+    return hv_inject_event(e, HV_VECTOR_GP, HV_INTR_TYPE_HW_EXCEPTION, true, error_code);
+}
+
+hv_status_t hv_inject_ud(struct hv_exit *e)
+{
+    return hv_inject_event(e, HV_VECTOR_UD, HV_INTR_TYPE_HW_EXCEPTION, false, 0);
+}
+
+hv_status_t hv_inject_db(struct hv_exit *e, uint64_t dr6_bits)
+{
+    /* Event injection does not touch DR6: set the status bits the CPU
+     * would have set. DR6 is not in the VMCS, the real register is the
+     * guest's (SDM Vol. 3C, 27.3.3). */
+    if (dr6_bits)
+        hv_arch_write_dr(6, hv_arch_read_dr(6) | dr6_bits);
+    return hv_inject_event(e, HV_VECTOR_DB, HV_INTR_TYPE_HW_EXCEPTION, false, 0);
+}
+
+hv_status_t hv_inject_pf(struct hv_exit *e, uint64_t cr2, uint32_t error_code)
+{
+    /* CR2 is not part of the VMCS; VM entry leaves the real one alone. */
+    hv_arch_write_cr(2, cr2);
+    return hv_inject_event(e, HV_VECTOR_PF, HV_INTR_TYPE_HW_EXCEPTION, true, error_code);
+}
+
+hv_status_t hv_inject_nmi(struct hv_exit *e)
+{
+    return hv_inject_event(e, HV_VECTOR_NMI, HV_INTR_TYPE_NMI, false, 0);
+}

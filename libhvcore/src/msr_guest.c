@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest-state MSRs: the guest's value lives in a VMCS field that VM entry
+ * loads (SDM Vol. 3C, 27.3.2.1), so a write in VMX root must go to the
+ * field or the next entry would undo it. Values are validated as WRMSR
+ * would (SDM Vol. 4 per-MSR definitions): a forbidden value is a #GP
+ * status and changes nothing.
+ */
+#include <hvcore/arch.h>
+#include <hvcore/msr.h>
+#include <hvcore/vmcs.h>
+#include <hvcore/vmx.h>
+
+enum check {
+    CHECK_NONE,          /* any value (field width truncates) */
+    CHECK_CANONICAL,     /* a linear address: bits 63:47 all equal */
+    CHECK_LOW32,         /* bits 63:32 reserved */
+    CHECK_PAT,           /* each byte one of 0,1,4,5,6,7 */
+    CHECK_EFER,
+    CHECK_DEBUGCTL,
+    CHECK_PERF_GLOBAL,
+    CHECK_BNDCFGS,
+    CHECK_RTIT_CTL,
+    CHECK_S_CET,
+};
+
+/* CPUID feature an MSR depends on (absent feature = MSR absent = #GP). */
+enum feature {
+    FEAT_ALWAYS, FEAT_MPX, FEAT_PT, FEAT_PKS, FEAT_CET, FEAT_PERFMON_V2,
+};
+
+struct guest_msr {
+    uint32_t msr;
+    uint32_t field;          /* VMCS guest-state field */
+    uint32_t entry_ctl;      /* VM-entry control that loads it; 0 = always loaded */
+    uint32_t exit_save_ctl;  /* VM-exit control that saves it; 0 = saved whenever
+                                the CPU supports entry_ctl (SDM 28.3.3) */
+    enum check check;
+    enum feature feature;
+};
+
+static const struct guest_msr guest_msrs[] = {
+    { HV_MSR_IA32_SYSENTER_CS, HV_VMCS_GUEST_SYSENTER_CS, 0, 0, CHECK_NONE, FEAT_ALWAYS },
+    { HV_MSR_IA32_SYSENTER_ESP, HV_VMCS_GUEST_SYSENTER_ESP, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
+    { HV_MSR_IA32_SYSENTER_EIP, HV_VMCS_GUEST_SYSENTER_EIP, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
+    { HV_MSR_IA32_SMBASE, HV_VMCS_GUEST_SMBASE, 0, 0, CHECK_LOW32, FEAT_ALWAYS },
+    { HV_MSR_IA32_DEBUGCTL, HV_VMCS_GUEST_IA32_DEBUGCTL, HV_ENTRY_CTL_LOAD_DEBUG_CONTROLS,
+      HV_EXIT_CTL_SAVE_DEBUG_CONTROLS, CHECK_DEBUGCTL, FEAT_ALWAYS },
+    { HV_MSR_IA32_PAT, HV_VMCS_GUEST_IA32_PAT, HV_ENTRY_CTL_LOAD_PAT, HV_EXIT_CTL_SAVE_PAT,
+      CHECK_PAT, FEAT_ALWAYS },
+    { HV_MSR_IA32_EFER, HV_VMCS_GUEST_IA32_EFER, HV_ENTRY_CTL_LOAD_EFER, HV_EXIT_CTL_SAVE_EFER,
+      CHECK_EFER, FEAT_ALWAYS },
+    /* No save control in the primary exit controls: guest writes are
+     * trapped instead once the load control is on. */
+    { HV_MSR_IA32_PERF_GLOBAL_CTRL, HV_VMCS_GUEST_IA32_PERF_GLOBAL_CTRL,
+      HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL, 0xFFFFFFFFu, CHECK_PERF_GLOBAL, FEAT_PERFMON_V2 },
+    { HV_MSR_IA32_BNDCFGS, HV_VMCS_GUEST_IA32_BNDCFGS, HV_ENTRY_CTL_LOAD_BNDCFGS, 0,
+      CHECK_BNDCFGS, FEAT_MPX },
+    { HV_MSR_IA32_RTIT_CTL, HV_VMCS_GUEST_IA32_RTIT_CTL, HV_ENTRY_CTL_LOAD_RTIT_CTL, 0,
+      CHECK_RTIT_CTL, FEAT_PT },
+    { HV_MSR_IA32_PKRS, HV_VMCS_GUEST_IA32_PKRS, HV_ENTRY_CTL_LOAD_PKRS, 0, CHECK_LOW32, FEAT_PKS },
+    { HV_MSR_IA32_S_CET, HV_VMCS_GUEST_S_CET, HV_ENTRY_CTL_LOAD_CET_STATE, 0, CHECK_S_CET, FEAT_CET },
+    { HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, HV_VMCS_GUEST_INTR_SSP_TABLE_ADDR,
+      HV_ENTRY_CTL_LOAD_CET_STATE, 0, CHECK_CANONICAL, FEAT_CET },
+};
+
+static const struct guest_msr *find(uint32_t msr)
+{
+    uint32_t i;
+
+    for (i = 0; i < sizeof(guest_msrs) / sizeof(guest_msrs[0]); i++) {
+        if (guest_msrs[i].msr == msr)
+            return &guest_msrs[i];
+    }
+    return NULL;
+}
+
+bool hv_msr_is_guest_state(uint32_t msr)
+{
+    return msr == HV_MSR_IA32_FEATURE_CONTROL || find(msr) != NULL;
+}
+
+static bool canonical(uint64_t v)
+{
+    uint64_t top = v >> 47;
+
+    return top == 0 || top == 0x1FFFFull;
+}
+
+static bool has_feature(enum feature f)
+{
+    struct hv_cpuid_regs r;
+    uint32_t max;
+
+    if (f == FEAT_ALWAYS)
+        return true;
+    hv_arch_cpuid(0, 0, &r);
+    max = r.eax;
+    if (f == FEAT_PERFMON_V2) {
+        if (max < 0xA)
+            return false;
+        hv_arch_cpuid(0xA, 0, &r);
+        return (r.eax & 0xFFu) >= 2; /* IA32_PERF_GLOBAL_CTRL since v2 */
+    }
+    if (max < 7)
+        return false;
+    hv_arch_cpuid(7, 0, &r);
+    switch (f) {
+    case FEAT_MPX: return (r.ebx >> 14) & 1u;
+    case FEAT_PT:  return (r.ebx >> 25) & 1u;
+    case FEAT_PKS: return (r.ecx >> 31) & 1u;
+    case FEAT_CET: return ((r.ecx >> 7) & 1u) || ((r.edx >> 20) & 1u);
+    default:       return false;
+    }
+}
+
+/* Whether WRMSR would accept `v` (SDM Vol. 4, Table 2-2 and the feature
+ * chapters); false means #GP. */
+static bool value_allowed(struct hv_vcpu *vcpu, enum check c, uint64_t v)
+{
+    struct hv_cpuid_regs r;
+    uint64_t mask;
+    uint32_t i;
+
+    switch (c) {
+    case CHECK_NONE:
+        return true;
+    case CHECK_CANONICAL:
+        return canonical(v);
+    case CHECK_LOW32:
+        return (v >> 32) == 0;
+    case CHECK_PAT:
+        /* Memory types 2 and 3 and everything above 7 are reserved. */
+        for (i = 0; i < 8; i++) {
+            uint32_t t = (uint32_t)(v >> (i * 8)) & 0xFFu;
+
+            if (t == 2 || t == 3 || t > 7)
+                return false;
+        }
+        return true;
+    case CHECK_EFER: {
+        uint64_t cur = hv_vmcs_read64(HV_VMCS_GUEST_IA32_EFER);
+        uint64_t cr0 = hv_vmcs_readnat(HV_VMCS_GUEST_CR0);
+
+        if (v & ~(HV_EFER_SCE | HV_EFER_LME | HV_EFER_LMA | HV_EFER_NXE))
+            return false;
+        /* LME may not change while paging is on (SDM Vol. 3A, 10.8.5). */
+        if ((cr0 & HV_CR0_PG) && ((v ^ cur) & HV_EFER_LME))
+            return false;
+        (void)vcpu;
+        return true;
+    }
+    case CHECK_DEBUGCTL:
+        /* LBR, BTF, TR, BTS, BTINT, BTS_OFF_OS/USR, FREEZE_LBRS/PERFMON_ON_PMI,
+         * ENABLE_UNCORE_PMI, FREEZE_WHILE_SMM, RTM_DEBUG (Vol. 4, 2-2). */
+        return (v & ~0xFFC3ull) == 0;
+    case CHECK_PERF_GLOBAL:
+        hv_arch_cpuid(0xA, 0, &r);
+        mask = ((1ull << ((r.eax >> 8) & 0xFFu)) - 1u) |
+               (((1ull << (r.edx & 0x1Fu)) - 1u) << 32);
+        return (v & ~mask) == 0;
+    case CHECK_BNDCFGS:
+        return (v & 0xFFCull) == 0 && canonical(v & ~0xFFFull);
+    case CHECK_RTIT_CTL:
+        /* Reserved: 18, 23, 28-31, 48-55, 57-63 (Vol. 4, IA32_RTIT_CTL). */
+        return (v & 0xFEFF0000F0840000ull) == 0;
+    case CHECK_S_CET:
+        return (v & 0x3C0ull) == 0 && canonical(v & ~0xFFFull);
+    }
+    return false;
+}
+
+static bool load_ctl_active(struct hv_vcpu *vcpu, const struct guest_msr *g)
+{
+    return g->entry_ctl == 0 || (vcpu->ctls.entry & g->entry_ctl) != 0;
+}
+
+/* Turn on the entry control that loads `g`, seeding every field it loads
+ * with the current physical value first so that nothing else changes. */
+static hv_status_t enable_load_ctl(struct hv_vcpu *vcpu, const struct guest_msr *g)
+{
+    uint32_t i, entry = vcpu->ctls.entry | g->entry_ctl;
+    hv_status_t st;
+    uint64_t v;
+
+    for (i = 0; i < sizeof(guest_msrs) / sizeof(guest_msrs[0]); i++) {
+        if (guest_msrs[i].entry_ctl != g->entry_ctl)
+            continue;
+        st = hv_arch_rdmsr_safe(guest_msrs[i].msr, &v);
+        if (!hv_success(st))
+            v = 0;
+        st = hv_vmcs_write(guest_msrs[i].field, v);
+        if (!hv_success(st))
+            return st;
+    }
+    if (g->entry_ctl == HV_ENTRY_CTL_LOAD_CET_STATE) {
+        st = hv_vmcs_writenat(HV_VMCS_GUEST_SSP, 0);
+        if (!hv_success(st))
+            return st;
+    }
+    st = hv_vmcs_write32(HV_VMCS_VM_ENTRY_CONTROLS, entry);
+    if (!hv_success(st))
+        return st;
+    vcpu->ctls.entry = entry;
+    /* Without an exit control that saves the MSR, a guest WRMSR would be
+     * undone at the next entry: trap the guest's writes instead. */
+    if (g->exit_save_ctl == 0xFFFFFFFFu ||
+        (g->exit_save_ctl != 0 && !(vcpu->ctls.exit & g->exit_save_ctl)))
+        (void)hv_msr_bitmap_set(vcpu, g->msr, false, true);
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_msr_guest_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value,
+                              enum hv_msr_route *route)
+{
+    const struct guest_msr *g;
+    enum hv_msr_route where = HV_MSR_ROUTE_PHYSICAL;
+    hv_status_t st;
+
+    if (vcpu == NULL || value == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
+        *value = vcpu->feature_control_virtual;
+        where = HV_MSR_ROUTE_VIRTUAL;
+        st = HV_STATUS_SUCCESS;
+    } else if ((g = find(msr)) != NULL && has_feature(g->feature) && load_ctl_active(vcpu, g)) {
+        st = hv_vmcs_read(g->field, value);
+        where = HV_MSR_ROUTE_VMCS_FIELD;
+    } else if (g != NULL && !has_feature(g->feature)) {
+        st = HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
+    } else {
+        st = hv_arch_rdmsr_safe(msr, value);
+    }
+    if (route != NULL)
+        *route = where;
+    return st;
+}
+
+hv_status_t hv_msr_guest_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value,
+                               enum hv_msr_route *route)
+{
+    const struct guest_msr *g;
+    hv_status_t st;
+
+    if (route != NULL)
+        *route = HV_MSR_ROUTE_PHYSICAL;
+    if (vcpu == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+
+    if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
+        /* Locked means locked, for the virtual copy as for the real one. */
+        if (vcpu->feature_control_virtual & HV_FEATURE_CONTROL_LOCK)
+            return HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
+        vcpu->feature_control_virtual = value;
+        if (route != NULL)
+            *route = HV_MSR_ROUTE_VIRTUAL;
+        return HV_STATUS_SUCCESS;
+    }
+    g = find(msr);
+    if (g == NULL)
+        return hv_arch_wrmsr_safe(msr, value);
+    if (!has_feature(g->feature) || !value_allowed(vcpu, g->check, value))
+        return HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
+    if (msr == HV_MSR_IA32_EFER)
+        value = (value & ~HV_EFER_LMA) | (hv_vmcs_read64(HV_VMCS_GUEST_IA32_EFER) & HV_EFER_LMA);
+
+    if (!load_ctl_active(vcpu, g)) {
+        if (!((vcpu->caps.entry >> 32) & g->entry_ctl)) {
+            /* The CPU cannot load this MSR at entry: root and guest share
+             * the physical register, so write that. */
+            return hv_arch_wrmsr_safe(msr, value);
+        }
+        st = enable_load_ctl(vcpu, g);
+        if (!hv_success(st))
+            return st;
+    }
+    st = hv_vmcs_write(g->field, value);
+    if (hv_success(st) && route != NULL)
+        *route = HV_MSR_ROUTE_VMCS_FIELD;
+    return st;
+}
+
+hv_status_t hv_msr_bitmap_set(struct hv_vcpu *vcpu, uint32_t msr, bool trap_read, bool trap_write)
+{
+    /* 4 KiB bitmap: read-low, read-high, write-low, write-high, 1 KiB each
+     * (SDM Vol. 3C, 25.6.9). */
+    volatile uint8_t *bm;
+    uint32_t bit, base;
+
+    if (vcpu == NULL || vcpu->msr_bitmap == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (msr <= 0x1FFFu) {
+        base = 0;
+        bit = msr;
+    } else if (msr >= 0xC0000000u && msr <= 0xC0001FFFu) {
+        base = 1024;
+        bit = msr - 0xC0000000u;
+    } else {
+        return HV_STATUS_INVALID_PARAMETER;
+    }
+    bm = vcpu->msr_bitmap;
+    if (trap_read)
+        bm[base + bit / 8] |= (uint8_t)(1u << (bit % 8));
+    else
+        bm[base + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+    if (trap_write)
+        bm[2048 + base + bit / 8] |= (uint8_t)(1u << (bit % 8));
+    else
+        bm[2048 + base + bit / 8] &= (uint8_t)~(1u << (bit % 8));
+    return HV_STATUS_SUCCESS;
+}
