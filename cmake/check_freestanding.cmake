@@ -1,9 +1,10 @@
 # Fails if the core's objects reference any symbol that is not the core's
-# own seam (hv_*). Run with -DOBJECTS="a.o;b.o".
-separate_arguments(objs UNIX_COMMAND "${OBJECTS}")
+# own seam (hv_*): no libc, no compiler runtime. Run with
+# -DOBJECT_LIST=<file with one object path per line>.
+file(STRINGS "${OBJECT_LIST}" objects)
 set(bad "")
-foreach(o IN LISTS OBJECTS)
-  execute_process(COMMAND nm -u ${o} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+foreach(o IN LISTS objects)
+  execute_process(COMMAND nm -u "${o}" OUTPUT_VARIABLE out RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "nm failed on ${o}")
   endif()
@@ -19,5 +20,5 @@ if(bad)
   string(REPLACE ";" "\n  " badtxt "${bad}")
   message(FATAL_ERROR "core objects reference symbols outside the core (libc?):\n  ${badtxt}")
 endif()
-list(LENGTH OBJECTS n)
-message(STATUS "freestanding check: ${n} core objects reference only hv_* symbols")
+list(LENGTH objects n)
+message(STATUS "freestanding check passed: ${n} core objects (-ffreestanding -fno-builtin -mno-red-zone -mcmodel=kernel) reference only hv_* symbols")

@@ -94,7 +94,7 @@ struct hv_mock_cpu {
     uint16_t sel[HV_SEG_COUNT];
     struct hv_dtr gdtr, idtr;
     uint64_t gdt[HV_MOCK_GDT_ENTRIES];   /* gdtr.base points here */
-    uint64_t idt[2 * 32];                /* idtr.base points here */
+    uint64_t idt[2 * 256];               /* idtr.base points here */
     uint8_t tss[104];                    /* TR's descriptor points here */
     uint64_t pid;                        /* what os->current_pid returns */
 
@@ -108,8 +108,9 @@ struct hv_mock_cpu {
     bool in_guest;             /* launched and running as the guest */
     uint64_t vmxon_pa;
     uint64_t current_vmcs_pa;  /* ~0ull when none */
-    /* Fault injection: op fails with fail_status when its call counter
-     * reaches fail_at[op] (1 = the next call). 0 = never. */
+    /* Fault injection: each call of op decrements fail_at[op] when
+     * nonzero; the call that brings it to 0 fails with fail_status[op]
+     * (SUCCESS there means VMX_FAIL_INVALID). 1 = the next call; 0 = never. */
     uint32_t op_calls[HV_MOCK_OP_COUNT];
     uint32_t fail_at[HV_MOCK_OP_COUNT];
     hv_status_t fail_status[HV_MOCK_OP_COUNT];
@@ -166,6 +167,27 @@ bool hv_mock_vmcs_peek(uint32_t field, uint64_t *value);
 /* Forget every write to the current VMCS (fields become unwritten). */
 void hv_mock_vmcs_clear_fields(void);
 
+/* ---- VM-exit simulation ----------------------------------------------------
+ * What the real exit stub does, on the mock: the bound CPU must be running
+ * as the guest (after hv_start). The exit-information fields are seeded,
+ * the valid bit of VM_ENTRY_INTR_INFO is cleared (as every VM exit does),
+ * the vcpu is found through HOST_RSP's slot exactly as the stub finds it,
+ * hv_exit_dispatch() runs, and the action is applied: DEVIRTUALIZE leaves
+ * the guest (hv_arch_restore_guest_state), FATAL leaves the dump in
+ * vcpu->dump. Set guest GPRs in vcpu->gprs before the call. */
+struct hv_mock_exit {
+    uint32_t reason;          /* full exit-reason field */
+    uint64_t qualification;
+    uint32_t instruction_len;
+    uint32_t intr_info;       /* VM_EXIT_INTR_INFO */
+};
+enum hv_exit_action hv_mock_exit(const struct hv_mock_exit *exit);
+/* The vcpu the bound CPU's current VMCS belongs to (via HOST_RSP), or NULL. */
+struct hv_vcpu *hv_mock_current_vcpu(void);
+/* Guest-side VMCALL on the bound CPU (what hv_arch_vmcall does on the
+ * mock): sets RAX/RCX/RDX/R8, exits with reason 18 and length 3. */
+uint64_t hv_mock_guest_vmcall(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3);
+
 /* ---- Failure reporting ----------------------------------------------------
  * A read of a never-written field, a width mismatch, a PRE-LAUNCH OS call
  * inside an exit, an OS panic: all are reported here. The default handler
@@ -174,6 +196,8 @@ void hv_mock_vmcs_clear_fields(void);
 typedef void (*hv_mock_failure_fn)(void *ctx, const char *msg);
 void hv_mock_set_failure_handler(hv_mock_failure_fn fn, void *ctx);
 uint32_t hv_mock_failure_count(void);
+/* Report a failure through the installed handler (for mock extensions). */
+void hv_mock_report_failure(const char *msg);
 const char *hv_mock_last_failure(void);
 
 /* ---- Fake OS --------------------------------------------------------------- */

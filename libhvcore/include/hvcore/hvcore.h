@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* libhvcore umbrella header. */
+#ifndef HVCORE_HVCORE_H
+#define HVCORE_HVCORE_H
+
+#include "status.h"
+#include "os.h"
+#include "vmx.h"
+#include "vmcs.h"
+#include "arch.h"
+#include "hv.h"
+#include "exit.h"
+#include "msr.h"
+#include "vmcall.h"
+
+#define HVCORE_VERSION_MAJOR 0
+#define HVCORE_VERSION_MINOR 1
+#define HVCORE_VERSION_PATCH 0
+
+#endif

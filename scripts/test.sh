@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what it needs (Debian packages) first.
+#   1. unit tests (cmocka, ctest) on a normal build
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. the core compiled with kernel flags; its objects may reference no libc
+#   4. install to a prefix and build/run examples/consumer as an outside project
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/deps.sh"
+
+section() { printf '\n===== %s =====\n' "$*"; }
+
+section "unit tests"
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$root/build" -j"$jobs"
+ctest --test-dir "$root/build" -L unit --output-on-failure -j"$jobs"
+
+section "unit tests under ASan + UBSan"
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+      -DHVCORE_SANITIZE=address,undefined >/dev/null
+cmake --build "$root/build-asan" -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$root/build-asan" -L unit --output-on-failure -j"$jobs"
+
+section "freestanding core (-ffreestanding -fno-builtin -mno-red-zone -mcmodel=kernel)"
+cmake -S "$root" -B "$root/build-kernel-flags" -DHVCORE_KERNEL_FLAGS=ON -DHVCORE_BUILD_TESTS=OFF \
+      -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$root/build-kernel-flags" -j"$jobs"
+
+section "installed package consumed by an outside project (examples/consumer)"
+rm -rf "$root/build/prefix" "$root/build-consumer"
+cmake --install "$root/build" --prefix "$root/build/prefix" >/dev/null
+PKG_CONFIG_PATH="$root/build/prefix/lib/pkgconfig" pkg-config --cflags --libs hvcore-testing
+cmake -S "$root/examples/consumer" -B "$root/build-consumer" -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
+cmake --build "$root/build-consumer" -j"$jobs"
+ctest --test-dir "$root/build-consumer" --output-on-failure
