@@ -4,6 +4,8 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the core compiled with kernel flags; its objects may reference no libc
 #   4. install to a prefix and build/run examples/consumer as an outside project
+#   5. libFuzzer: the exit dispatcher, a bounded number of runs
+#   6. benchmarks (callgrind instruction counts; printed, never asserted)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -35,3 +37,14 @@ PKG_CONFIG_PATH="$root/build/prefix/lib/pkgconfig" pkg-config --cflags --libs hv
 cmake -S "$root/examples/consumer" -B "$root/build-consumer" -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
 cmake --build "$root/build-consumer" -j"$jobs"
 ctest --test-dir "$root/build-consumer" --output-on-failure
+
+section "fuzzing the exit dispatcher (libFuzzer, 200000 runs)"
+cmake -S "$root" -B "$root/build-fuzz" -DHVCORE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_dispatch
+corpus=$(mktemp -d)
+"$root/build-fuzz/test/fuzz/fuzz_dispatch" -runs=200000 -seed=1 -print_final_stats=1 "$corpus" 2>&1 | tail -4
+rm -rf "$corpus"
+
+section "benchmarks (callgrind)"
+"$root/test/bench/run.sh" "$root/build"

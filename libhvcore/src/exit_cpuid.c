@@ -14,13 +14,6 @@
 #define CPUID_HV_MAX_LEAF       0x40000001u
 #define CPUID_1_ECX_HYPERVISOR  (1u << 31)
 
-static uint32_t sig_dword(const char *s, uint32_t i)
-{
-    const unsigned char *p = (const unsigned char *)s + i * 4u;
-
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
 enum hv_exit_action hv_exit_cpuid(struct hv_exit *e)
 {
     uint64_t *r = e->gprs->r;
@@ -30,12 +23,12 @@ enum hv_exit_action hv_exit_cpuid(struct hv_exit *e)
     if (leaf >= CPUID_HV_BASE && leaf <= CPUID_HV_LAST) {
         out.eax = out.ebx = out.ecx = out.edx = 0;
         if (leaf == CPUID_HV_BASE) {
-            const char *sig = e->vcpu->hv->cfg.signature;
+            const uint32_t *sig = e->vcpu->hv->signature_regs;
 
             out.eax = CPUID_HV_MAX_LEAF;
-            out.ebx = sig_dword(sig, 0);
-            out.ecx = sig_dword(sig, 1);
-            out.edx = sig_dword(sig, 2);
+            out.ebx = sig[0];
+            out.ecx = sig[1];
+            out.edx = sig[2];
         }
     } else {
         hv_arch_cpuid(leaf, subleaf, &out);

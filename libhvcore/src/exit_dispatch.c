@@ -76,9 +76,48 @@ const char *hv_exit_last_dump(const struct hv_vcpu *vcpu)
     return vcpu->dump;
 }
 
+/* ---- retiring the exiting instruction ------------------------------------- */
+
+/* Inline into the dispatcher: it runs on nearly every exit. */
+static inline __attribute__((always_inline)) void skip_instruction(struct hv_exit *e)
+{
+    uint64_t rip = hv_exit_rip(e);
+    uint64_t next = rip + hv_exit_instruction_length(e);
+    uint64_t rflags = hv_exit_rflags(e);
+    uint32_t intr = hv_vmcs_read32(HV_VMCS_GUEST_INTERRUPTIBILITY_INFO);
+
+    /* Outside 64-bit mode EIP wraps at 4 GiB. Only an instruction that
+     * crosses that line needs CS.L, so the common path reads nothing more. */
+    if (next > 0xFFFFFFFFull && rip <= 0xFFFFFFFFull &&
+        !(hv_vmcs_read32(HV_VMCS_GUEST_CS_AR_BYTES) & (1u << 13)))
+        next &= 0xFFFFFFFFull;
+    hv_exit_set_rip(e, next);
+
+    /* Retiring an instruction ends the one-instruction shadow of a
+     * preceding STI or MOV SS (SDM Vol. 3C, 25.4.2, Table 25-3). */
+    if (intr & (HV_INTERRUPTIBILITY_STI | HV_INTERRUPTIBILITY_MOV_SS))
+        (void)hv_vmcs_write32(HV_VMCS_GUEST_INTERRUPTIBILITY_INFO,
+                              intr & ~(HV_INTERRUPTIBILITY_STI | HV_INTERRUPTIBILITY_MOV_SS));
+
+    /* With RFLAGS.TF set (and DEBUGCTL.BTF clear) the instruction would
+     * have ended in a single-step trap: make it pending (DR6.BS) so VM
+     * entry delivers the #DB the guest expects (SDM Vol. 3B, 18.3.1.4;
+     * Vol. 3C, 27.7.3). */
+    if ((rflags & HV_RFLAGS_TF) && !(hv_vmcs_read64(HV_VMCS_GUEST_IA32_DEBUGCTL) & (1ull << 1))) {
+        uint64_t pend = hv_vmcs_readnat(HV_VMCS_GUEST_PENDING_DBG_EXCEPTIONS);
+
+        (void)hv_vmcs_writenat(HV_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pend | HV_PENDING_DBG_BS);
+    }
+}
+
+void hv_exit_skip_instruction(struct hv_exit *e)
+{
+    skip_instruction(e);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
-static void write_back(struct hv_exit *e)
+static inline void write_back(struct hv_exit *e)
 {
     if (e->dirty & HV_EXIT_HAVE_RIP)
         (void)hv_vmcs_writenat(HV_VMCS_GUEST_RIP, e->rip);
@@ -121,7 +160,7 @@ enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
     case HV_ACTION_SKIP:
         /* A fault delivered at this instruction must find RIP on it. */
         if (!e.injected)
-            hv_exit_skip_instruction(&e);
+            skip_instruction(&e);
         write_back(&e);
         return HV_ACTION_RESUME;
     case HV_ACTION_RESUME:

@@ -127,6 +127,13 @@ hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct 
     hv->failed_cpu = UINT32_MAX;
     for (i = 0; i < HV_EXIT_REASON_COUNT; i++)
         hv->handlers[i] = hv_exit_default_handler(i);
+    /* CPUID 0x40000000 answers with these on every exit: build them once. */
+    for (i = 0; i < 3; i++) {
+        const unsigned char *sig = (const unsigned char *)hv->cfg.signature + i * 4u;
+
+        hv->signature_regs[i] = (uint32_t)sig[0] | ((uint32_t)sig[1] << 8) |
+                                ((uint32_t)sig[2] << 16) | ((uint32_t)sig[3] << 24);
+    }
 
     bytes = (size_t)count * sizeof(struct hv_vcpu);
     hv->vcpus_pages = (bytes + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE;

@@ -28,17 +28,29 @@ static const char *const slot_name[HV_VMCS_FIELD_COUNT] = {
 #undef HV_X_
 };
 
+/* Dense key of an encoding: width+type+reserved bit 12 (bits 14:10) and
+ * the low 6 bits of the index (bits 6:1). Every listed field has an index
+ * below 64 (checked here), so keys never collide. */
+#define KEY(enc) (((((uint32_t)(enc)) >> 10) & 0x1Fu) << 6 | ((((uint32_t)(enc)) >> 1) & 0x3Fu))
+#define HV_X_(name, enc, w) \
+    _Static_assert((((enc) >> 7) & 7) == 0, "VMCS field " #name ": index too large for the slot table");
+HV_VMCS_FIELD_LIST(HV_X_)
+#undef HV_X_
+
+_Static_assert(HV_VMCS_FIELD_COUNT < 255, "slot numbers fit a byte");
+static const uint8_t slot_plus_1[32 * 64] = {
+#define HV_X_(name, enc, w) [KEY(enc)] = HV_VMCS_SLOT_##name + 1,
+    HV_VMCS_FIELD_LIST(HV_X_)
+#undef HV_X_
+};
+
 int hv_vmcs_field_slot(uint32_t encoding)
 {
-    /* A switch lets the compiler build a dense jump table or a binary
-     * search; the list has ~170 entries. */
-    switch (encoding) {
-#define HV_X_(name, enc, w) case (enc): return HV_VMCS_SLOT_##name;
-        HV_VMCS_FIELD_LIST(HV_X_)
-#undef HV_X_
-    default:
+    /* Bit 0 ("high" access), bits 31:15 and index bits 9:7 are never set
+     * in a listed encoding; anything else is one table load. */
+    if (encoding & 0xFFFF8381u)
         return -1;
-    }
+    return (int)slot_plus_1[KEY(encoding)] - 1;
 }
 
 uint32_t hv_vmcs_slot_encoding(int slot)

@@ -65,7 +65,7 @@
 struct arch_pseudo_desc {
     uint16_t limit;
     uint64_t base;
-} __attribute__((packed));
+} __attribute__((__packed__));
 
 /* ======================================================================
  * Plain intrinsics
@@ -84,19 +84,19 @@ HV_NOTRACE void hv_arch_cpuid(uint32_t leaf, uint32_t subleaf, struct hv_cpuid_r
     out->edx = d;
 }
 
-static inline uint64_t read_cr0(void)
+static inline HV_NOTRACE uint64_t read_cr0(void)
 {
     uint64_t v;
     __asm__ volatile("mov %%cr0, %0" : "=r"(v));
     return v;
 }
-static inline uint64_t read_cr3(void)
+static inline HV_NOTRACE uint64_t read_cr3(void)
 {
     uint64_t v;
     __asm__ volatile("mov %%cr3, %0" : "=r"(v));
     return v;
 }
-static inline uint64_t read_cr4(void)
+static inline HV_NOTRACE uint64_t read_cr4(void)
 {
     uint64_t v;
     __asm__ volatile("mov %%cr4, %0" : "=r"(v));
@@ -104,15 +104,15 @@ static inline uint64_t read_cr4(void)
 }
 /* Control-register writes change how memory is translated or cached:
  * "memory" keeps the compiler from moving accesses across them. */
-static inline void write_cr0(uint64_t v)
+static inline HV_NOTRACE void write_cr0(uint64_t v)
 {
     __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
 }
-static inline void write_cr3(uint64_t v)
+static inline HV_NOTRACE void write_cr3(uint64_t v)
 {
     __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
 }
-static inline void write_cr4(uint64_t v)
+static inline HV_NOTRACE void write_cr4(uint64_t v)
 {
     __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
 }
@@ -315,7 +315,7 @@ HV_NOTRACE _Noreturn void hv_arch_halt_forever(void)
 /* The error number of the last VMfailValid (only meaningful right after
  * one: the field is read from the current VMCS, which exists by
  * definition of VMfailValid). */
-static inline uint32_t vm_instruction_error(void)
+static inline HV_NOTRACE uint32_t vm_instruction_error(void)
 {
     uint64_t field = HV_VMCS_VM_INSTRUCTION_ERROR, v = 0;
 
@@ -323,7 +323,7 @@ static inline uint32_t vm_instruction_error(void)
     return (uint32_t)v;
 }
 
-static inline hv_status_t vmx_status(bool cf, bool zf)
+static inline HV_NOTRACE hv_status_t vmx_status(bool cf, bool zf)
 {
     if (cf)
         return HV_STATUS_VMX_FAIL_INVALID;
@@ -492,14 +492,25 @@ HV_NOTRACE const struct hv_guest_resume *hv_arch_devirtualize(struct hv_vcpu *vc
 
 /* ---- devirtualization: state restore ------------------------------------ */
 
-static inline void load_gdt(const struct arch_pseudo_desc *d)
+static inline HV_NOTRACE void load_gdt(const struct arch_pseudo_desc *d)
 {
     __asm__ volatile("lgdt %0" : : "m"(*d) : "memory");
 }
 
-static inline void load_idt(const struct arch_pseudo_desc *d)
+/* LIDT with the 10-byte operand built below RSP inside the asm (RSP moved
+ * first, so no red zone is assumed): no local of the caller has its address
+ * taken, so -fstack-protector-strong leaves the caller uninstrumented. See
+ * hv_arch_restore_guest_state() for why that matters. */
+static inline HV_NOTRACE void load_idt(uint64_t base, uint16_t limit)
 {
-    __asm__ volatile("lidt %0" : : "m"(*d) : "memory");
+    __asm__ volatile("lea -16(%%rsp), %%rsp\n\t"
+                     "movw %w[limit], 6(%%rsp)\n\t"
+                     "movq %[base], 8(%%rsp)\n\t"
+                     "lidt 6(%%rsp)\n\t"
+                     "lea 16(%%rsp), %%rsp"
+                     :
+                     : [limit] "r"(limit), [base] "r"(base)
+                     : "memory");
 }
 
 /*
@@ -515,7 +526,7 @@ static inline void load_idt(const struct arch_pseudo_desc *d)
  * CR3 accepts with PCIDE = 1 and never stores; DESIGN.md 7b: clear it. A
  * flush is always safe.
  */
-static void load_cr3_cr4(uint64_t cr3, uint64_t cr4)
+static HV_NOTRACE void load_cr3_cr4(uint64_t cr3, uint64_t cr4)
 {
     uint64_t cur4 = read_cr4();
 
@@ -539,7 +550,7 @@ static void load_cr3_cr4(uint64_t cr3, uint64_t cr4)
  * WP (CR0 first) before CR4 may set CET, or clearing CET (CR4 first)
  * before CR0 clears WP.
  */
-static void load_control_registers(const struct hv_guest_resume *r)
+static HV_NOTRACE void load_control_registers(const struct hv_guest_resume *r)
 {
     if (r->cr0 & HV_CR0_WP) {
         write_cr0(r->cr0);
@@ -569,7 +580,10 @@ static void load_control_registers(const struct hv_guest_resume *r)
  */
 #define ARCH_GDT_COPY_BYTES 512u
 
-static void load_gdt_and_tr(uint64_t gdt_base, uint16_t gdt_limit, uint16_t tr)
+/* noinline: this frame holds an array, so the stack protector guards it
+ * with the canary at %gs:0x28; it must stay a frame of its own that is
+ * entered and left before the GS base changes. */
+static __attribute__((__noinline__)) HV_NOTRACE void load_gdt_and_tr(uint64_t gdt_base, uint16_t gdt_limit, uint16_t tr)
 {
     struct arch_pseudo_desc real = { gdt_limit, gdt_base };
     struct arch_pseudo_desc tmp;
@@ -606,10 +620,18 @@ static void load_gdt_and_tr(uint64_t gdt_base, uint16_t gdt_limit, uint16_t tr)
                      : "memory");
 }
 
+/*
+ * The GS base changes in the middle of this function (host value -> the
+ * guest's). Compiler-generated code may read %gs: Linux's stack protector
+ * keeps its canary at %gs:0x28. So no frame that is live across that write
+ * may be canary-checked: this function has no array and no address-taken
+ * local (-fstack-protector-strong leaves it alone), the GDT copy lives in
+ * load_gdt_and_tr()'s own frame, which returns before the write, and the
+ * helpers after it are asm. For a blue-pilled kernel both bases are the
+ * same per-CPU address anyway; this keeps it correct when they are not.
+ */
 HV_NOTRACE void hv_arch_restore_guest_state(const struct hv_guest_resume *r)
 {
-    struct arch_pseudo_desc idt = { r->idtr_limit, r->idtr_base };
-
     load_control_registers(r);
     load_gdt_and_tr(r->gdtr_base, r->gdtr_limit, r->tr_selector);
     __asm__ volatile("mov %0, %%dr7" : : "r"(r->dr7));
@@ -619,5 +641,5 @@ HV_NOTRACE void hv_arch_restore_guest_state(const struct hv_guest_resume *r)
     (void)hv_arch_wrmsr_safe(HV_MSR_IA32_FS_BASE, r->fs_base);
     (void)hv_arch_wrmsr_safe(HV_MSR_IA32_GS_BASE, r->gs_base);
     /* Last: until here a fault is handled by the host IDT's fixups. */
-    load_idt(&idt);
+    load_idt(r->idtr_base, r->idtr_limit);
 }

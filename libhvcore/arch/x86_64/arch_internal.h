@@ -60,7 +60,7 @@ int hv_arch_vmread_safe(uint64_t field, uint64_t *value);
 /* idt_entry.S: self-relative offsets of the 256 IDT entry stubs:
  * stub[i] = (uintptr_t)&hv_arch_idt_stub_offsets[i] + offsets[i]. */
 #if defined(__ELF__)
-__attribute__((visibility("hidden")))
+__attribute__((__visibility__("hidden")))
 #endif
 extern const int32_t hv_arch_idt_stub_offsets[256];
 

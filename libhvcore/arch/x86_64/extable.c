@@ -10,7 +10,7 @@
 #include "arch_internal.h"
 #include "extable.h"
 
-static inline uint64_t extable_addr(const int32_t *field)
+static inline HV_NOTRACE uint64_t extable_addr(const int32_t *field)
 {
     return (uint64_t)(uintptr_t)field + (uint64_t)(int64_t)*field;
 }

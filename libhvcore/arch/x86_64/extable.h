@@ -68,12 +68,12 @@
 #endif
 
 /* One entry in the backend's table plus the platform's. Needs hv_asm.h. */
-#define HV_EXTABLE(insn, fixup)             \
-    .pushsection HV_EXTABLE_SECTION;        \
-    .balign 4;                              \
-    .long (insn) - .;                       \
-    .long (fixup) - .;                      \
-    .popsection;                            \
+#define HV_EXTABLE(insn, fixup)               \
+    HV_SECTION_PUSH(HV_EXTABLE_SECTION);      \
+    .balign 4;                                \
+    .long (insn) - .;                         \
+    .long (fixup) - .;                        \
+    HV_SECTION_POP;                           \
     HV_PLATFORM_EXTABLE(insn, fixup)
 
 #else /* C */
@@ -87,7 +87,7 @@ struct hv_extable_entry {
 };
 
 #if defined(__ELF__)
-#define HV_EXTABLE_HIDDEN __attribute__((visibility("hidden")))
+#define HV_EXTABLE_HIDDEN __attribute__((__visibility__("hidden")))
 #else
 #define HV_EXTABLE_HIDDEN
 #endif

@@ -26,13 +26,13 @@
 #include "asm_offsets.h"
 #include "extable.h"
 
-    .pushsection HV_EXTABLE_SECTION
+    HV_SECTION_PUSH(HV_EXTABLE_SECTION)
     .balign 4
     .globl hv_arch_extable_begin
     HV_HIDDEN(hv_arch_extable_begin)
     HV_DATA_TYPE(hv_arch_extable_begin)
 hv_arch_extable_begin:
-    .popsection
+    HV_SECTION_POP
 
     .text
 
@@ -106,12 +106,12 @@ HV_FUNC_BEGIN(hv_arch_vmread_safe)
     HV_EXTABLE(.Lvmread_insn, .Lvmread_fixup)
 HV_FUNC_END(hv_arch_vmread_safe)
 
-    .pushsection HV_EXTABLE_SECTION
+    HV_SECTION_PUSH(HV_EXTABLE_SECTION)
     .balign 4
     .globl hv_arch_extable_end
     HV_HIDDEN(hv_arch_extable_end)
     HV_DATA_TYPE(hv_arch_extable_end)
 hv_arch_extable_end:
-    .popsection
+    HV_SECTION_POP
 
     HV_NOTE_GNU_STACK

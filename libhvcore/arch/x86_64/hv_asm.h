@@ -87,6 +87,18 @@
 #define HV_NOTE_GNU_STACK
 #endif
 
+/* Emit into another section and come back. ELF has a section stack; for
+ * PE/COFF (whose assemblers do not all know .pushsection) the "pop" returns
+ * to .text, which is where every use in this backend starts from.
+ * Variadic because a section spec contains a comma. */
+#ifdef __ELF__
+#define HV_SECTION_PUSH(...) .pushsection __VA_ARGS__
+#define HV_SECTION_POP       .popsection
+#else
+#define HV_SECTION_PUSH(...) .section __VA_ARGS__
+#define HV_SECTION_POP       .text
+#endif
+
 /* A global function with the given C name. */
 #define HV_FUNC_BEGIN(name)  \
     .globl name;             \

@@ -40,7 +40,7 @@
 #define IDT_VECTORS        256u
 #define IDT_GATE_INTR64    0x8Eull    /* P = 1, DPL = 0, type = 0xE */
 
-static inline uint64_t stub_address(uint32_t vector)
+static inline HV_NOTRACE uint64_t stub_address(uint32_t vector)
 {
     const int32_t *slot = &hv_arch_idt_stub_offsets[vector];
 
@@ -63,7 +63,7 @@ HV_NOTRACE void hv_arch_build_host_idt(void *page, uint16_t host_cs)
 }
 
 /* This core's vcpu while it is in VMX root, or NULL (see above). */
-static struct hv_vcpu *root_vcpu(void)
+static HV_NOTRACE struct hv_vcpu *root_vcpu(void)
 {
     uint64_t slot = 0;
 

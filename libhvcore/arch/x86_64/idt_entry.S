@@ -44,13 +44,13 @@
 #define IDT_CALL_FRAME      (HV_SHADOW_SPACE + IDT_XMM_AREA)
 #define IDT_XMM(n)          (HV_SHADOW_SPACE + 16 * (n))
 
-    .pushsection HV_RODATA_SECTION
+    HV_SECTION_PUSH(HV_RODATA_SECTION)
     .balign 4
     .globl hv_arch_idt_stub_offsets
     HV_HIDDEN(hv_arch_idt_stub_offsets)
     HV_DATA_TYPE(hv_arch_idt_stub_offsets)
 hv_arch_idt_stub_offsets:
-    .popsection
+    HV_SECTION_POP
 
     .text
 
@@ -64,9 +64,9 @@ hv_arch_idt_stub_offsets:
     .endif
     pushq   $(\vec)
     jmp     hv_arch_idt_common
-    .pushsection HV_RODATA_SECTION
+    HV_SECTION_PUSH(HV_RODATA_SECTION)
     .long   1b - .
-    .popsection
+    HV_SECTION_POP
 .endm
 
 HV_LOCAL_FUNC_BEGIN(hv_arch_idt_stubs)

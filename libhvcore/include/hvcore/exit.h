@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include "hv.h"
 #include "status.h"
+#include "vmcs.h"
+#include "vmx.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,21 +61,81 @@ hv_exit_handler_fn hv_exit_default_handler(uint32_t reason);
 /* The named fallback: records a state dump, returns HV_ACTION_FATAL. */
 enum hv_exit_action hv_exit_unexpected(struct hv_exit *exit);
 
-/* Lazy accessors. */
-uint64_t hv_exit_rip(struct hv_exit *exit);
-uint64_t hv_exit_rsp(struct hv_exit *exit);
-uint64_t hv_exit_rflags(struct hv_exit *exit);
-uint64_t hv_exit_qualification(struct hv_exit *exit);
-uint32_t hv_exit_instruction_length(struct hv_exit *exit);
-/* Guest CPL = SS.DPL (SDM Vol. 3C, 25.4.1). */
-uint32_t hv_exit_cpl(struct hv_exit *exit);
-void hv_exit_set_rip(struct hv_exit *exit, uint64_t rip);
-void hv_exit_set_rsp(struct hv_exit *exit, uint64_t rsp);
-void hv_exit_set_rflags(struct hv_exit *exit, uint64_t rflags);
+/* Lazy accessors: each field is read from the VMCS at most once per exit
+ * and written back at the end only if a handler changed it. Inline: they
+ * are the hot path of every handler. */
+#define HV_EXIT_LAZY_READ_(e, bit, member, expr) \
+    do {                                         \
+        if (!((e)->valid & (bit))) {             \
+            (e)->member = (expr);                \
+            (e)->valid |= (bit);                 \
+        }                                        \
+    } while (0)
+
+static inline uint64_t hv_exit_rip(struct hv_exit *e)
+{
+    HV_EXIT_LAZY_READ_(e, HV_EXIT_HAVE_RIP, rip, hv_vmcs_readnat(HV_VMCS_GUEST_RIP));
+    return e->rip;
+}
+static inline uint64_t hv_exit_rsp(struct hv_exit *e)
+{
+    HV_EXIT_LAZY_READ_(e, HV_EXIT_HAVE_RSP, rsp, hv_vmcs_readnat(HV_VMCS_GUEST_RSP));
+    return e->rsp;
+}
+static inline uint64_t hv_exit_rflags(struct hv_exit *e)
+{
+    HV_EXIT_LAZY_READ_(e, HV_EXIT_HAVE_RFLAGS, rflags, hv_vmcs_readnat(HV_VMCS_GUEST_RFLAGS));
+    return e->rflags;
+}
+static inline uint64_t hv_exit_qualification(struct hv_exit *e)
+{
+    HV_EXIT_LAZY_READ_(e, HV_EXIT_HAVE_QUAL, qual, hv_vmcs_readnat(HV_VMCS_EXIT_QUALIFICATION));
+    return e->qual;
+}
+static inline uint32_t hv_exit_instruction_length(struct hv_exit *e)
+{
+    HV_EXIT_LAZY_READ_(e, HV_EXIT_HAVE_LEN, instr_len, hv_vmcs_read32(HV_VMCS_VM_EXIT_INSTRUCTION_LEN));
+    return e->instr_len;
+}
+/* Guest CPL = SS.DPL (SDM Vol. 3C, 25.4.1); CS.DPL is not, for conforming code. */
+static inline uint32_t hv_exit_cpl(struct hv_exit *e)
+{
+    HV_EXIT_LAZY_READ_(e, HV_EXIT_HAVE_CPL, cpl, (hv_vmcs_read32(HV_VMCS_GUEST_SS_AR_BYTES) >> 5) & 3u);
+    return e->cpl;
+}
+static inline void hv_exit_set_rip(struct hv_exit *e, uint64_t rip)
+{
+    e->rip = rip;
+    e->valid |= HV_EXIT_HAVE_RIP;
+    e->dirty |= HV_EXIT_HAVE_RIP;
+}
+static inline void hv_exit_set_rsp(struct hv_exit *e, uint64_t rsp)
+{
+    e->rsp = rsp;
+    e->valid |= HV_EXIT_HAVE_RSP;
+    e->dirty |= HV_EXIT_HAVE_RSP;
+}
+static inline void hv_exit_set_rflags(struct hv_exit *e, uint64_t rflags)
+{
+    e->rflags = rflags | HV_RFLAGS_FIXED;
+    e->valid |= HV_EXIT_HAVE_RFLAGS;
+    e->dirty |= HV_EXIT_HAVE_RFLAGS;
+}
 
 /* GPR by x86 register number (0..15); RSP (4) goes through the VMCS. */
-uint64_t hv_exit_gpr(struct hv_exit *exit, uint32_t reg);
-void hv_exit_set_gpr(struct hv_exit *exit, uint32_t reg, uint64_t value);
+static inline uint64_t hv_exit_gpr(struct hv_exit *e, uint32_t reg)
+{
+    reg &= 15u;
+    return reg == HV_GPR_RSP ? hv_exit_rsp(e) : e->gprs->r[reg];
+}
+static inline void hv_exit_set_gpr(struct hv_exit *e, uint32_t reg, uint64_t value)
+{
+    reg &= 15u;
+    if (reg == HV_GPR_RSP)
+        hv_exit_set_rsp(e, value);
+    else
+        e->gprs->r[reg] = value;
+}
 
 /* ---- Event injection (SDM Vol. 3C, 27.6 / 28.x; 25.8.3) ---------------
  * Injecting never advances RIP: handlers that inject return RESUME. */

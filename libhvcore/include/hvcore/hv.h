@@ -158,6 +158,7 @@ struct hv {
     hv_status_t failed_status; /* status of the core that stopped hv_start() */
     uint32_t failed_cpu;       /* that core's index, or UINT32_MAX */
     bool started;              /* handlers are frozen once true */
+    uint32_t signature_regs[3];/* cfg.signature as CPUID EBX, ECX, EDX */
     /* Handler of each basic exit reason; NULL = hv_exit_unexpected. */
     hv_exit_handler_fn handlers[HV_EXIT_REASON_COUNT];
 };

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run the benchmarks and print "BENCH <name> <value> <unit>" lines.
+# Instruction counts come from callgrind (repeatable on noisy machines);
+# nothing here is asserted: the figures are for people and the changelog.
+#   test/bench/run.sh <build-dir>
+set -euo pipefail
+build=${1:?usage: run.sh <build-dir>}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# callgrind_inclusive <out-file> <function-regex>: summed inclusive Ir of
+# the matching functions in the per-function summary.
+callgrind_inclusive() {
+  callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+    awk -v re="$2" '$0 ~ "^ *[0-9,]+ +\\([ 0-9.]+%\\) +[^ ]+:(" re ") \\[" { gsub(",", "", $1); s += $1 } END { print s + 0 }'
+}
+callgrind_total() {
+  callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }'
+}
+
+# ---- exit path: one CPUID exit, dispatcher entry to return --------------
+n=100000
+valgrind --tool=callgrind --toggle-collect=hv_exit_dispatch --callgrind-out-file="$tmp/exit.cg" \
+  "$build/test/bench/bench_exit_path" "$n" > "$tmp/exit.txt" 2> "$tmp/exit.log"
+total=$(callgrind_total "$tmp/exit.cg")
+# The backend is hardware in production (one VMREAD/VMWRITE/CPUID each);
+# on the mock it is a checked in-memory VMCS. Report the core's own count
+# and, separately, the count with the mock backend included.
+backend=$(callgrind_inclusive "$tmp/exit.cg" 'hv_vmcs_backend_read|hv_vmcs_backend_write|hv_arch_[a-z_]+')
+awk -v t="$total" -v b="$backend" -v n="$n" 'BEGIN {
+  printf "BENCH cpuid_exit_instructions %.1f instr\n", (t - b) / n
+  printf "BENCH cpuid_exit_instructions_with_mock_backend %.1f instr\n", t / n }'
+cat "$tmp/exit.txt"
