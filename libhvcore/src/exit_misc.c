@@ -85,7 +85,7 @@ static void queue_nmi(struct hv_exit *e)
 {
     uint32_t proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
 
-    e->vcpu->pending_nmis++;
+    __atomic_fetch_add(&e->vcpu->pending_nmis, 1u, __ATOMIC_RELAXED);
     if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
 }
@@ -114,7 +114,12 @@ enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e)
         if (hv_success(hv_inject_nmi(e)))
             __atomic_fetch_sub(&v->pending_nmis, 1u, __ATOMIC_RELAXED);
     }
-    if (v->pending_nmis == 0)
+    if (v->pending_nmis == 0) {
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc & ~HV_PROC_NMI_WINDOW_EXITING);
+        /* An NMI taken in root between our read and write set the window
+         * bit that we just cleared: its counter tells, so reopen it. */
+        if (__atomic_load_n(&v->pending_nmis, __ATOMIC_RELAXED) != 0)
+            (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
+    }
     return HV_ACTION_RESUME;
 }

@@ -32,6 +32,7 @@ static void capture_resume(struct hv_exit *e)
     r->idtr_base = hv_vmcs_readnat(HV_VMCS_GUEST_IDTR_BASE);
     r->idtr_limit = (uint16_t)hv_vmcs_read32(HV_VMCS_GUEST_IDTR_LIMIT);
     r->tr_selector = hv_vmcs_read16(HV_VMCS_GUEST_TR_SELECTOR);
+    r->ldtr_selector = hv_vmcs_read16(HV_VMCS_GUEST_LDTR_SELECTOR);
 }
 
 enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)

@@ -255,7 +255,8 @@ static void write_host_state(struct writer *w, struct hv_vcpu *vcpu, const struc
     slot[0] = (uint64_t)(uintptr_t)vcpu;
     slot[1] = 0;
 
-    VMW(w, nat, HV_VMCS_HOST_CR0, cap->cr0);
+    /* The exit stub saves XMM registers: CR0.TS must be clear in root. */
+    VMW(w, nat, HV_VMCS_HOST_CR0, cap->cr0 & ~(1ull << 3));
     VMW(w, nat, HV_VMCS_HOST_CR3, host_cr3);
     VMW(w, nat, HV_VMCS_HOST_CR4, cap->cr4);
     /* SDM Vol. 3C, 27.2.3: host selectors must have RPL = 0 and TI = 0. */

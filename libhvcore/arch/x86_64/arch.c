@@ -634,6 +634,8 @@ HV_NOTRACE void hv_arch_restore_guest_state(const struct hv_guest_resume *r)
 {
     load_control_registers(r);
     load_gdt_and_tr(r->gdtr_base, r->gdtr_limit, r->tr_selector);
+    /* The exit left LDTR null; a task using modify_ldt() needs its own back. */
+    __asm__ volatile("lldt %w0" : : "r"(r->ldtr_selector) : "memory");
     __asm__ volatile("mov %0, %%dr7" : : "r"(r->dr7));
     /* IA32_DEBUGCTL was zeroed by the exit; the bases were host values.
      * Fault-safe: a value the CPU rejects is dropped, not fatal. */

@@ -73,6 +73,11 @@ void hv_arch_build_host_idt(void *page, uint16_t host_cs);
 struct hv_guest_resume;
 void hv_arch_restore_guest_state(const struct hv_guest_resume *r);
 
+/* For platforms whose own #GP/#PF handlers must honour the backend's
+ * fault-safe accessors (UEFI, Windows): if *rip is a listed fault site,
+ * rewrite it to the fixup and return true. */
+bool hv_arch_extable_fixup(uint64_t *rip);
+
 /* Address the VM-exit stub starts at (HOST_RIP). */
 uint64_t hv_arch_exit_entry(void);
 

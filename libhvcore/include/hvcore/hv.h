@@ -92,6 +92,7 @@ struct hv_guest_resume {
     uint64_t fs_base, gs_base;
     uint64_t gdtr_base, idtr_base;
     uint16_t gdtr_limit, idtr_limit, tr_selector;
+    uint16_t ldtr_selector;     /* a VM exit loads a null LDTR (SDM 28.5.2) */
 };
 
 #define HV_DUMP_SIZE 1024u

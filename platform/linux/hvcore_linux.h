@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* Internal interfaces of the Linux platform of libhvcore. */
+#ifndef HVCORE_LINUX_H
+#define HVCORE_LINUX_H
+
+#include <hvcore/hvcore.h>
+
+struct hv;
+
+/* os_linux.c */
+const struct hv_os_ops *hvl_os_ops(void);
+int hvl_os_init(void);
+void hvl_os_exit(void);
+/* Print what the ROOT-SAFE log collected (PRE-LAUNCH context). */
+void hvl_log_flush(void);
+/* Outstanding allocations made through the vtable (leak checks). */
+long hvl_allocations(void);
+
+/* dev.c */
+int hvl_dev_init(struct hv *hv);
+void hvl_dev_exit(void);
+
+#endif

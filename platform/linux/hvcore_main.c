@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * hvcore.ko: virtualizes every online CPU on load (blue pill) and
+ * devirtualizes them on unload.
+ *
+ * CPU hotplug: refused while loaded. A CPU that came online later would
+ * run unvirtualized, and one going offline would leave VMX through INIT
+ * (which a VMX-root CPU blocks). The module registers a hotplug state
+ * whose callbacks fail, so the kernel rolls back any online/offline.
+ */
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "hvcore_linux.h"
+
+static struct hv *the_hv;
+static enum cpuhp_state hp_state;
+static void *host_pgd;
+
+static int refuse_online(unsigned int cpu)
+{
+	pr_warn("refusing to online cpu %u while the hypervisor is loaded\n", cpu);
+	return -EBUSY;
+}
+
+static int refuse_offline(unsigned int cpu)
+{
+	pr_warn("refusing to offline cpu %u while the hypervisor is loaded\n", cpu);
+	return -EBUSY;
+}
+
+/* Host CR3 for VM exits: it must outlive the insmod process. A private
+ * top-level table with the kernel half of the current one shares every
+ * kernel mapping and belongs to no process. */
+static int make_host_cr3(uint64_t *cr3)
+{
+	void *cur = __va(read_cr3_pa());
+
+	host_pgd = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!host_pgd)
+		return -ENOMEM;
+	memcpy((char *)host_pgd + PAGE_SIZE / 2, (char *)cur + PAGE_SIZE / 2, PAGE_SIZE / 2);
+	*cr3 = __pa(host_pgd);
+	return 0;
+}
+
+static int status_to_errno(hv_status_t st)
+{
+	switch (st) {
+	case HV_STATUS_VMX_NOT_SUPPORTED:
+	case HV_STATUS_VMX_BASIC_UNSUPPORTED:
+	case HV_STATUS_UNSUPPORTED:
+		return -ENODEV;
+	case HV_STATUS_VMX_DISABLED_BY_FIRMWARE:
+		return -EPERM;
+	case HV_STATUS_VMX_IN_USE:
+		return -EBUSY;
+	case HV_STATUS_INSUFFICIENT_RESOURCES:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+static void report_failure(hv_status_t st)
+{
+	uint32_t vmerr = hv_status_vm_instruction_error(st);
+
+	if (the_hv && the_hv->failed_cpu != UINT32_MAX)
+		pr_err("cannot virtualize cpu %u: %s (0x%08x)%s%s\n", the_hv->failed_cpu,
+		       hv_status_name(st), st, vmerr ? ", VM-instruction error: " : "",
+		       vmerr ? hv_vm_instruction_error_text(vmerr) : "");
+	else
+		pr_err("cannot start: %s (0x%08x)\n", hv_status_name(st), st);
+	if (st == HV_STATUS_VMX_DISABLED_BY_FIRMWARE)
+		pr_err("VMX is disabled in firmware (IA32_FEATURE_CONTROL locked with VMX off)\n");
+	else if (st == HV_STATUS_VMX_IN_USE)
+		pr_err("VMX is already in use by another hypervisor\n");
+}
+
+static int __init hvcore_init(void)
+{
+	struct hv_config cfg;
+	hv_status_t st;
+	int err, cpu;
+
+	/* The core numbers CPUs 0..n-1: the online set must be exactly that. */
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		if (cpu >= num_online_cpus()) {
+			cpus_read_unlock();
+			pr_err("online CPUs are not 0..%u; bring them online or offline first\n",
+			       num_online_cpus() - 1);
+			return -EINVAL;
+		}
+	}
+	err = cpuhp_setup_state_nocalls_cpuslocked(CPUHP_AP_ONLINE_DYN, "hvcore:refuse",
+						   refuse_online, refuse_offline);
+	cpus_read_unlock();
+	if (err < 0)
+		goto hotplug_failed;
+	hp_state = err;
+
+	err = hvl_os_init();
+	if (err)
+		goto os_init_failed;
+
+	hv_config_init(&cfg);
+	err = make_host_cr3(&cfg.host_cr3);
+	if (err)
+		goto host_cr3_failed;
+
+	st = hv_create(&the_hv, hvl_os_ops(), &cfg);
+	if (!hv_success(st))
+		goto create_failed;
+	st = hv_start(the_hv);
+	hvl_log_flush();
+	if (!hv_success(st))
+		goto start_failed;
+
+	err = hvl_dev_init(the_hv);
+	if (err)
+		goto dev_failed;
+	pr_info("all %u CPUs virtualized; /dev/hvcore ready\n", the_hv->cpu_count);
+	return 0;
+
+dev_failed:
+	pr_err("cannot register /dev/hvcore (%d)\n", err);
+	hv_stop(the_hv);
+	hvl_log_flush();
+	hv_destroy(the_hv);
+	the_hv = NULL;
+	goto host_cr3_cleanup;
+start_failed:
+	report_failure(st);
+	hv_destroy(the_hv);
+	the_hv = NULL;
+	err = status_to_errno(st);
+	goto host_cr3_cleanup;
+create_failed:
+	report_failure(st);
+	err = status_to_errno(st);
+host_cr3_cleanup:
+	free_page((unsigned long)host_pgd);
+host_cr3_failed:
+	hvl_os_exit();
+os_init_failed:
+	cpuhp_remove_state_nocalls(hp_state);
+hotplug_failed:
+	return err;
+}
+
+static void __exit hvcore_exit(void)
+{
+	hv_status_t st;
+
+	hvl_dev_exit();
+	st = hv_stop(the_hv);
+	hvl_log_flush();
+	if (!hv_success(st))
+		pr_err("devirtualization failed: %s (0x%08x); keeping its memory\n", hv_status_name(st), st);
+	else
+		hv_destroy(the_hv);
+	the_hv = NULL;
+	free_page((unsigned long)host_pgd);
+	hvl_os_exit();
+	cpuhp_remove_state_nocalls(hp_state);
+	pr_info("unloaded; %ld allocations outstanding\n", hvl_allocations());
+}
+
+module_init(hvcore_init);
+module_exit(hvcore_exit);
+MODULE_LICENSE("Dual MIT/GPL");
+MODULE_DESCRIPTION("libhvcore: a VT-x hypervisor that virtualizes the running kernel");
+MODULE_VERSION("0.1.0");

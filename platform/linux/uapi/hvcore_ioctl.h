@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * /dev/hvcore ioctls. Each takes a pointer to a request that starts with
+ * struct hv_abi_header (hvcore/abi.h); the driver reads the header first,
+ * checks size and version, then copies exactly `size` bytes. The ioctl
+ * number encodes only the header size, so requests can grow compatibly.
+ */
+#ifndef HVCORE_UAPI_IOCTL_H
+#define HVCORE_UAPI_IOCTL_H
+
+#ifdef __KERNEL__
+#include <linux/ioctl.h>
+#else
+#include <sys/ioctl.h>
+#endif
+#include <hvcore/abi.h>
+
+#define HVCORE_IOCTL_MAGIC 'h'
+/* struct hv_abi_query */
+#define HVCORE_IOCTL_QUERY _IOWR(HVCORE_IOCTL_MAGIC, 0x01, struct hv_abi_header)
+
+#endif

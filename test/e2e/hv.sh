@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# End-to-end test of the Linux platform: build hvcore.ko and the guest test
+# program against the Debian kernel the guest boots, boot it on Bochs's
+# emulated VT-x CPU, load/check/unload the hypervisor, judge the serial log.
+#
+# usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup]
+#   --cpus N   emulated CPUs (default 2)
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$(cd "$E2E_DIR/../.." && pwd)
+
+CPUS=2 TIMEOUT=240 WORK= SETUP=1
+while (($#)); do
+    case $1 in
+    --cpus) CPUS=${2:?}; shift 2 ;;
+    --timeout) TIMEOUT=${2:?}; shift 2 ;;
+    --workdir) WORK=${2:?}; shift 2 ;;
+    --no-setup) SETUP=0; shift ;;
+    *) echo "hv.sh: unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+((SETUP)) && "$E2E_DIR/setup.sh"
+WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/hvcore-e2e.XXXXXX")}
+mkdir -p "$WORK/extra/hv"
+KVER=$(e2e_kver)
+
+e2e_log "building hvcore.ko for $KVER"
+make -s -C "$ROOT/platform/linux" KDIR="$(e2e_headers_dir "$KVER")" OUT="$WORK/kmod" >"$WORK/kmod.log" 2>&1 ||
+    { tail -n 40 "$WORK/kmod.log" >&2; e2e_die "module build failed"; }
+cp "$WORK/kmod/hvcore.ko" "$WORK/extra/hv/"
+"$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvtest" -I"$ROOT/libhvcore/include" \
+    "$E2E_DIR/guest/hvtest.c" -lpthread >/dev/null
+
+set +e
+"$E2E_DIR/boot.sh" --cpus "$CPUS" --timeout "$TIMEOUT" --workdir "$WORK/boot" \
+    --initramfs-dir "$WORK/extra" --init "$E2E_DIR/hv_body.sh" --log "$WORK/serial.log"
+rc=$?
+set -e
+echo "== results ($CPUS CPUs)"
+grep -E '^(E2E (PASS|FAIL)|HV-)' "$WORK/serial.log" || true
+pass=$(grep -c '^E2E PASS' "$WORK/serial.log" || true)
+fail=$(grep -c '^E2E FAIL' "$WORK/serial.log" || true)
+((rc == 0 && fail == 0 && pass > 0)) || fail=$((fail + 1))
+echo "e2e: $pass passed, $fail failed"
+((fail == 0))

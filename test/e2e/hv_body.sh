@@ -1,0 +1,59 @@
+# hvcore end-to-end body: runs inside the guest (busybox sh) as /e2e/body.sh.
+# /hv holds hvcore.ko and hvtest (static). Prints "E2E PASS|FAIL <name>: ..."
+# lines; any FAIL makes the body exit non-zero.
+rc=0
+pass() { echo "E2E PASS $*"; }
+fail() { echo "E2E FAIL $*"; rc=1; }
+meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+
+echo "HV-E2E: guest kernel $(uname -r), $(grep -c '^processor' /proc/cpuinfo) CPUs"
+sync; echo 3 > /proc/sys/vm/drop_caches
+mem0=$(meminfo MemAvailable); slab0=$(meminfo Slab)
+
+# ---- load: every CPU virtualized ----------------------------------------------
+t0=$(cut -d' ' -f1 /proc/uptime)
+if insmod /hv/hvcore.ko; then
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    pass "insmod: loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+else
+    fail "insmod: insmod hvcore.ko failed"
+fi
+dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
+/hv/hvtest loaded || rc=1
+
+# ---- unload: devirtualized ----------------------------------------------------
+if rmmod hvcore; then pass "rmmod: unloaded"; else fail "rmmod: rmmod hvcore failed"; fi
+dmesg | grep 'hvcore:' | tail -n 4 | sed 's/^/HV-DMESG: /'
+/hv/hvtest unloaded || rc=1
+if dmesg | grep -q 'hvcore: unloaded; 0 allocations outstanding'; then
+    pass "no-leak-first-cycle: the module freed every allocation"
+else
+    fail "no-leak-first-cycle: $(dmesg | grep 'hvcore: unloaded' | tail -n 1)"
+fi
+
+# ---- 10 more load/unload cycles ---------------------------------------------------
+cycles=0; clean=0
+i=1
+while [ $i -le 10 ]; do
+    if insmod /hv/hvcore.ko && /hv/hvtest allocations >/tmp/allocs && rmmod hvcore; then
+        cycles=$((cycles + 1))
+        last=$(dmesg | grep 'hvcore: unloaded' | tail -n 1)
+        case "$last" in *"unloaded; 0 allocations outstanding"*) clean=$((clean + 1)) ;; esac
+    fi
+    i=$((i + 1))
+done
+[ $cycles -eq 10 ] && [ $clean -eq 10 ] && pass "reload-10x: 10 load/unload cycles, each freed all $(cat /tmp/allocs) allocations" \
+    || fail "reload-10x: $cycles cycles completed, $clean ended with 0 allocations outstanding"
+/hv/hvtest unloaded >/dev/null || fail "reload-10x: hypervisor still visible after the last unload"
+
+sync; echo 3 > /proc/sys/vm/drop_caches
+mem1=$(meminfo MemAvailable); slab1=$(meminfo Slab)
+dmem=$((mem0 - mem1)); dslab=$((slab1 - slab0))
+# The kernel's own caches move a little between samples; a leak of the
+# hypervisor's regions (~30 KiB per CPU per load, x11 loads) would not hide.
+if [ $dmem -lt 1024 ] && [ $dslab -lt 1024 ]; then
+    pass "memory: MemAvailable ${mem0} -> ${mem1} kB, Slab ${slab0} -> ${slab1} kB"
+else
+    fail "memory: MemAvailable ${mem0} -> ${mem1} kB, Slab ${slab0} -> ${slab1} kB"
+fi
+exit $rc
