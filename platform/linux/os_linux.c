@@ -154,7 +154,9 @@ struct log_ring {
 	unsigned int dropped;
 };
 
-static DEFINE_PER_CPU(struct log_ring, log_rings);
+/* One ring per possible CPU, allocated at init (too big for the module
+ * per-CPU reserve). */
+static struct log_ring *log_rings;
 static DEFINE_SPINLOCK(flush_lock);
 static struct irq_work log_work;
 
@@ -164,8 +166,10 @@ static void lx_log(void *ctx, enum hv_log_level level, const char *msg)
 	unsigned long flags;
 	unsigned int h;
 
+	if (!log_rings)
+		return;
 	local_irq_save(flags);
-	r = this_cpu_ptr(&log_rings);
+	r = &log_rings[raw_smp_processor_id()];
 	h = READ_ONCE(r->head);
 	if (h - READ_ONCE(r->tail) >= LOG_LINES) {
 		r->dropped++;
@@ -184,9 +188,11 @@ void hvl_log_flush(void)
 	unsigned long flags;
 	int cpu;
 
+	if (!log_rings)
+		return;
 	spin_lock_irqsave(&flush_lock, flags);
 	for_each_possible_cpu(cpu) {
-		struct log_ring *r = per_cpu_ptr(&log_rings, cpu);
+		struct log_ring *r = &log_rings[cpu];
 		unsigned int t = r->tail, h = smp_load_acquire(&r->head);
 
 		for (; t != h; t++) {
@@ -251,6 +257,9 @@ const struct hv_os_ops *hvl_os_ops(void)
 
 int hvl_os_init(void)
 {
+	log_rings = vzalloc(array_size(nr_cpu_ids, sizeof(*log_rings)));
+	if (!log_rings)
+		return -ENOMEM;
 	init_irq_work(&log_work, log_work_fn);
 	return 0;
 }
@@ -259,4 +268,6 @@ void hvl_os_exit(void)
 {
 	irq_work_sync(&log_work);
 	hvl_log_flush();
+	vfree(log_rings);
+	log_rings = NULL;
 }

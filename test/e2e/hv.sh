@@ -3,19 +3,21 @@
 # program against the Debian kernel the guest boots, boot it on Bochs's
 # emulated VT-x CPU, load/check/unload the hypervisor, judge the serial log.
 #
-# usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup]
+# usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--demo]
 #   --cpus N   emulated CPUs (default 2)
+#   --demo     run the narrated demo (demo_body.sh) instead of the tests
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
-CPUS=2 TIMEOUT=240 WORK= SETUP=1
+CPUS=2 TIMEOUT=240 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
     --workdir) WORK=${2:?}; shift 2 ;;
     --no-setup) SETUP=0; shift ;;
+    --demo) DEMO=1; BODY=$E2E_DIR/demo_body.sh; shift ;;
     *) echo "hv.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -33,9 +35,13 @@ cp "$WORK/kmod/hvcore.ko" "$WORK/extra/hv/"
 
 set +e
 "$E2E_DIR/boot.sh" --cpus "$CPUS" --timeout "$TIMEOUT" --workdir "$WORK/boot" \
-    --initramfs-dir "$WORK/extra" --init "$E2E_DIR/hv_body.sh" --log "$WORK/serial.log"
+    --initramfs-dir "$WORK/extra" --init "$BODY" --log "$WORK/serial.log"
 rc=$?
 set -e
+if ((DEMO)); then
+    grep '^DEMO:' "$WORK/serial.log" | sed 's/^DEMO: \{0,1\}//'
+    exit "$rc"
+fi
 echo "== results ($CPUS CPUs)"
 grep -E '^(E2E (PASS|FAIL)|HV-)' "$WORK/serial.log" || true
 pass=$(grep -c '^E2E PASS' "$WORK/serial.log" || true)

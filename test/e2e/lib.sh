@@ -4,8 +4,9 @@
 #   current            -> the kernel ABI (e.g. 6.1.0-56-amd64) prepared by setup.sh
 #   <VER>/image/       the linux-image-<VER> package, extracted (never installed)
 #   <VER>/vmlinux      uncompressed ELF taken from the bzImage's XZ payload
+#   <VER>/vmlinux.pvh  the same without the zero tails of its segments (what pvhload boots)
 #   <VER>/pkgversion   Debian version of linux-image-<VER> (e.g. 6.1.192-2)
-#   pvhload/           the PVH loader (built from test/e2e/pvhload)
+#   pvhload/           the PVH loader and the vmlinux-trim host tool (from test/e2e/pvhload)
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_CACHE=${HVCORE_E2E_CACHE:-/var/cache/hvcore-e2e}
@@ -18,7 +19,7 @@ e2e_kver() {
     local f="$E2E_CACHE/current" v
     [[ -s $f ]] || e2e_die "no kernel prepared in $E2E_CACHE: run test/e2e/setup.sh first"
     v=$(<"$f")
-    [[ -s $E2E_CACHE/$v/vmlinux && -s $E2E_CACHE/$v/image/boot/vmlinuz-$v ]] ||
+    [[ -s $E2E_CACHE/$v/vmlinux.pvh && -s $E2E_CACHE/$v/image/boot/vmlinuz-$v ]] ||
         e2e_die "cache for $v is incomplete: run test/e2e/setup.sh again"
     printf '%s\n' "$v"
 }

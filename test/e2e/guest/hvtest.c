@@ -216,6 +216,40 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: hvtest loaded|unloaded|allocations\n");
         return 2;
     }
+    if (!strcmp(argv[1], "show")) {
+        /* Plain words for the demo: what each CPU sees, and exit counts. */
+        struct hv_abi_query *q = query(&err);
+        static const struct { uint32_t reason; const char *name; } shown[] = {
+            { 10, "CPUID" }, { 18, "VMCALL" }, { 28, "CR access" }, { 31, "RDMSR" },
+            { 32, "WRMSR" }, { 55, "XSETBV" }, { 0, "NMI" }, { 8, "NMI window" },
+        };
+        for (int c = 0; c < ncpus(); c++) {
+            uint32_t r1[4], r4[4];
+            char sig[13] = { 0 };
+
+            pin(c);
+            cpuid(1, r1);
+            cpuid(0x40000000u, r4);
+            memcpy(sig, &r4[1], 4);
+            memcpy(sig + 4, &r4[2], 4);
+            memcpy(sig + 8, &r4[3], 4);
+            printf("DEMO:   cpu %d sees: hypervisor-present bit %s, CPUID 0x40000000 vendor \"%s\"\n", c,
+                   (r1[2] >> 31) & 1 ? "SET" : "clear", sig[0] ? sig : "(none)");
+            if (q && (uint32_t)c < q->cpus_written) {
+                printf("DEMO:   cpu %d %s; VM exits so far:", c,
+                       q->cpus[c].virtualized ? "is virtualized" : "is NOT virtualized");
+                for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++)
+                    if (q->cpus[c].exit_count[shown[k].reason])
+                        printf(" %s x%llu", shown[k].name,
+                               (unsigned long long)q->cpus[c].exit_count[shown[k].reason]);
+                printf("\n");
+            }
+        }
+        if (!q)
+            printf("DEMO:   /dev/hvcore is not there (%s): no hypervisor loaded\n", strerror(err));
+        free(q);
+        return 0;
+    }
     if (!strcmp(argv[1], "allocations")) {
         struct hv_abi_query *q = query(&err);
         if (!q) {
