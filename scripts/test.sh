@@ -6,6 +6,7 @@
 #   4. install to a prefix and build/run examples/consumer as an outside project
 #   5. libFuzzer: the exit dispatcher, a bounded number of runs
 #   6. benchmarks (callgrind instruction counts; printed, never asserted)
+#   7. end to end: hvcore.ko on Debian's kernel in Bochs (emulated VT-x), 2 CPUs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -48,3 +49,8 @@ rm -rf "$corpus"
 
 section "benchmarks (callgrind)"
 "$root/test/bench/run.sh" "$root/build"
+
+section "end to end: the Linux module on an emulated VT-x CPU (Bochs, ${HVCORE_E2E_CPUS:-2} CPUs)"
+"$root/test/e2e/setup.sh"
+cmake -S "$root" -B "$root/build" -DHVCORE_E2E=ON -DHVCORE_E2E_CPUS="${HVCORE_E2E_CPUS:-2}" >/dev/null
+ctest --test-dir "$root/build" -L e2e --output-on-failure

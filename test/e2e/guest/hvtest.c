@@ -233,8 +233,10 @@ int main(int argc, char **argv)
             memcpy(sig, &r4[1], 4);
             memcpy(sig + 4, &r4[2], 4);
             memcpy(sig + 8, &r4[3], 4);
-            printf("DEMO:   cpu %d sees: hypervisor-present bit %s, CPUID 0x40000000 vendor \"%s\"\n", c,
-                   (r1[2] >> 31) & 1 ? "SET" : "clear", sig[0] ? sig : "(none)");
+            if ((r1[2] >> 31) & 1)
+                printf("DEMO:   cpu %d sees: hypervisor-present bit SET, CPUID 0x40000000 vendor \"%s\"\n", c, sig);
+            else
+                printf("DEMO:   cpu %d sees: hypervisor-present bit clear (no hypervisor vendor leaf)\n", c);
             if (q && (uint32_t)c < q->cpus_written) {
                 printf("DEMO:   cpu %d %s; VM exits so far:", c,
                        q->cpus[c].virtualized ? "is virtualized" : "is NOT virtualized");
