@@ -21,6 +21,7 @@ void hv_config_init(struct hv_config *cfg)
     hv_lib_copy(cfg->signature, sig, sizeof(sig));
     cfg->use_vpid = true;
     cfg->own_host_idt = true;
+    cfg->inject_launch_failure_cpu = UINT32_MAX;
 }
 
 static bool os_ops_valid(const struct hv_os_ops *os)
@@ -207,7 +208,8 @@ static hv_status_t start_one(uint32_t cpu, void *arg)
         goto setup_failed;
     log_cpu_status(hv, cpu, "VMCS set up from the running state", st);
 
-    st = hv_arch_vmlaunch_here();
+    st = cpu == hv->cfg.inject_launch_failure_cpu ? HV_STATUS_VM_INSTRUCTION_ERROR(7)
+                                                   : hv_arch_vmlaunch_here();
     if (!hv_success(st))
         goto launch_failed;
     v->steps |= HV_STEP_LAUNCHED;

@@ -17,6 +17,11 @@
 
 #include "hvcore_linux.h"
 
+static int inject_launch_failure_cpu = -1;
+module_param(inject_launch_failure_cpu, int, 0400);
+MODULE_PARM_DESC(inject_launch_failure_cpu,
+		 "test hook: fail VMLAUNCH on this CPU (VM-instruction error 7) to exercise the rollback");
+
 static struct hv *the_hv;
 static enum cpuhp_state hp_state;
 static void *host_pgd;
@@ -110,6 +115,8 @@ static int __init hvcore_init(void)
 		goto os_init_failed;
 
 	hv_config_init(&cfg);
+	if (inject_launch_failure_cpu >= 0)
+		cfg.inject_launch_failure_cpu = (uint32_t)inject_launch_failure_cpu;
 	err = make_host_cr3(&cfg.host_cr3);
 	if (err)
 		goto host_cr3_failed;

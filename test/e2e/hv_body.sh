@@ -21,6 +21,16 @@ fi
 dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
 /hv/hvtest loaded || rc=1
 
+# ---- CPU hotplug is refused while loaded ----------------------------------------
+if [ -w /sys/devices/system/cpu/cpu1/online ]; then
+    if echo 0 > /sys/devices/system/cpu/cpu1/online 2>/tmp/hp.err; then
+        fail "hotplug-refused: cpu1 went offline while the hypervisor was loaded"
+        echo 1 > /sys/devices/system/cpu/cpu1/online
+    else
+        pass "hotplug-refused: offlining cpu1 failed ($(cat /tmp/hp.err | sed 's/.*: //')); $(dmesg | grep 'refusing to offline' | tail -n 1 | sed 's/^\[[^]]*\] //')"
+    fi
+fi
+
 # ---- unload: devirtualized ----------------------------------------------------
 if rmmod hvcore; then pass "rmmod: unloaded"; else fail "rmmod: rmmod hvcore failed"; fi
 dmesg | grep 'hvcore:' | tail -n 4 | sed 's/^/HV-DMESG: /'
@@ -45,6 +55,23 @@ done
 [ $cycles -eq 10 ] && [ $clean -eq 10 ] && pass "reload-10x: 10 load/unload cycles, each freed all $(cat /tmp/allocs) allocations" \
     || fail "reload-10x: $cycles cycles completed, $clean ended with 0 allocations outstanding"
 /hv/hvtest unloaded >/dev/null || fail "reload-10x: hypervisor still visible after the last unload"
+
+# ---- a failure on one CPU rolls back the others -----------------------------------
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
+if [ "$ncpu" -ge 2 ]; then
+    last=$((ncpu - 1))
+    if insmod /hv/hvcore.ko inject_launch_failure_cpu=$last 2>/tmp/ins.err; then
+        fail "rollback: insmod succeeded although cpu $last was made to fail"
+        rmmod hvcore
+    else
+        msg=$(dmesg | grep "cannot virtualize cpu $last" | tail -n 1 | sed 's/^\[[^]]*\] //')
+        if [ -n "$msg" ] && /hv/hvtest unloaded >/dev/null; then
+            pass "rollback: insmod refused ($(sed 's/.*: //' /tmp/ins.err)); \"$msg\"; every CPU back to native"
+        else
+            fail "rollback: message '$msg'; hypervisor still visible or no message"
+        fi
+    fi
+fi
 
 sync; echo 3 > /proc/sys/vm/drop_caches
 mem1=$(meminfo MemAvailable); slab1=$(meminfo Slab)

@@ -106,6 +106,26 @@ static void failure_on_core_2_rolls_back_cores_0_and_1(void **state)
     assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
 }
 
+static void injected_launch_failure_rolls_back(void **state)
+{
+    struct hv_config cfg;
+    struct hv *hv = NULL;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(3, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_config_init(&cfg);
+    cfg.inject_launch_failure_cpu = 1;
+    assert_int_equal(hv_create(&hv, hv_mock_os(), &cfg), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(hv), HV_STATUS_VM_INSTRUCTION_ERROR(7));
+    assert_int_equal(hv->failed_cpu, 1);
+    /* VMLAUNCH was never executed on cpu 1; cpu 0 was undone. */
+    assert_int_equal(hv_mock_cpu(1)->op_calls[HV_MOCK_OP_VMLAUNCH], 0);
+    assert_false(hv_mock_cpu(0)->vmx_operation);
+    assert_false(hv_mock_cpu(1)->vmx_operation);
+    hv_destroy(hv);
+    assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
+}
+
 static void firmware_states_refuse_cleanly(void **state)
 {
     static const struct { enum hv_mock_profile p; hv_status_t want; } cases[] = {
@@ -162,6 +182,7 @@ int main(void)
         cmocka_unit_test_teardown(every_allocation_failure_cleans_up, teardown),
         cmocka_unit_test_teardown(cross_core_call_failure_is_reported, teardown),
         cmocka_unit_test_teardown(failure_on_core_2_rolls_back_cores_0_and_1, teardown),
+        cmocka_unit_test_teardown(injected_launch_failure_rolls_back, teardown),
         cmocka_unit_test_teardown(firmware_states_refuse_cleanly, teardown),
         cmocka_unit_test_teardown(bad_arguments, teardown),
     };

@@ -148,6 +148,11 @@ struct hv_config {
     /* Use the core's own host IDT in VMX root (fault fixups, NMI
      * re-injection, fatal dumps). Off = keep the OS's IDT. */
     bool own_host_idt;
+    /* Test hook: make VMLAUNCH on this CPU report VM-instruction error 7
+     * (invalid control fields) without executing it, to exercise the
+     * rollback of the CPUs already virtualized on real hardware.
+     * UINT32_MAX (the default) = off. */
+    uint32_t inject_launch_failure_cpu;
 };
 
 struct hv {
