@@ -230,6 +230,9 @@ static void write_guest_state(struct writer *w, const struct captured *cap,
     VMW(w, 32, HV_VMCS_GUEST_SYSENTER_CS, cap->sysenter_cs);
     VMW(w, nat, HV_VMCS_GUEST_SYSENTER_ESP, cap->sysenter_esp);
     VMW(w, nat, HV_VMCS_GUEST_SYSENTER_EIP, cap->sysenter_eip);
+    /* SMBASE cannot be read outside SMM; start from the architectural
+     * default (SDM Vol. 3C, 32.11). Used only under dual-monitor SMM. */
+    VMW(w, 32, HV_VMCS_GUEST_SMBASE, 0x30000u);
     VMW(w, 64, HV_VMCS_GUEST_IA32_EFER, cap->efer);
     VMW(w, 64, HV_VMCS_GUEST_IA32_PAT, cap->pat);
 

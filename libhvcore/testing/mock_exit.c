@@ -16,7 +16,7 @@ struct hv_vcpu *hv_mock_current_vcpu(void)
     return (struct hv_vcpu *)(uintptr_t)*(const uint64_t *)(uintptr_t)host_rsp;
 }
 
-enum hv_exit_action hv_mock_exit(const struct hv_mock_exit *x)
+static enum hv_exit_action mock_exit_locked(const struct hv_mock_exit *x)
 {
     struct hv_mock_cpu *cpu = hv_mock_cpu_current();
     struct hv_vcpu *vcpu;
@@ -65,6 +65,20 @@ enum hv_exit_action hv_mock_exit(const struct hv_mock_exit *x)
         /* The real stub would stop the machine; the test inspects the dump. */
         break;
     }
+    return action;
+}
+
+enum hv_exit_action hv_mock_exit(const struct hv_mock_exit *x)
+{
+    struct hv_mock_cpu *cpu = hv_mock_cpu_current();
+    enum hv_exit_action action;
+
+    /* The whole exit, seeding included, is one activity of this CPU. */
+    if (cpu != NULL)
+        hv_mock_cpu_lock(cpu->index);
+    action = mock_exit_locked(x);
+    if (cpu != NULL)
+        hv_mock_cpu_unlock(cpu->index);
     return action;
 }
 

@@ -333,11 +333,45 @@ static bool cpu_call_fails(void)
 
 static hv_status_t run_bound(uint32_t cpu, hv_cpu_fn fn, void *arg)
 {
-    uint32_t prev = hv_mock_cpu_bind(cpu);
-    hv_status_t st = fn(cpu, arg);
+    uint32_t prev;
+    hv_status_t st;
 
+    /* A CPU runs one cross-call at a time, never in the middle of a VM
+     * exit (interrupts are off there): the per-CPU lock models that. */
+    hv_mock_cpu_lock(cpu);
+    prev = hv_mock_cpu_bind(cpu);
+    st = fn(cpu, arg);
     (void)hv_mock_cpu_bind(prev);
+    hv_mock_cpu_unlock(cpu);
     return st;
+}
+
+static pthread_once_t cpu_locks_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t cpu_locks[HV_MOCK_MAX_CPUS];
+
+static void cpu_locks_init(void)
+{
+    pthread_mutexattr_t a;
+    uint32_t i;
+
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    for (i = 0; i < HV_MOCK_MAX_CPUS; i++)
+        pthread_mutex_init(&cpu_locks[i], &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+void hv_mock_cpu_lock(uint32_t cpu)
+{
+    pthread_once(&cpu_locks_once, cpu_locks_init);
+    if (cpu < HV_MOCK_MAX_CPUS)
+        pthread_mutex_lock(&cpu_locks[cpu]);
+}
+
+void hv_mock_cpu_unlock(uint32_t cpu)
+{
+    if (cpu < HV_MOCK_MAX_CPUS)
+        pthread_mutex_unlock(&cpu_locks[cpu]);
 }
 
 static hv_status_t os_run_on_cpu(void *ctx, uint32_t cpu, hv_cpu_fn fn, void *arg)

@@ -92,6 +92,88 @@ out:
 	return err;
 }
 
+/*
+ * MSR requests. The output capacity is checked before any core runs, so a
+ * write is never executed without room to report it. Results are gathered
+ * in a kernel buffer and copied out once.
+ */
+static long do_msr(void __user *u, bool values_only)
+{
+	size_t head = values_only ? sizeof(struct hv_abi_msr_values) : sizeof(struct hv_abi_msr);
+	size_t entry = values_only ? sizeof(uint64_t) : sizeof(struct hv_abi_msr_result);
+	struct hv_abi_msr_values *rv = NULL;
+	struct hv_abi_msr *rq = NULL;
+	struct hv_msr_result *res = NULL;
+	struct hv_abi_header h;
+	struct hv_abi_msr_op op;
+	uint32_t capacity, n, i;
+	hv_status_t st;
+	int err;
+
+	err = get_header(u, head, &h);
+	if (err)
+		return err;
+	/* Both layouts: header, op, capacity, count, array. */
+	if (copy_from_user(&op, (char __user *)u + sizeof(h), sizeof(op)) ||
+	    copy_from_user(&capacity, (char __user *)u + sizeof(h) + sizeof(op), sizeof(capacity)))
+		return -EFAULT;
+	n = hv_msr_target_count(dev_hv, op.core_number);
+	if (op.msr > 0xFFFFFFFFull || op.action > HV_ABI_MSR_WRITE || n == 0 ||
+	    capacity > HV_ABI_MAX_REQUEST / entry || head + (size_t)capacity * entry > h.size ||
+	    capacity < n) {
+		put_status(u, HV_STATUS_INVALID_PARAMETER);
+		return -EINVAL;
+	}
+	res = kcalloc(n, sizeof(*res), GFP_KERNEL);
+	if (!res)
+		return -ENOMEM;
+	if (op.action == HV_ABI_MSR_READ)
+		st = hv_msr_read(dev_hv, op.core_number, (uint32_t)op.msr, res, n);
+	else
+		st = hv_msr_write(dev_hv, op.core_number, (uint32_t)op.msr, op.value, res, n);
+	hvl_log_flush();
+
+	if (values_only) {
+		rv = kzalloc(head + n * entry, GFP_KERNEL);
+		if (!rv) {
+			err = -ENOMEM;
+			goto out;
+		}
+		rv->hdr = h;
+		rv->hdr.status = st;
+		rv->op = op;
+		rv->value_capacity = capacity;
+		rv->values_written = n;
+		for (i = 0; i < n; i++)
+			rv->values[i] = res[i].value;
+		err = copy_to_user(u, rv, head + n * entry) ? -EFAULT : 0;
+	} else {
+		rq = kzalloc(head + n * entry, GFP_KERNEL);
+		if (!rq) {
+			err = -ENOMEM;
+			goto out;
+		}
+		rq->hdr = h;
+		rq->hdr.status = st;
+		rq->op = op;
+		rq->result_capacity = capacity;
+		rq->results_written = n;
+		for (i = 0; i < n; i++) {
+			rq->results[i].core = res[i].core;
+			rq->results[i].status = res[i].status;
+			rq->results[i].value = res[i].value;
+			rq->results[i].route = res[i].route;
+			rq->results[i].in_root = res[i].in_root;
+		}
+		err = copy_to_user(u, rq, head + n * entry) ? -EFAULT : 0;
+	}
+out:
+	kfree(rv);
+	kfree(rq);
+	kfree(res);
+	return err;
+}
+
 static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	void __user *u = (void __user *)arg;
@@ -99,6 +181,10 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case HVCORE_IOCTL_QUERY:
 		return do_query(u);
+	case HVCORE_IOCTL_MSR:
+		return do_msr(u, false);
+	case HVCORE_IOCTL_MSR_VALUES:
+		return do_msr(u, true);
 	default:
 		return -ENOTTY;
 	}

@@ -30,6 +30,10 @@ e2e_log "building hvcore.ko for $KVER"
 make -s -C "$ROOT/platform/linux" KDIR="$(e2e_headers_dir "$KVER")" OUT="$WORK/kmod" >"$WORK/kmod.log" 2>&1 ||
     { tail -n 40 "$WORK/kmod.log" >&2; e2e_die "module build failed"; }
 cp "$WORK/kmod/hvcore.ko" "$WORK/extra/hv/"
+# The kernel's own msr driver, for an RDMSR from the guest that does not
+# go through the hypervisor.
+cp "$E2E_CACHE/$KVER/image/lib/modules/$KVER/kernel/arch/x86/kernel/msr.ko" "$WORK/extra/hv/" 2>/dev/null ||
+    e2e_log "msr.ko not found in the kernel package: guest-side RDMSR checks will fail"
 "$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvtest" -I"$ROOT/libhvcore/include" \
     "$E2E_DIR/guest/hvtest.c" -lpthread >/dev/null
 

@@ -21,6 +21,10 @@ fi
 dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
 /hv/hvtest loaded || rc=1
 
+# ---- MSR broadcast (the kernel's msr driver gives the guest's own view) -------------
+insmod /hv/msr.ko 2>/dev/null || true
+/hv/hvtest msr || rc=1
+
 # ---- CPU hotplug is refused while loaded ----------------------------------------
 if [ -w /sys/devices/system/cpu/cpu1/online ]; then
     if echo 0 > /sys/devices/system/cpu/cpu1/online 2>/tmp/hp.err; then

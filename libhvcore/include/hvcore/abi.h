@@ -44,4 +44,51 @@ struct hv_abi_query {
     struct hv_abi_cpu_state cpus[]; /* cpu_capacity entries */
 };
 
+/* ---- MSR read/write on one core or all cores --------------------------
+ * The fields users of `wrmsr <msr> <value> [core <n>]` know:
+ * { UINT64 Msr; UINT32 CoreNumber (0xFFFFFFFF = all); ActionType; UINT64 Value }.
+ */
+#define HV_ABI_ALL_CORES 0xFFFFFFFFu
+enum hv_abi_msr_action {
+    HV_ABI_MSR_READ = 0,
+    HV_ABI_MSR_WRITE = 1,
+};
+
+struct hv_abi_msr_op {
+    uint64_t msr;           /* index; must fit 32 bits */
+    uint32_t core_number;   /* a core, or HV_ABI_ALL_CORES */
+    uint32_t action;        /* enum hv_abi_msr_action */
+    uint64_t value;         /* write: the value */
+};
+
+/* One core's outcome (HVCORE_IOCTL_MSR). */
+struct hv_abi_msr_result {
+    uint32_t core;
+    uint32_t status;        /* hv_status_t for this core */
+    uint64_t value;         /* read: the value; write: the value written */
+    uint32_t route;         /* 0 physical MSR, 1 VMCS guest field, 2 virtual copy */
+    uint32_t in_root;       /* 1: ran in VMX root */
+};
+
+/* HVCORE_IOCTL_MSR: per-core value and status. The buffer must hold one
+ * result per target core (checked before anything runs); hdr.status is
+ * SUCCESS or the first failing core's status. */
+struct hv_abi_msr {
+    struct hv_abi_header hdr;
+    struct hv_abi_msr_op op;
+    uint32_t result_capacity;  /* in: entries in results[] */
+    uint32_t results_written;  /* out */
+    struct hv_abi_msr_result results[];
+};
+
+/* HVCORE_IOCTL_MSR_VALUES: the twin for callers that want the values
+ * only, one UINT64 per target core (as rdmsr's output), and hdr.status. */
+struct hv_abi_msr_values {
+    struct hv_abi_header hdr;
+    struct hv_abi_msr_op op;
+    uint32_t value_capacity;   /* in: entries in values[] */
+    uint32_t values_written;   /* out */
+    uint64_t values[];
+};
+
 #endif

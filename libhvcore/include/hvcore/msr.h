@@ -45,6 +45,42 @@ hv_status_t hv_msr_guest_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *valu
 hv_status_t hv_msr_guest_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value,
                                enum hv_msr_route *route);
 
+/* ---- Broadcast: rdmsr/wrmsr on one core or on every core ---------------- */
+
+#define HV_ALL_CORES 0xFFFFFFFFu
+
+/* One core's outcome. */
+struct hv_msr_result {
+    uint32_t core;
+    hv_status_t status;     /* SUCCESS, EXCEPTION_GENERAL_PROTECTION, ... */
+    uint64_t value;         /* read: the value; write: the value written */
+    uint32_t route;         /* enum hv_msr_route */
+    uint32_t in_root;       /* 1: executed in VMX root (core virtualized) */
+};
+
+/*
+ * Read or write `msr` on `core`, or on every core with HV_ALL_CORES, and
+ * report each core's result in results[k] for the k-th target core in
+ * ascending order (results[0] for a single core). PRE-LAUNCH context: it
+ * runs a callback on each target core (os->run_on_cpu) that enters VMX
+ * root by VMCALL when the core is virtualized, and runs the access there
+ * fault-safe; on a core that is not virtualized the access runs directly,
+ * still fault-safe. A #GP is that core's EXCEPTION_GENERAL_PROTECTION,
+ * never a crash; guest-state MSRs go to their VMCS fields (msr.h above).
+ *
+ * Returns INVALID_PARAMETER, before anything runs, for a core that does
+ * not exist or results_len smaller than the number of target cores; else
+ * SUCCESS when every target succeeded, or the status of the first core
+ * that did not. Callers on several threads may target the same cores at
+ * once: each core executes one request at a time, none is refused.
+ */
+hv_status_t hv_msr_read(struct hv *hv, uint32_t core, uint32_t msr,
+                        struct hv_msr_result *results, uint32_t results_len);
+hv_status_t hv_msr_write(struct hv *hv, uint32_t core, uint32_t msr, uint64_t value,
+                         struct hv_msr_result *results, uint32_t results_len);
+/* Number of results a request for `core` produces (0 for a bad core). */
+uint32_t hv_msr_target_count(const struct hv *hv, uint32_t core);
+
 /* Set or clear the read/write intercept bits of `msr` in the core's MSR
  * bitmap (SDM Vol. 3C, 25.6.9). MSRs outside 0-0x1FFF and
  * 0xC0000000-0xC0001FFF always exit and return INVALID_PARAMETER here. */

@@ -18,5 +18,9 @@
 #define HVCORE_IOCTL_MAGIC 'h'
 /* struct hv_abi_query */
 #define HVCORE_IOCTL_QUERY _IOWR(HVCORE_IOCTL_MAGIC, 0x01, struct hv_abi_header)
+/* struct hv_abi_msr: rdmsr/wrmsr, one result (value + status) per core */
+#define HVCORE_IOCTL_MSR _IOWR(HVCORE_IOCTL_MAGIC, 0x02, struct hv_abi_header)
+/* struct hv_abi_msr_values: the same, values only */
+#define HVCORE_IOCTL_MSR_VALUES _IOWR(HVCORE_IOCTL_MAGIC, 0x03, struct hv_abi_header)
 
 #endif

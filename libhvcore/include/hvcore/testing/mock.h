@@ -136,6 +136,11 @@ const char *hv_mock_profile_name(enum hv_mock_profile profile);
 uint32_t hv_mock_cpu_bind(uint32_t index);
 /* The fake CPU bound to the calling thread (NULL if none). */
 struct hv_mock_cpu *hv_mock_cpu_current(void);
+/* One activity per fake CPU at a time, as on hardware: run_on_cpu
+ * callbacks and simulated VM exits hold this (recursive) lock. A test
+ * thread acting as a CPU takes it around its own sequences. */
+void hv_mock_cpu_lock(uint32_t cpu);
+void hv_mock_cpu_unlock(uint32_t cpu);
 
 /* ---- MSR file (cpu may be HV_MOCK_ALL_CPUS) ---------------------------- */
 void hv_mock_msr_set(uint32_t cpu, uint32_t msr, uint64_t value);
