@@ -31,3 +31,12 @@ awk -v t="$total" -v b="$backend" -v n="$n" 'BEGIN {
   printf "BENCH cpuid_exit_instructions %.1f instr\n", (t - b) / n
   printf "BENCH cpuid_exit_instructions_with_mock_backend %.1f instr\n", t / n }'
 cat "$tmp/exit.txt"
+
+# ---- MSR broadcast: one wrmsr on all 8 cores of the mock ------------------
+n=2000
+valgrind --tool=callgrind --toggle-collect=hv_msr_write --callgrind-out-file="$tmp/msr.cg" \
+  "$build/test/bench/bench_msr_broadcast" "$n" > "$tmp/msr.txt" 2> "$tmp/msr.log"
+total=$(callgrind_total "$tmp/msr.cg")
+awk -v t="$total" -v n="$n" 'BEGIN {
+  printf "BENCH msr_write_all_cores_instructions %.0f instr\n", t / n
+  printf "BENCH msr_write_per_core_instructions %.0f instr\n", t / n / 8 }'
