@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what it needs (Debian packages) first.
 #   1. unit tests (cmocka, ctest) on a normal build
-#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, and under ThreadSanitizer
 #   3. the core compiled with kernel flags; its objects may reference no libc
 #   4. install to a prefix and build/run examples/consumer as an outside project
 #   5. libFuzzer: the exit dispatcher, a bounded number of runs
@@ -25,6 +25,12 @@ cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPIL
 cmake --build "$root/build-asan" -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-asan" -L unit --output-on-failure -j"$jobs"
+
+section "unit tests under ThreadSanitizer (threads as cores)"
+cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+      -DHVCORE_SANITIZE=thread -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$root/build-tsan" -j"$jobs"
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" -L unit --output-on-failure -j"$jobs"
 
 section "freestanding core (-ffreestanding -fno-builtin -mno-red-zone -mcmodel=kernel)"
 cmake -S "$root" -B "$root/build-kernel-flags" -DHVCORE_KERNEL_FLAGS=ON -DHVCORE_BUILD_TESTS=OFF \
