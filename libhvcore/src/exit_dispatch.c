@@ -240,3 +240,20 @@ void hv_exit_root_nmi(struct hv_vcpu *vcpu)
     if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
 }
+
+void hv_exit_update_proc_controls(struct hv_vcpu *vcpu, uint32_t set, uint32_t clear)
+{
+    uint32_t proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    uint32_t next = (proc | set) & ~clear;
+
+    if (next != proc)
+        (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, next);
+    /* An NMI in root between the read and the write set the window bit in
+     * the value we just replaced; its counter says so. */
+    if (__atomic_load_n(&vcpu->pending_nmis, __ATOMIC_RELAXED) != 0 &&
+        !(next & HV_PROC_NMI_WINDOW_EXITING)) {
+        next |= HV_PROC_NMI_WINDOW_EXITING;
+        (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, next);
+    }
+    vcpu->ctls.proc = next & ~(uint32_t)HV_PROC_NMI_WINDOW_EXITING;
+}

@@ -7,6 +7,7 @@
  * leave alone (SDM Vol. 3C, 27.3.3 / 28.3.1).
  */
 #include <hvcore/arch.h>
+#include <hvcore/event.h>
 #include <hvcore/exit.h>
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
@@ -15,6 +16,23 @@
 
 /* DR7 bits 11, 12, 14, 15 read as 0; bits 63:32 must be 0 (#GP). */
 #define DR7_RESERVED_ZERO 0xD800ull
+
+/* After the access was emulated: the event engine sees what the guest did
+ * (the DR number as the guest named it, DR4/5 included). */
+static void notify_events(struct hv_exit *e, uint64_t q, uint64_t value)
+{
+    struct hv_msg_dr_access a;
+
+    if (e->vcpu->hv->events == NULL)
+        return;
+    a.dr = HV_QUAL_DR_NUMBER(q);
+    a.direction = HV_QUAL_DR_DIRECTION(q);
+    a.gpr = HV_QUAL_DR_GPR(q);
+    a.reserved = 0;
+    a.value = value;
+    a.rip = hv_exit_rip(e);
+    hv_event_dr_fire(e, &a);
+}
 
 enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e)
 {
@@ -47,6 +65,7 @@ enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e)
     if (HV_QUAL_DR_DIRECTION(q) == HV_DR_MOV_FROM_DR) {
         v = dr == 7 ? dr7 : hv_arch_read_dr(dr);
         hv_exit_set_gpr(e, reg, v);
+        notify_events(e, q, v);
         return HV_ACTION_SKIP;
     }
 
@@ -70,5 +89,6 @@ enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e)
         hv_arch_write_dr(dr, v);
         break;
     }
+    notify_events(e, q, v);
     return HV_ACTION_SKIP;
 }

@@ -4,6 +4,7 @@
  * turn, roll back on the first failure, devirtualize and free.
  */
 #include <hvcore/arch.h>
+#include <hvcore/event.h>
 #include <hvcore/exit.h>
 #include <hvcore/hv.h>
 #include <hvcore/vmcall.h>
@@ -317,6 +318,7 @@ void hv_destroy(struct hv *hv)
 
     if (hv == NULL)
         return;
+    hv_event_engine_destroy(hv);
     for (i = 0; i < hv->cpu_count; i++) {
         /* Freeing a region the CPU may still cache would corrupt memory
          * later: keep it (leak) rather than free it while in use. */

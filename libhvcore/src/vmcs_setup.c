@@ -98,6 +98,10 @@ static hv_status_t choose_controls(struct hv_vcpu *vcpu)
     const struct hv_vmx_caps *c = &vcpu->caps;
     struct hv_vmx_controls *ctl = &vcpu->ctls;
     uint32_t want2 = 0, need2 = 0, need_proc = HV_PROC_USE_MSR_BITMAPS;
+
+    /* Someone asked for DR-access exits before this core was set up. */
+    if (vcpu->movdr_refs > 0)
+        need_proc |= HV_PROC_MOV_DR_EXITING;
     hv_status_t st;
 
     /* A guest that can see RDTSCP/INVPCID/XSAVES in CPUID takes #UD on

@@ -26,6 +26,7 @@
 #include <hvcore/testing/mock.h>
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -546,6 +547,41 @@ void hv_mock_os_log_clear(void)
     pthread_mutex_unlock(&g_os.lock);
 }
 
+/* ---- Executable memory (custom code) ------------------------------------- */
+
+/* Tracked like any allocation (so leaks and fault injection cover it),
+ * written while writable, then made read-only + executable (W^X). */
+static void *os_alloc_exec(void *ctx, const void *bytes, size_t len)
+{
+    size_t rounded;
+    void *va;
+
+    pre_launch(ctx, "alloc_exec");
+    if (bytes == NULL || len == 0 || len > SIZE_MAX - HV_PAGE_SIZE)
+        return NULL;
+    rounded = (len + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE * HV_PAGE_SIZE;
+    va = do_alloc(rounded, 0, true);
+    if (va == NULL)
+        return NULL;
+    memcpy(va, bytes, len);
+    if (mprotect(va, rounded, PROT_READ | PROT_EXEC) != 0) {
+        do_free(va, rounded, 0, true, "alloc_exec");
+        return NULL;
+    }
+    return va;
+}
+
+static void os_free_exec(void *ctx, void *code, size_t len)
+{
+    size_t rounded = (len + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE * HV_PAGE_SIZE;
+
+    pre_launch(ctx, "free_exec");
+    if (code == NULL)
+        return;
+    (void)mprotect(code, rounded, PROT_READ | PROT_WRITE);
+    do_free(code, rounded, 0, true, "free_exec");
+}
+
 /* ---- The vtable ------------------------------------------------------------ */
 
 static const struct hv_os_ops g_ops = {
@@ -565,6 +601,8 @@ static const struct hv_os_ops g_ops = {
     .log = os_log,
     .notify = os_notify,
     .panic = os_panic,
+    .alloc_exec = os_alloc_exec,
+    .free_exec = os_free_exec,
 };
 
 const struct hv_os_ops *hv_mock_os(void)

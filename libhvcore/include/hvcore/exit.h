@@ -166,6 +166,10 @@ void hv_exit_vmresume_failed(struct hv_vcpu *vcpu, hv_status_t status);
 /* An exception in VMX root that no fixup handles: dump, os->panic. */
 void hv_exit_root_exception(struct hv_vcpu *vcpu, uint32_t vector,
                             uint64_t error_code, uint64_t rip);
+/* Read-modify-write of the primary processor-based controls of the
+ * current core (VMX root), keeping vcpu->ctls in step and never losing an
+ * NMI window opened meanwhile by an NMI taken in root. */
+void hv_exit_update_proc_controls(struct hv_vcpu *vcpu, uint32_t set, uint32_t clear);
 /* An NMI arrived in VMX root: remember it and open an NMI window so it
  * reaches the guest at the next VM entry (SDM Vol. 3C, 26.7.6 / 25.6.2). */
 void hv_exit_root_nmi(struct hv_vcpu *vcpu);

@@ -119,6 +119,10 @@ struct hv_vcpu {
      * what it wrote (and its lock) without touching the real, locked MSR. */
     uint64_t feature_control_virtual;
 
+    /* Users of MOV-DR exiting on this core (event engine, SDK users);
+     * the control is on while this is non-zero. */
+    uint32_t movdr_refs;
+
     /* NMIs that arrived in VMX root, to re-inject through NMI-window exits. */
     volatile uint32_t pending_nmis;
     struct hv_guest_resume resume;
@@ -165,6 +169,8 @@ struct hv {
     uint32_t failed_cpu;       /* that core's index, or UINT32_MAX */
     bool started;              /* handlers are frozen once true */
     uint32_t signature_regs[3];/* cfg.signature as CPUID EBX, ECX, EDX */
+    /* The event engine (event.h), created with the first event. */
+    struct hv_event_engine *events;
     /* Handler of each basic exit reason; NULL = hv_exit_unexpected. */
     hv_exit_handler_fn handlers[HV_EXIT_REASON_COUNT];
 };

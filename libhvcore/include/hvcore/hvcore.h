@@ -12,6 +12,8 @@
 #include "exit.h"
 #include "msr.h"
 #include "vmcall.h"
+#include "msg.h"
+#include "event.h"
 
 #define HVCORE_VERSION_MAJOR 0
 #define HVCORE_VERSION_MINOR 1

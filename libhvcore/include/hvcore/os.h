@@ -103,7 +103,20 @@ struct hv_os_ops {
 
     /* Unrecoverable state: stop the machine with `msg`. Does not return. */
     void (*panic)(void *ctx, const char *msg);
+
+    /* ---- PRE-LAUNCH, optional (added in ABI 1.1; size tells) ------------ */
+
+    /* Executable memory for custom-code actions: `bytes` are copied in and
+     * the returned address may be called from VMX root. The mapping should
+     * be read-only + executable once written (W^X). NULL on failure; a
+     * platform without it (NULL member) has no custom-code actions. */
+    void *(*alloc_exec)(void *ctx, const void *bytes, size_t len);
+    void (*free_exec)(void *ctx, void *code, size_t len);
 };
+
+/* Members a vtable of `size` bytes has (for the optional ones above). */
+#define HV_OS_HAS(os, member) \
+    ((os)->size >= offsetof(struct hv_os_ops, member) + sizeof((os)->member) && (os)->member != NULL)
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Messages from VMX root to the OS: one single-producer ring per core.
+ *
+ * The producer is the core itself, inside a VM exit (no lock, no
+ * allocation, never blocks: a full ring drops the record and counts it).
+ * The consumer is a reader in normal OS context (one reader per ring at a
+ * time; the platform serializes readers).
+ *
+ * Delivery (the `imm` option of an event):
+ *   imm yes  the record becomes readable at once and os->notify(cpu) is
+ *            called (the platform defers the actual wake-up).
+ *   imm no   records are written but published in batches: when
+ *            HV_MSG_BATCH records are pending, or when hv_msg_flush()
+ *            runs (the platform calls it from a timer, every
+ *            HV_MSG_FLUSH_MS), whichever comes first. Faster (no wake-up
+ *            per record), not real time, latency bounded by the timer.
+ * An imm-yes record also publishes every record before it: readers always
+ * see records in the order they were produced.
+ *
+ * Records are fixed-size (HV_MSG_RECORD_SIZE bytes), so a reader copies
+ * whole records and can never see a torn one.
+ */
+#ifndef HVCORE_MSG_H
+#define HVCORE_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HV_MSG_RECORD_SIZE 256u
+#define HV_MSG_BATCH       16u
+#define HV_MSG_FLUSH_MS    100u
+
+enum hv_msg_kind {
+    HV_MSG_DR_ACCESS = 1,   /* an event fired on a debug-register access */
+    HV_MSG_BREAK = 2,       /* a break action: full guest registers */
+    HV_MSG_SCRIPT = 3,      /* text rendered by a script action */
+    HV_MSG_CODE = 4,        /* custom code ran: its buffer's first bytes */
+};
+
+/* Fixed header of every record (48 bytes). */
+struct hv_msg_header {
+    uint64_t seq;           /* per-core sequence number, from 1, no gaps */
+    uint64_t pid;           /* process current on the core at the event */
+    uint32_t event_id;
+    uint32_t core;
+    uint16_t kind;          /* enum hv_msg_kind */
+    uint16_t payload_len;   /* bytes of payload used */
+    uint32_t lost_before;   /* records dropped (ring full) just before this one */
+    uint64_t timestamp;     /* producer-defined (e.g. TSC); 0 if none */
+    uint64_t reserved;
+};
+
+/* The decoded debug-register access carried by DR-access records. */
+struct hv_msg_dr_access {
+    uint32_t dr;            /* 0-7 (DR4/5 as the guest named them) */
+    uint32_t direction;     /* 0 = MOV to DR, 1 = MOV from DR */
+    uint32_t gpr;           /* register number of the other operand */
+    uint32_t reserved;
+    uint64_t value;         /* the value written or read */
+    uint64_t rip;           /* guest RIP of the MOV */
+};
+
+#define HV_MSG_PAYLOAD_MAX (HV_MSG_RECORD_SIZE - sizeof(struct hv_msg_header))
+
+struct hv_msg_record {
+    struct hv_msg_header h;
+    uint8_t payload[HV_MSG_RECORD_SIZE - sizeof(struct hv_msg_header)];
+};
+
+/* One ring. The memory (hv_msg_ring_bytes(capacity)) comes from the OS
+ * before launch; capacity is a power of two, >= 2 * HV_MSG_BATCH. */
+struct hv_msg_ring;
+
+size_t hv_msg_ring_bytes(uint32_t capacity);
+/* Initialize a ring in `mem` for `core`. INVALID_PARAMETER for a bad
+ * capacity or NULL. PRE-LAUNCH. */
+hv_status_t hv_msg_ring_init(void *mem, uint32_t capacity, uint32_t core, struct hv_msg_ring **out);
+
+/* Producer (ROOT-SAFE, the ring's own core only): write one record.
+ * `h` supplies event_id/pid/kind/timestamp; seq, core, lost_before and
+ * payload_len are filled in. payload_len > HV_MSG_PAYLOAD_MAX is
+ * truncated. Returns true if the record was published at once (imm, or a
+ * batch filled) so the caller should os->notify; false if it was batched
+ * or dropped. */
+bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
+                const void *payload, uint32_t payload_len, bool imm);
+
+/* Publish every written record (the imm-no timer). Any context; returns
+ * true if anything new became readable. */
+bool hv_msg_flush(struct hv_msg_ring *r);
+
+/* Consumer: copy up to `max` readable records into `out`; returns how
+ * many. Not ROOT-SAFE: one reader per ring at a time. */
+uint32_t hv_msg_get(struct hv_msg_ring *r, struct hv_msg_record *out, uint32_t max);
+
+/* Counters (any context). */
+uint64_t hv_msg_dropped(const struct hv_msg_ring *r);   /* total records dropped */
+uint32_t hv_msg_readable(const struct hv_msg_ring *r);  /* published, not yet read */
+uint32_t hv_msg_pending(const struct hv_msg_ring *r);   /* written, not yet published */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HVCORE_MSG_H */

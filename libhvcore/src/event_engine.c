@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event engine, mutation side (PRE-LAUNCH): events are created, changed
+ * and removed here; the VM-exit path (event_fire.c) only ever reads an
+ * immutable snapshot published with release semantics (read-copy-update).
+ * A replaced snapshot, and a removed event, are freed only after every
+ * core has run a cross-call, i.e. has left any VM exit that could still
+ * hold a pointer to them.
+ */
+#include <hvcore/arch.h>
+#include <hvcore/event.h>
+#include <hvcore/exit.h>
+#include <hvcore/vmcall.h>
+
+#include "event_internal.h"
+#include "lib.h"
+
+/* ---- lock: mutations are rare; a spin on an atomic flag is enough ------ */
+
+static void lock(struct hv_event_engine *g)
+{
+    while (__atomic_exchange_n(&g->lock, 1u, __ATOMIC_ACQUIRE))
+        __asm__ volatile("pause");
+}
+
+static void unlock(struct hv_event_engine *g)
+{
+    __atomic_store_n(&g->lock, 0u, __ATOMIC_RELEASE);
+}
+
+static size_t pages_for(size_t bytes)
+{
+    return (bytes + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE;
+}
+
+static void *alloc_bytes(struct hv *hv, size_t bytes, size_t *pages)
+{
+    *pages = pages_for(bytes ? bytes : 1);
+    return hv->os->alloc_pages(hv->os->ctx, *pages);
+}
+
+/* ---- grace period -------------------------------------------------------- */
+
+static hv_status_t quiescent(uint32_t cpu, void *arg)
+{
+    (void)cpu;
+    (void)arg;
+    return HV_STATUS_SUCCESS;
+}
+
+/* Every core runs a cross-call with interrupts enabled before it, so none
+ * is still inside a VM exit that started before this call. */
+static void wait_for_exits(struct hv *hv)
+{
+    (void)hv->os->run_on_each_cpu(hv->os->ctx, quiescent, NULL, HV_CPU_ORDER_ANY);
+}
+
+/* ---- engine creation ------------------------------------------------------- */
+
+static hv_status_t engine_create(struct hv *hv)
+{
+    struct hv_event_engine *g;
+    size_t pages, rb = hv_msg_ring_bytes(EV_RING_CAPACITY);
+    uint32_t c;
+    hv_status_t st;
+
+    if (hv->events != NULL)
+        return HV_STATUS_SUCCESS;
+    g = alloc_bytes(hv, sizeof(*g), &pages);
+    if (g == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    g->next_id = 1;
+    g->rings = alloc_bytes(hv, (size_t)hv->cpu_count * (sizeof(void *) * 2), &g->rings_pages);
+    g->core_wants = alloc_bytes(hv, hv->cpu_count, &g->wants_pages);
+    if (g->rings == NULL || g->core_wants == NULL)
+        goto tables_failed;
+    g->ring_mem = (void **)(g->rings + hv->cpu_count);
+    for (c = 0; c < hv->cpu_count; c++) {
+        g->ring_mem[c] = hv->os->alloc_pages(hv->os->ctx, pages_for(rb));
+        if (g->ring_mem[c] == NULL)
+            goto rings_failed;
+        st = hv_msg_ring_init(g->ring_mem[c], EV_RING_CAPACITY, c, &g->rings[c]);
+        if (!hv_success(st)) {
+            hv->os->free_pages(hv->os->ctx, g->ring_mem[c], pages_for(rb));
+            g->ring_mem[c] = NULL;
+            goto rings_failed;
+        }
+    }
+    g->break_handler = NULL;
+    hv->events = g;
+    return HV_STATUS_SUCCESS;
+
+rings_failed:
+    while (c-- > 0)
+        hv->os->free_pages(hv->os->ctx, g->ring_mem[c], pages_for(rb));
+tables_failed:
+    if (g->core_wants)
+        hv->os->free_pages(hv->os->ctx, g->core_wants, g->wants_pages);
+    if (g->rings)
+        hv->os->free_pages(hv->os->ctx, g->rings, g->rings_pages);
+    hv->os->free_pages(hv->os->ctx, g, pages_for(sizeof(*g)));
+    return HV_STATUS_INSUFFICIENT_RESOURCES;
+}
+
+/* ---- snapshot ---------------------------------------------------------------- */
+
+static struct ev_slot *slot_for(struct ev_snapshot *s, const struct hv_event *e)
+{
+    uint32_t i = ev_hash(e->type, e->core, e->pid, s->mask);
+
+    for (;;) {
+        struct ev_slot *sl = &s->slots[i];
+
+        if (sl->count == 0 || (sl->pid == e->pid && sl->core == e->core && sl->type == e->type))
+            return sl;
+        i = (i + 1) & s->mask;
+    }
+}
+
+/* Build a snapshot of the events (all of them; `enabled` is checked at
+ * fire time, so enabling needs no new snapshot). O(n). */
+static hv_status_t build_snapshot(struct hv *hv, struct hv_event_engine *g, struct ev_snapshot **out)
+{
+    uint32_t nslots = 16, i;
+    size_t bytes, pages;
+    struct ev_snapshot *s;
+    uint8_t *mem;
+
+    *out = NULL;
+    if (g->nevents == 0)
+        return HV_STATUS_SUCCESS;
+    while (nslots < g->nevents * 2u)
+        nslots <<= 1;
+    bytes = sizeof(*s) + (size_t)nslots * sizeof(struct ev_slot) + (size_t)g->nevents * sizeof(void *);
+    mem = alloc_bytes(hv, bytes, &pages);
+    if (mem == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    s = (struct ev_snapshot *)(void *)mem;
+    s->mask = nslots - 1;
+    s->nlist = g->nevents;
+    s->pages = pages;
+    s->slots = (struct ev_slot *)(void *)(mem + sizeof(*s));
+    s->list = (struct hv_event **)(void *)(mem + sizeof(*s) + (size_t)nslots * sizeof(struct ev_slot));
+
+    /* Count per key, then give each key its run, then place the events. */
+    for (i = 0; i < g->nevents; i++) {
+        struct ev_slot *sl = slot_for(s, g->events[i]);
+
+        if (sl->count == 0) {
+            sl->pid = g->events[i]->pid;
+            sl->core = g->events[i]->core;
+            sl->type = g->events[i]->type;
+        }
+        sl->count++;
+    }
+    {
+        uint32_t start = 0;
+
+        for (i = 0; i < nslots; i++) {
+            s->slots[i].start = start;
+            start += s->slots[i].count;
+        }
+    }
+    /* `start` serves as the fill cursor (counts stay intact, so the probe
+     * chains stay valid), then moves back to the start of each run. */
+    for (i = 0; i < g->nevents; i++)
+        s->list[slot_for(s, g->events[i])->start++] = g->events[i];
+    for (i = 0; i < nslots; i++)
+        s->slots[i].start -= s->slots[i].count;
+    *out = s;
+    return HV_STATUS_SUCCESS;
+}
+
+/* Publish `next` and free the snapshot it replaces once no exit uses it. */
+static void publish(struct hv *hv, struct hv_event_engine *g, struct ev_snapshot *next)
+{
+    struct ev_snapshot *old = __atomic_exchange_n(&g->snap, next, __ATOMIC_ACQ_REL);
+
+    if (old != NULL) {
+        wait_for_exits(hv);
+        hv->os->free_pages(hv->os->ctx, old, old->pages);
+    }
+}
+
+/* ---- MOV-DR exiting, reference counted ------------------------------------------ */
+
+struct movdr_req {
+    uint32_t set;
+};
+
+static uint64_t movdr_in_root(void *vcpu_ptr, void *arg)
+{
+    struct hv_vcpu *v = vcpu_ptr;
+    const struct movdr_req *r = arg;
+
+    hv_exit_update_proc_controls(v, r->set ? HV_PROC_MOV_DR_EXITING : 0,
+                                 r->set ? 0 : HV_PROC_MOV_DR_EXITING);
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t movdr_on_core(uint32_t cpu, void *arg)
+{
+    struct hv *hv = ((void **)arg)[0];
+    struct movdr_req *r = ((void **)arg)[1];
+    struct hv_root_request req = { movdr_in_root, r };
+
+    /* Not launched yet: hv_vmcs_setup() reads movdr_refs. */
+    if (!(hv->vcpus[cpu].steps & HV_STEP_LAUNCHED))
+        return HV_STATUS_SUCCESS;
+    return (hv_status_t)hv_arch_vmcall(HV_VMCALL_RUN_IN_ROOT, HV_VMCALL_KEY, (uint64_t)(uintptr_t)&req, 0);
+}
+
+static hv_status_t movdr_apply(struct hv *hv, uint32_t core, uint32_t set)
+{
+    struct movdr_req r = { set };
+    void *arg[2] = { hv, &r };
+
+    return hv->os->run_on_cpu(hv->os->ctx, core, movdr_on_core, arg);
+}
+
+hv_status_t hv_movdr_exiting_get(struct hv *hv, uint32_t core)
+{
+    if (hv == NULL || core >= hv->cpu_count)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (hv->vcpus[core].movdr_refs++ == 0)
+        return movdr_apply(hv, core, 1);
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_movdr_exiting_put(struct hv *hv, uint32_t core)
+{
+    if (hv == NULL || core >= hv->cpu_count || hv->vcpus[core].movdr_refs == 0)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (--hv->vcpus[core].movdr_refs == 0)
+        return movdr_apply(hv, core, 0);
+    return HV_STATUS_SUCCESS;
+}
+
+/* The engine holds one reference on each core with an enabled DR event. */
+static hv_status_t sync_movdr(struct hv *hv, struct hv_event_engine *g)
+{
+    hv_status_t first = HV_STATUS_SUCCESS, st;
+    uint32_t c, i;
+
+    for (c = 0; c < hv->cpu_count; c++) {
+        uint8_t want = 0;
+
+        for (i = 0; i < g->nevents && !want; i++) {
+            const struct hv_event *e = g->events[i];
+
+            want = e->type == HV_EVENT_DR_ACCESS && __atomic_load_n(&e->enabled, __ATOMIC_RELAXED) &&
+                   (e->core == HV_EVENT_ANY_CORE || e->core == c);
+        }
+        if (want == g->core_wants[c])
+            continue;
+        st = want ? hv_movdr_exiting_get(hv, c) : hv_movdr_exiting_put(hv, c);
+        if (hv_success(st))
+            g->core_wants[c] = want;
+        else if (hv_success(first))
+            first = st;
+    }
+    return first;
+}
+
+/* ---- events -------------------------------------------------------------------- */
+
+static struct hv_event *find(struct hv_event_engine *g, uint32_t id, uint32_t *index)
+{
+    uint32_t lo = 0, hi = g->nevents;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (g->events[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < g->nevents && g->events[lo]->id == id) {
+        if (index)
+            *index = lo;
+        return g->events[lo];
+    }
+    return NULL;
+}
+
+static void *exec_copy(struct hv *hv, const uint8_t *bytes, uint32_t len, uint32_t *out_len)
+{
+    /* ENDBR64 first (a NOP without CET), then the user's bytes. */
+    static const uint8_t endbr64[4] = { 0xF3, 0x0F, 0x1E, 0xFA };
+    size_t pages;
+    uint8_t *tmp = alloc_bytes(hv, 4u + len, &pages); /* not on the stack: bounded frames */
+    void *code;
+
+    if (tmp == NULL)
+        return NULL;
+    hv_lib_copy(tmp, endbr64, sizeof(endbr64));
+    hv_lib_copy(tmp + 4, bytes, len);
+    *out_len = len + 4;
+    code = hv->os->alloc_exec(hv->os->ctx, tmp, len + 4u);
+    hv->os->free_pages(hv->os->ctx, tmp, pages);
+    return code;
+}
+
+static void free_event(struct hv *hv, struct hv_event *e)
+{
+    uint32_t i;
+
+    for (i = 0; i < e->nactions; i++)
+        if (e->actions[i].code)
+            hv->os->free_exec(hv->os->ctx, e->actions[i].code, e->actions[i].code_len);
+    if (e->cond)
+        hv->os->free_exec(hv->os->ctx, e->cond, e->cond_len);
+    if (e->buffer)
+        hv->os->free_pages(hv->os->ctx, e->buffer, e->buffer_pages);
+    hv->os->free_pages(hv->os->ctx, e, pages_for(sizeof(*e)));
+}
+
+static hv_status_t grow(struct hv *hv, struct hv_event_engine *g)
+{
+    uint32_t cap = g->cap ? g->cap * 2 : 64;
+    size_t pages;
+    struct hv_event **n;
+
+    if (g->nevents < g->cap)
+        return HV_STATUS_SUCCESS;
+    n = alloc_bytes(hv, (size_t)cap * sizeof(*n), &pages);
+    if (n == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    if (g->events) {
+        hv_lib_copy(n, g->events, (size_t)g->nevents * sizeof(*n));
+        hv->os->free_pages(hv->os->ctx, g->events, g->events_pages);
+    }
+    g->events = n;
+    g->events_pages = pages;
+    g->cap = cap;
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_event_add(struct hv *hv, const struct hv_event_spec *spec, uint32_t *id)
+{
+    struct hv_event_engine *g;
+    struct ev_snapshot *snap;
+    struct hv_event *e;
+    hv_status_t st;
+
+    if (hv == NULL || spec == NULL || id == NULL || spec->size < sizeof(*spec) ||
+        spec->type != HV_EVENT_DR_ACCESS ||
+        (spec->core != HV_EVENT_ANY_CORE && spec->core >= hv->cpu_count) ||
+        spec->buffer_size > HV_EVENT_MAX_BUFFER || spec->condition_len > HV_EVENT_MAX_CODE ||
+        (spec->condition_len && spec->condition == NULL))
+        return HV_STATUS_INVALID_PARAMETER;
+    if (spec->condition_len && (!HV_OS_HAS(hv->os, alloc_exec) || !HV_OS_HAS(hv->os, free_exec)))
+        return HV_STATUS_UNSUPPORTED;
+    st = engine_create(hv);
+    if (!hv_success(st))
+        return st;
+    g = hv->events;
+    lock(g);
+    if (g->nevents >= HV_EVENT_MAX_EVENTS) {
+        st = HV_STATUS_INSUFFICIENT_RESOURCES;
+        goto limit_reached;
+    }
+    st = grow(hv, g);
+    if (!hv_success(st))
+        goto limit_reached;
+    e = hv->os->alloc_pages(hv->os->ctx, pages_for(sizeof(*e)));
+    if (e == NULL) {
+        st = HV_STATUS_INSUFFICIENT_RESOURCES;
+        goto event_alloc_failed;
+    }
+    e->type = spec->type;
+    e->pid = spec->pid;
+    e->core = spec->core;
+    e->imm = spec->imm;
+    e->enabled = spec->disabled ? 0u : 1u;
+    if (spec->buffer_size) {
+        e->buffer = alloc_bytes(hv, spec->buffer_size, &e->buffer_pages);
+        if (e->buffer == NULL) {
+            st = HV_STATUS_INSUFFICIENT_RESOURCES;
+            goto buffer_alloc_failed;
+        }
+        e->buffer_size = spec->buffer_size;
+    }
+    if (spec->condition_len) {
+        e->cond = exec_copy(hv, spec->condition, spec->condition_len, &e->cond_len);
+        if (e->cond == NULL) {
+            st = HV_STATUS_INSUFFICIENT_RESOURCES;
+            goto cond_alloc_failed;
+        }
+    }
+    /* Ids only grow, so appending keeps the array sorted. */
+    e->id = g->next_id++;
+    g->events[g->nevents++] = e;
+    st = build_snapshot(hv, g, &snap);
+    if (!hv_success(st))
+        goto snapshot_failed;
+    publish(hv, g, snap);
+    st = sync_movdr(hv, g);
+    *id = e->id;
+    unlock(g);
+    return st;
+
+snapshot_failed:
+    g->nevents--;
+cond_alloc_failed:
+buffer_alloc_failed:
+    free_event(hv, e);
+event_alloc_failed:
+limit_reached:
+    unlock(g);
+    return st;
+}
+
+hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_action_spec *a)
+{
+    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct ev_action *slot;
+    struct hv_event *e;
+    hv_status_t st = HV_STATUS_SUCCESS;
+    uint32_t n, i;
+
+    if (g == NULL || a == NULL)
+        return hv == NULL || a == NULL ? HV_STATUS_INVALID_PARAMETER : HV_STATUS_NOT_FOUND;
+    lock(g);
+    e = find(g, id, NULL);
+    if (e == NULL) {
+        st = HV_STATUS_NOT_FOUND;
+        goto out;
+    }
+    n = e->nactions;
+    if (n >= HV_EVENT_MAX_ACTIONS) {
+        st = HV_STATUS_INSUFFICIENT_RESOURCES;
+        goto out;
+    }
+    slot = &e->actions[n];
+    hv_lib_zero(slot, sizeof(*slot));
+    slot->kind = a->kind;
+    switch (a->kind) {
+    case HV_EVENT_ACTION_BREAK:
+        break;
+    case HV_EVENT_ACTION_CODE:
+        /* The client validated the instructions; the core re-checks size. */
+        if (a->code == NULL || a->code_len == 0 || a->code_len > HV_EVENT_MAX_CODE) {
+            st = HV_STATUS_INVALID_PARAMETER;
+            goto out;
+        }
+        if (!HV_OS_HAS(hv->os, alloc_exec) || !HV_OS_HAS(hv->os, free_exec)) {
+            st = HV_STATUS_UNSUPPORTED;
+            goto out;
+        }
+        slot->code = exec_copy(hv, a->code, a->code_len, &slot->code_len);
+        if (slot->code == NULL) {
+            st = HV_STATUS_INSUFFICIENT_RESOURCES;
+            goto out;
+        }
+        break;
+    case HV_EVENT_ACTION_SCRIPT:
+        if (a->script == NULL) {
+            st = HV_STATUS_INVALID_PARAMETER;
+            goto out;
+        }
+        for (i = 0; a->script[i] != '\0'; i++) {
+            if (i + 1 >= HV_EVENT_MAX_SCRIPT) {
+                st = HV_STATUS_INVALID_PARAMETER;
+                goto out;
+            }
+            slot->script[i] = a->script[i];
+        }
+        break;
+    case HV_EVENT_ACTION_CALLBACK:
+        if (a->callback == NULL) {
+            st = HV_STATUS_INVALID_PARAMETER;
+            goto out;
+        }
+        slot->callback = a->callback;
+        slot->callback_ctx = a->callback_ctx;
+        break;
+    default:
+        st = HV_STATUS_INVALID_PARAMETER;
+        goto out;
+    }
+    /* Readers see the slot only once it is complete. */
+    __atomic_store_n(&e->nactions, n + 1, __ATOMIC_RELEASE);
+out:
+    unlock(g);
+    return st;
+}
+
+static hv_status_t set_enabled(struct hv *hv, uint32_t id, uint32_t on)
+{
+    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event *e;
+    hv_status_t st;
+
+    if (hv == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (g == NULL)
+        return HV_STATUS_NOT_FOUND;
+    lock(g);
+    e = find(g, id, NULL);
+    if (e == NULL) {
+        unlock(g);
+        return HV_STATUS_NOT_FOUND;
+    }
+    __atomic_store_n(&e->enabled, on, __ATOMIC_RELEASE);
+    st = sync_movdr(hv, g);
+    unlock(g);
+    return st;
+}
+
+hv_status_t hv_event_enable(struct hv *hv, uint32_t id)
+{
+    return set_enabled(hv, id, 1);
+}
+
+hv_status_t hv_event_disable(struct hv *hv, uint32_t id)
+{
+    return set_enabled(hv, id, 0);
+}
+
+hv_status_t hv_event_remove(struct hv *hv, uint32_t id)
+{
+    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct ev_snapshot *snap;
+    struct hv_event *e;
+    uint32_t index, i;
+    hv_status_t st;
+
+    if (hv == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (g == NULL)
+        return HV_STATUS_NOT_FOUND;
+    lock(g);
+    e = find(g, id, &index);
+    if (e == NULL) {
+        unlock(g);
+        return HV_STATUS_NOT_FOUND;
+    }
+    for (i = index; i + 1 < g->nevents; i++)
+        g->events[i] = g->events[i + 1];
+    g->nevents--;
+    st = build_snapshot(hv, g, &snap);
+    if (!hv_success(st)) {
+        /* Keep it (disabled) rather than free what exits may still use. */
+        for (i = g->nevents; i > index; i--)
+            g->events[i] = g->events[i - 1];
+        g->events[index] = e;
+        g->nevents++;
+        __atomic_store_n(&e->enabled, 0u, __ATOMIC_RELEASE);
+        (void)sync_movdr(hv, g);
+        unlock(g);
+        return st;
+    }
+    publish(hv, g, snap); /* waits until no exit can still see `e` */
+    st = sync_movdr(hv, g);
+    free_event(hv, e);
+    unlock(g);
+    return st;
+}
+
+hv_status_t hv_event_clear(struct hv *hv)
+{
+    struct hv_event_engine *g = hv ? hv->events : NULL;
+    uint32_t i, n;
+    hv_status_t st;
+
+    if (hv == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (g == NULL)
+        return HV_STATUS_SUCCESS;
+    lock(g);
+    n = g->nevents;
+    g->nevents = 0;
+    publish(hv, g, NULL);
+    st = sync_movdr(hv, g);
+    for (i = 0; i < n; i++)
+        free_event(hv, g->events[i]);
+    unlock(g);
+    return st;
+}
+
+hv_status_t hv_event_list(struct hv *hv, struct hv_event_info *out, uint32_t max, uint32_t *count)
+{
+    struct hv_event_engine *g = hv ? hv->events : NULL;
+    uint32_t i, k;
+
+    if (hv == NULL || count == NULL || (max && out == NULL))
+        return HV_STATUS_INVALID_PARAMETER;
+    *count = 0;
+    if (g == NULL)
+        return HV_STATUS_SUCCESS;
+    lock(g);
+    *count = g->nevents;
+    for (i = 0; i < g->nevents && i < max; i++) {
+        const struct hv_event *e = g->events[i];
+
+        out[i].id = e->id;
+        out[i].type = e->type;
+        out[i].core = e->core;
+        out[i].pid = e->pid;
+        out[i].enabled = __atomic_load_n(&e->enabled, __ATOMIC_RELAXED);
+        out[i].fired = __atomic_load_n(&e->fired, __ATOMIC_RELAXED);
+        out[i].imm = e->imm;
+        out[i].actions = 0;
+        for (k = 0; k < e->nactions; k++)
+            out[i].actions |= 1u << e->actions[k].kind;
+    }
+    unlock(g);
+    return HV_STATUS_SUCCESS;
+}
+
+struct hv_msg_ring *hv_event_ring(struct hv *hv, uint32_t core)
+{
+    if (hv == NULL || hv->events == NULL || core >= hv->cpu_count)
+        return NULL;
+    return hv->events->rings[core];
+}
+
+bool hv_event_flush(struct hv *hv)
+{
+    bool any = false;
+    uint32_t c;
+
+    if (hv == NULL || hv->events == NULL)
+        return false;
+    for (c = 0; c < hv->cpu_count; c++)
+        any |= hv_msg_flush(hv->events->rings[c]);
+    return any;
+}
+
+void hv_event_set_break_handler(struct hv *hv, hv_break_handler_fn fn)
+{
+    if (hv == NULL || !hv_success(engine_create(hv)))
+        return;
+    __atomic_store_n(&hv->events->break_handler, fn, __ATOMIC_RELEASE);
+}
+
+void hv_event_engine_destroy(struct hv *hv)
+{
+    struct hv_event_engine *g = hv ? hv->events : NULL;
+    size_t rb = hv_msg_ring_bytes(EV_RING_CAPACITY);
+    uint32_t c;
+
+    if (g == NULL)
+        return;
+    (void)hv_event_clear(hv);
+    for (c = 0; c < hv->cpu_count; c++)
+        hv->os->free_pages(hv->os->ctx, g->ring_mem[c], pages_for(rb));
+    if (g->events)
+        hv->os->free_pages(hv->os->ctx, g->events, g->events_pages);
+    hv->os->free_pages(hv->os->ctx, g->core_wants, g->wants_pages);
+    hv->os->free_pages(hv->os->ctx, g->rings, g->rings_pages);
+    hv->os->free_pages(hv->os->ctx, g, pages_for(sizeof(*g)));
+    hv->events = NULL;
+}
