@@ -9,7 +9,8 @@
  * slots hold records. A record at position p carries seq p + 1, which is
  * why seq has no gaps: only records that get in take a position.
  *
- * Three indices, each written by one side, each on its own cache line:
+ * Three indices, on three cache lines so that the sides do not bounce
+ * one line between CPUs on every record:
  *   committed  producer only (release): records [0, committed) are
  *              completely written.
  *   visible    monotonic, <= committed: records [0, visible) are readable.
@@ -19,7 +20,7 @@
  *              out, so their slots may be written again.
  *
  * The memory must be 8-byte aligned (64 is better): the indices are
- * 64-bit atomics, and a misaligned locked access would split a cache line.
+ * 64-bit atomics, which need natural alignment; init refuses less.
  */
 #include <hvcore/msg.h>
 
@@ -63,12 +64,13 @@ static bool capacity_ok(uint32_t capacity)
 {
     if (capacity < MIN_CAPACITY || (capacity & (capacity - 1u)) != 0)
         return false;
-#if SIZE_MAX / HV_MSG_RECORD_SIZE <= UINT32_MAX
-    /* Only where size_t is 32-bit: the byte count must not wrap. */
-    if ((size_t)capacity > (SIZE_MAX - sizeof(struct hv_msg_ring)) / sizeof(struct hv_msg_record))
-        return false;
-#endif
-    return true;
+    /* Where size_t is 32-bit the byte count must not wrap. Tested in C, not
+     * with #if: the kernel's SIZE_MAX is a cast the preprocessor cannot read. */
+    {
+        uint64_t bytes = sizeof(struct hv_msg_ring) + (uint64_t)capacity * sizeof(struct hv_msg_record);
+
+        return bytes == (uint64_t)(size_t)bytes;
+    }
 }
 
 size_t hv_msg_ring_bytes(uint32_t capacity)
@@ -166,12 +168,13 @@ bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
     rec->h.reserved = 0;
     r->lost_run = 0;
     /* Bytes past payload_len stay stale here (the reader clears them), to
-     * keep this path to the bytes that matter. */
-    if (((uintptr_t)payload & 7u) == 0) {
+     * keep this path to the bytes that matter. The length test also keeps
+     * a NULL payload out of any pointer arithmetic. */
+    if (payload_len != 0 && ((uintptr_t)payload & 7u) == 0) {
         words = payload_len / 8u;
         copy_words(rec->payload, payload, words);
         copy_bytes(rec->payload + words * 8u, (const uint8_t *)payload + words * 8u, payload_len % 8u);
-    } else {
+    } else if (payload_len != 0) {
         copy_bytes(rec->payload, payload, payload_len);
     }
 

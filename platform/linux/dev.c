@@ -9,13 +9,19 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "hvcore_linux.h"
 #include "uapi/hvcore_ioctl.h"
 
 static struct hv *dev_hv;
+static DEFINE_MUTEX(read_lock);     /* one reader of the rings at a time */
+static struct delayed_work imm_flush_work;
 
 static int put_status(void __user *u, uint32_t status)
 {
@@ -174,6 +180,259 @@ out:
 	return err;
 }
 
+/* ---- events ------------------------------------------------------------ */
+
+static void put_u32_at(void __user *u, size_t off, uint32_t v)
+{
+	(void)put_user(v, (uint32_t __user *)((char __user *)u + off));
+}
+
+static long do_event_add(void __user *u)
+{
+	struct hv_abi_event_add a;
+	struct hv_event_spec spec;
+	uint8_t *cond = NULL;
+	uint32_t id = 0;
+	hv_status_t st;
+	int err;
+
+	err = get_header(u, sizeof(a), &a.hdr);
+	if (err)
+		return err;
+	if (copy_from_user(&a, u, sizeof(a)))
+		return -EFAULT;
+	if (a.condition_len > HV_EVENT_MAX_CODE || sizeof(a) + (size_t)a.condition_len > a.hdr.size ||
+	    a.reserved || a.imm > 1 || a.disabled > 1) {
+		put_status(u, HV_STATUS_INVALID_PARAMETER);
+		return -EINVAL;
+	}
+	if (a.condition_len) {
+		cond = memdup_user((char __user *)u + sizeof(a), a.condition_len);
+		if (IS_ERR(cond))
+			return PTR_ERR(cond);
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.size = sizeof(spec);
+	spec.type = a.type;
+	spec.pid = a.pid;
+	spec.core = a.core;
+	spec.imm = a.imm;
+	spec.disabled = a.disabled;
+	spec.buffer_size = a.buffer_size;
+	spec.condition = cond;
+	spec.condition_len = a.condition_len;
+	st = hv_event_add(dev_hv, &spec, &id);
+	kfree(cond);
+	hvl_log_flush();
+	put_u32_at(u, offsetof(struct hv_abi_event_add, id), hv_success(st) ? id : 0);
+	return put_status(u, st) ? -EFAULT : 0;
+}
+
+static long do_event_action(void __user *u)
+{
+	struct hv_abi_event_action a;
+	struct hv_action_spec act;
+	uint8_t *data = NULL;
+	hv_status_t st;
+	int err;
+
+	err = get_header(u, sizeof(a), &a.hdr);
+	if (err)
+		return err;
+	if (copy_from_user(&a, u, sizeof(a)))
+		return -EFAULT;
+	if (a.data_len > HV_EVENT_MAX_CODE || sizeof(a) + (size_t)a.data_len > a.hdr.size || a.reserved ||
+	    (a.kind == HV_ABI_ACTION_SCRIPT && (a.data_len == 0 || a.data_len > HV_EVENT_MAX_SCRIPT)) ||
+	    (a.kind == HV_ABI_ACTION_CODE && a.data_len == 0)) {
+		put_status(u, HV_STATUS_INVALID_PARAMETER);
+		return -EINVAL;
+	}
+	if (a.data_len) {
+		data = memdup_user((char __user *)u + sizeof(a), a.data_len);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
+	memset(&act, 0, sizeof(act));
+	act.kind = a.kind;
+	st = HV_STATUS_SUCCESS;
+	switch (a.kind) {
+	case HV_ABI_ACTION_BREAK:
+		break;
+	case HV_ABI_ACTION_CODE:
+		act.code = data;
+		act.code_len = a.data_len;
+		break;
+	case HV_ABI_ACTION_SCRIPT:
+		/* The text must end inside the buffer the caller sent. */
+		if (data[a.data_len - 1] != '\0')
+			st = HV_STATUS_INVALID_PARAMETER;
+		act.script = (const char *)data;
+		break;
+	default:
+		st = HV_STATUS_INVALID_PARAMETER; /* C callbacks are for in-kernel users */
+		break;
+	}
+	if (hv_success(st))
+		st = hv_event_add_action(dev_hv, a.id, &act);
+	kfree(data);
+	if (st == HV_STATUS_INVALID_PARAMETER) {
+		put_status(u, st);
+		return -EINVAL;
+	}
+	return put_status(u, st) ? -EFAULT : 0;
+}
+
+static long do_event_ctl(void __user *u)
+{
+	struct hv_abi_event_ctl c;
+	hv_status_t st = HV_STATUS_SUCCESS;
+	int err;
+
+	err = get_header(u, sizeof(c), &c.hdr);
+	if (err)
+		return err;
+	if (copy_from_user(&c, u, sizeof(c)))
+		return -EFAULT;
+	if (c.op < HV_ABI_EVENT_ENABLE || c.op > HV_ABI_EVENT_REMOVE) {
+		put_status(u, HV_STATUS_INVALID_PARAMETER);
+		return -EINVAL;
+	}
+	if (c.id == HV_ABI_EVENT_ALL && c.op == HV_ABI_EVENT_REMOVE) {
+		st = hv_event_clear(dev_hv);
+	} else if (c.id == HV_ABI_EVENT_ALL) {
+		struct hv_event_info *info;
+		uint32_t n = 0, i;
+
+		st = hv_event_list(dev_hv, NULL, 0, &n);
+		info = kvcalloc(n + 1, sizeof(*info), GFP_KERNEL);
+		if (!info)
+			return -ENOMEM;
+		if (hv_success(st))
+			st = hv_event_list(dev_hv, info, n, &n);
+		for (i = 0; hv_success(st) && i < n; i++)
+			st = c.op == HV_ABI_EVENT_ENABLE ? hv_event_enable(dev_hv, info[i].id)
+							 : hv_event_disable(dev_hv, info[i].id);
+		kvfree(info);
+	} else if (c.op == HV_ABI_EVENT_ENABLE) {
+		st = hv_event_enable(dev_hv, c.id);
+	} else if (c.op == HV_ABI_EVENT_DISABLE) {
+		st = hv_event_disable(dev_hv, c.id);
+	} else {
+		st = hv_event_remove(dev_hv, c.id);
+	}
+	hvl_log_flush();
+	return put_status(u, st) ? -EFAULT : 0;
+}
+
+static long do_event_list(void __user *u)
+{
+	struct hv_abi_event_list l;
+	struct hv_event_info *info;
+	uint32_t n = 0, i, cap;
+	hv_status_t st;
+	long err = 0;
+
+	err = get_header(u, sizeof(l), &l.hdr);
+	if (err)
+		return err;
+	if (copy_from_user(&l, u, sizeof(l)))
+		return -EFAULT;
+	cap = l.capacity;
+	if (cap > HV_EVENT_MAX_EVENTS || sizeof(l) + (size_t)cap * sizeof(struct hv_abi_event_info) > l.hdr.size) {
+		put_status(u, HV_STATUS_INVALID_PARAMETER);
+		return -EINVAL;
+	}
+	info = kvcalloc(cap + 1, sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
+	st = hv_event_list(dev_hv, info, cap, &n);
+	for (i = 0; hv_success(st) && i < n && i < cap; i++) {
+		struct hv_abi_event_info e = {
+			.id = info[i].id, .type = info[i].type, .core = info[i].core,
+			.enabled = info[i].enabled, .pid = info[i].pid, .fired = info[i].fired,
+			.actions = info[i].actions, .imm = info[i].imm,
+		};
+
+		if (copy_to_user(&((struct hv_abi_event_list __user *)u)->events[i], &e, sizeof(e))) {
+			err = -EFAULT;
+			break;
+		}
+	}
+	kvfree(info);
+	if (err)
+		return err;
+	put_u32_at(u, offsetof(struct hv_abi_event_list, count), n);
+	return put_status(u, st) ? -EFAULT : 0;
+}
+
+/* ---- message stream ---------------------------------------------------------- */
+
+static bool any_readable(void)
+{
+	uint32_t c;
+
+	for (c = 0; c < dev_hv->cpu_count; c++)
+		if (hv_msg_readable(hv_event_ring(dev_hv, c)))
+			return true;
+	return false;
+}
+
+static ssize_t hvl_read(struct file *f, char __user *buf, size_t len, loff_t *off)
+{
+	size_t max = min_t(size_t, len / HV_MSG_RECORD_SIZE, 64), n = 0;
+	struct hv_msg_record *recs;
+	static uint32_t next_core;
+	ssize_t ret;
+	uint32_t i;
+
+	if (max == 0)
+		return -EINVAL;
+	recs = kvmalloc_array(max, sizeof(*recs), GFP_KERNEL);
+	if (!recs)
+		return -ENOMEM;
+	for (;;) {
+		if (mutex_lock_interruptible(&read_lock)) {
+			ret = -ERESTARTSYS;
+			goto out;
+		}
+		/* Round-robin over the cores; each core's records stay in order. */
+		for (i = 0; i < dev_hv->cpu_count && n < max; i++) {
+			uint32_t c = (next_core + i) % dev_hv->cpu_count;
+
+			n += hv_msg_get(hv_event_ring(dev_hv, c), recs + n, (uint32_t)(max - n));
+		}
+		next_core = (next_core + 1) % dev_hv->cpu_count;
+		mutex_unlock(&read_lock);
+		if (n || (f->f_flags & O_NONBLOCK))
+			break;
+		if (wait_event_interruptible(*hvl_reader_wq(), any_readable())) {
+			ret = -ERESTARTSYS;
+			goto out;
+		}
+	}
+	if (n == 0)
+		ret = -EAGAIN;
+	else
+		ret = copy_to_user(buf, recs, n * sizeof(*recs)) ? -EFAULT : (ssize_t)(n * sizeof(*recs));
+out:
+	kvfree(recs);
+	return ret;
+}
+
+static __poll_t hvl_poll(struct file *f, struct poll_table_struct *pt)
+{
+	poll_wait(f, hvl_reader_wq(), pt);
+	return any_readable() ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+/* The imm-no deadline: publish batched records every HV_MSG_FLUSH_MS. */
+static void flush_fn(struct work_struct *w)
+{
+	if (hv_event_flush(dev_hv))
+		wake_up_interruptible(hvl_reader_wq());
+	schedule_delayed_work(&imm_flush_work, msecs_to_jiffies(HV_MSG_FLUSH_MS));
+}
+
 static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	void __user *u = (void __user *)arg;
@@ -185,6 +444,14 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		return do_msr(u, false);
 	case HVCORE_IOCTL_MSR_VALUES:
 		return do_msr(u, true);
+	case HVCORE_IOCTL_EVENT_ADD:
+		return do_event_add(u);
+	case HVCORE_IOCTL_EVENT_ACTION:
+		return do_event_action(u);
+	case HVCORE_IOCTL_EVENT_CTL:
+		return do_event_ctl(u);
+	case HVCORE_IOCTL_EVENT_LIST:
+		return do_event_list(u);
 	default:
 		return -ENOTTY;
 	}
@@ -193,6 +460,8 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 static const struct file_operations hvl_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = hvl_ioctl,
+	.read = hvl_read,
+	.poll = hvl_poll,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };
@@ -206,12 +475,22 @@ static struct miscdevice hvl_misc = {
 
 int hvl_dev_init(struct hv *hv)
 {
+	int err;
+
 	dev_hv = hv;
-	return misc_register(&hvl_misc);
+	INIT_DELAYED_WORK(&imm_flush_work, flush_fn);
+	err = misc_register(&hvl_misc);
+	if (err)
+		return err;
+	schedule_delayed_work(&imm_flush_work, msecs_to_jiffies(HV_MSG_FLUSH_MS));
+	return 0;
 }
 
 void hvl_dev_exit(void)
 {
 	misc_deregister(&hvl_misc);
+	cancel_delayed_work_sync(&imm_flush_work);
+	/* No new exit fires an event after this; readers are gone. */
+	hv_event_clear(dev_hv);
 	dev_hv = NULL;
 }

@@ -16,6 +16,10 @@ void hvl_log_flush(void);
 /* Outstanding allocations made through the vtable (leak checks). */
 long hvl_allocations(void);
 
+/* Readers of /dev/hvcore wait here; os->notify wakes them (deferred). */
+struct wait_queue_head;
+struct wait_queue_head *hvl_reader_wq(void);
+
 /* dev.c */
 int hvl_dev_init(struct hv *hv);
 void hvl_dev_exit(void);

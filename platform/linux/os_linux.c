@@ -19,6 +19,7 @@
 #include <linux/smp.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
+#include <linux/wait.h>
 
 #include "hvcore_linux.h"
 
@@ -159,6 +160,13 @@ struct log_ring {
 static struct log_ring *log_rings;
 static DEFINE_SPINLOCK(flush_lock);
 static struct irq_work log_work;
+static struct irq_work reader_work;
+static DECLARE_WAIT_QUEUE_HEAD(readers);
+
+struct wait_queue_head *hvl_reader_wq(void)
+{
+	return &readers;
+}
 
 static void lx_log(void *ctx, enum hv_log_level level, const char *msg)
 {
@@ -219,11 +227,66 @@ static void log_work_fn(struct irq_work *w)
 	hvl_log_flush();
 }
 
+static void reader_work_fn(struct irq_work *w)
+{
+	wake_up_interruptible(&readers);
+}
+
 static void lx_notify(void *ctx, uint32_t cpu)
 {
-	/* Readers arrive with the event engine; the wake-up is deferred the
-	 * same way as the log. */
-	irq_work_queue(&log_work);
+	/* Called in VMX root: only queue a self-IPI; the wake-up runs when
+	 * the guest takes it. */
+	irq_work_queue(&reader_work);
+}
+
+/* Executable memory for custom code: pages written through the linear map
+ * (RW, NX), then a read-only executable alias (W^X). */
+static void *lx_alloc_exec(void *ctx, const void *bytes, size_t len)
+{
+	unsigned int n = DIV_ROUND_UP(len, PAGE_SIZE), i;
+	struct page **pages;
+	void *va = NULL;
+
+	if (!len)
+		return NULL;
+	pages = kcalloc(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		size_t chunk = min_t(size_t, PAGE_SIZE, len - (size_t)i * PAGE_SIZE);
+
+		pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!pages[i])
+			goto fail;
+		memcpy(page_address(pages[i]), (const u8 *)bytes + (size_t)i * PAGE_SIZE, chunk);
+	}
+	va = vmap(pages, n, VM_MAP, PAGE_KERNEL_ROX);
+	if (!va)
+		goto fail;
+	kfree(pages);
+	atomic_long_inc(&allocations);
+	return va;
+fail:
+	while (i-- > 0)
+		__free_page(pages[i]);
+	kfree(pages);
+	return NULL;
+}
+
+static void lx_free_exec(void *ctx, void *code, size_t len)
+{
+	unsigned int n = DIV_ROUND_UP(len, PAGE_SIZE), i;
+	struct page *pages[16];
+
+	if (!code)
+		return;
+	/* HV_EVENT_MAX_CODE + ENDBR64 spans at most 2 pages. */
+	for (i = 0; i < n && i < ARRAY_SIZE(pages); i++)
+		pages[i] = vmalloc_to_page((u8 *)code + (size_t)i * PAGE_SIZE);
+	vunmap(code);
+	for (i = 0; i < n && i < ARRAY_SIZE(pages); i++)
+		__free_page(pages[i]);
+	atomic_long_dec(&allocations);
 }
 
 static void lx_panic(void *ctx, const char *msg)
@@ -248,6 +311,8 @@ static const struct hv_os_ops linux_ops = {
 	.log = lx_log,
 	.notify = lx_notify,
 	.panic = lx_panic,
+	.alloc_exec = lx_alloc_exec,
+	.free_exec = lx_free_exec,
 };
 
 const struct hv_os_ops *hvl_os_ops(void)
@@ -261,12 +326,14 @@ int hvl_os_init(void)
 	if (!log_rings)
 		return -ENOMEM;
 	init_irq_work(&log_work, log_work_fn);
+	init_irq_work(&reader_work, reader_work_fn);
 	return 0;
 }
 
 void hvl_os_exit(void)
 {
 	irq_work_sync(&log_work);
+	irq_work_sync(&reader_work);
 	hvl_log_flush();
 	vfree(log_rings);
 	log_rings = NULL;

@@ -40,3 +40,11 @@ total=$(callgrind_total "$tmp/msr.cg")
 awk -v t="$total" -v n="$n" 'BEGIN {
   printf "BENCH msr_write_all_cores_instructions %.0f instr\n", t / n
   printf "BENCH msr_write_per_core_instructions %.0f instr\n", t / n / 8 }'
+
+# ---- message ring: one record through hv_msg_put (imm no, 40-byte payload) -
+n=100000
+valgrind --tool=callgrind --toggle-collect=hv_msg_put --callgrind-out-file="$tmp/msg.cg" \
+  "$build/test/bench/bench_msg_ring" "$n" > "$tmp/msg.txt" 2> "$tmp/msg.log"
+total=$(callgrind_total "$tmp/msg.cg")
+awk -v t="$total" -v n="$n" 'BEGIN { printf "BENCH msg_ring_instructions_per_record %.1f instr\n", t / n }'
+cat "$tmp/msg.txt"

@@ -91,4 +91,69 @@ struct hv_abi_msr_values {
     uint64_t values[];
 };
 
+/* ---- Events (!dr) --------------------------------------------------------
+ * Variable data (condition/code bytes, script text) follows the fixed part
+ * and is counted by its *_len field; the header's size must cover it. */
+#define HV_ABI_EVENT_ALL 0xFFFFFFFFu
+
+struct hv_abi_event_add {           /* HVCORE_IOCTL_EVENT_ADD */
+    struct hv_abi_header hdr;
+    uint32_t type;                  /* 1 = debug-register access */
+    uint32_t core;                  /* a core, or HV_ABI_ALL_CORES */
+    uint64_t pid;                   /* a process, or UINT64_MAX for any */
+    uint32_t imm;                   /* 1 = deliver at once, 0 = batched */
+    uint32_t buffer_size;           /* pre-allocated buffer for actions */
+    uint32_t disabled;              /* 1 = add it disabled */
+    uint32_t condition_len;         /* bytes in data[] (0 = no condition) */
+    uint32_t id;                    /* out */
+    uint32_t reserved;
+    uint8_t data[];                 /* the condition's code */
+};
+
+enum hv_abi_action_kind {
+    HV_ABI_ACTION_BREAK = 1,
+    HV_ABI_ACTION_CODE = 2,
+    HV_ABI_ACTION_SCRIPT = 3,
+};
+
+struct hv_abi_event_action {        /* HVCORE_IOCTL_EVENT_ACTION */
+    struct hv_abi_header hdr;
+    uint32_t id;
+    uint32_t kind;                  /* enum hv_abi_action_kind */
+    uint32_t data_len;              /* code bytes, or script text incl. NUL */
+    uint32_t reserved;
+    uint8_t data[];
+};
+
+enum hv_abi_event_op {
+    HV_ABI_EVENT_ENABLE = 1,
+    HV_ABI_EVENT_DISABLE = 2,
+    HV_ABI_EVENT_REMOVE = 3,
+};
+
+struct hv_abi_event_ctl {           /* HVCORE_IOCTL_EVENT_CTL */
+    struct hv_abi_header hdr;
+    uint32_t op;                    /* enum hv_abi_event_op */
+    uint32_t id;                    /* an id, or HV_ABI_EVENT_ALL */
+};
+
+struct hv_abi_event_info {
+    uint32_t id, type, core, enabled;
+    uint64_t pid;
+    uint64_t fired;
+    uint32_t actions;               /* bitmask of 1 << kind */
+    uint32_t imm;
+};
+
+struct hv_abi_event_list {          /* HVCORE_IOCTL_EVENT_LIST */
+    struct hv_abi_header hdr;
+    uint32_t capacity;              /* in: entries in events[] */
+    uint32_t count;                 /* out: events that exist */
+    struct hv_abi_event_info events[];
+};
+
+/* read() on the device returns whole struct hv_msg_record (hvcore/msg.h),
+ * HV_MSG_RECORD_SIZE bytes each; a buffer smaller than one record is
+ * EINVAL. poll() reports POLLIN when a record is readable. */
+
 #endif

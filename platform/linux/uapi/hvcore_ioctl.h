@@ -22,5 +22,10 @@
 #define HVCORE_IOCTL_MSR _IOWR(HVCORE_IOCTL_MAGIC, 0x02, struct hv_abi_header)
 /* struct hv_abi_msr_values: the same, values only */
 #define HVCORE_IOCTL_MSR_VALUES _IOWR(HVCORE_IOCTL_MAGIC, 0x03, struct hv_abi_header)
+/* struct hv_abi_event_add, _action, _ctl, _list */
+#define HVCORE_IOCTL_EVENT_ADD _IOWR(HVCORE_IOCTL_MAGIC, 0x10, struct hv_abi_header)
+#define HVCORE_IOCTL_EVENT_ACTION _IOWR(HVCORE_IOCTL_MAGIC, 0x11, struct hv_abi_header)
+#define HVCORE_IOCTL_EVENT_CTL _IOWR(HVCORE_IOCTL_MAGIC, 0x12, struct hv_abi_header)
+#define HVCORE_IOCTL_EVENT_LIST _IOWR(HVCORE_IOCTL_MAGIC, 0x13, struct hv_abi_header)
 
 #endif
