@@ -316,14 +316,17 @@ static void free_event(struct hv *hv, struct hv_event *e)
     hv->os->free_pages(hv->os->ctx, e, pages_for(sizeof(*e)));
 }
 
-static hv_status_t grow(struct hv *hv, struct hv_event_engine *g)
+/* Make room for `need` events in the id-sorted array. */
+static hv_status_t grow(struct hv *hv, struct hv_event_engine *g, uint32_t need)
 {
-    uint32_t cap = g->cap ? g->cap * 2 : 64;
+    uint32_t cap = g->cap ? g->cap : 64;
     size_t pages;
     struct hv_event **n;
 
-    if (g->nevents < g->cap)
+    if (need <= g->cap)
         return HV_STATUS_SUCCESS;
+    while (cap < need)
+        cap *= 2;
     n = alloc_bytes(hv, (size_t)cap * sizeof(*n), &pages);
     if (n == NULL)
         return HV_STATUS_INSUFFICIENT_RESOURCES;
@@ -337,38 +340,23 @@ static hv_status_t grow(struct hv *hv, struct hv_event_engine *g)
     return HV_STATUS_SUCCESS;
 }
 
-hv_status_t hv_event_add(struct hv *hv, const struct hv_event_spec *spec, uint32_t *id)
+static bool spec_ok(const struct hv *hv, const struct hv_event_spec *spec)
 {
-    struct hv_event_engine *g;
-    struct ev_snapshot *snap;
-    struct hv_event *e;
-    hv_status_t st;
+    return spec != NULL && spec->size >= sizeof(*spec) && spec->type == HV_EVENT_DR_ACCESS &&
+           (spec->core == HV_EVENT_ANY_CORE || spec->core < hv->cpu_count) &&
+           spec->buffer_size <= HV_EVENT_MAX_BUFFER && spec->condition_len <= HV_EVENT_MAX_CODE &&
+           (spec->condition_len == 0 || spec->condition != NULL);
+}
 
-    if (hv == NULL || spec == NULL || id == NULL || spec->size < sizeof(*spec) ||
-        spec->type != HV_EVENT_DR_ACCESS ||
-        (spec->core != HV_EVENT_ANY_CORE && spec->core >= hv->cpu_count) ||
-        spec->buffer_size > HV_EVENT_MAX_BUFFER || spec->condition_len > HV_EVENT_MAX_CODE ||
-        (spec->condition_len && spec->condition == NULL))
-        return HV_STATUS_INVALID_PARAMETER;
-    if (spec->condition_len && (!HV_OS_HAS(hv->os, alloc_exec) || !HV_OS_HAS(hv->os, free_exec)))
-        return HV_STATUS_UNSUPPORTED;
-    st = engine_create(hv);
-    if (!hv_success(st))
-        return st;
-    g = hv->events;
-    lock(g);
-    if (g->nevents >= HV_EVENT_MAX_EVENTS) {
-        st = HV_STATUS_INSUFFICIENT_RESOURCES;
-        goto limit_reached;
-    }
-    st = grow(hv, g);
-    if (!hv_success(st))
-        goto limit_reached;
+/* Allocate and fill one event (no id yet, not visible to exits). */
+static hv_status_t make_event(struct hv *hv, const struct hv_event_spec *spec, struct hv_event **out)
+{
+    struct hv_event *e;
+
+    *out = NULL;
     e = hv->os->alloc_pages(hv->os->ctx, pages_for(sizeof(*e)));
-    if (e == NULL) {
-        st = HV_STATUS_INSUFFICIENT_RESOURCES;
-        goto event_alloc_failed;
-    }
+    if (e == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
     e->type = spec->type;
     e->pid = spec->pid;
     e->core = spec->core;
@@ -376,40 +364,86 @@ hv_status_t hv_event_add(struct hv *hv, const struct hv_event_spec *spec, uint32
     e->enabled = spec->disabled ? 0u : 1u;
     if (spec->buffer_size) {
         e->buffer = alloc_bytes(hv, spec->buffer_size, &e->buffer_pages);
-        if (e->buffer == NULL) {
-            st = HV_STATUS_INSUFFICIENT_RESOURCES;
+        if (e->buffer == NULL)
             goto buffer_alloc_failed;
-        }
         e->buffer_size = spec->buffer_size;
     }
     if (spec->condition_len) {
         e->cond = exec_copy(hv, spec->condition, spec->condition_len, &e->cond_len);
-        if (e->cond == NULL) {
-            st = HV_STATUS_INSUFFICIENT_RESOURCES;
+        if (e->cond == NULL)
             goto cond_alloc_failed;
-        }
     }
-    /* Ids only grow, so appending keeps the array sorted. */
-    e->id = g->next_id++;
-    g->events[g->nevents++] = e;
+    *out = e;
+    return HV_STATUS_SUCCESS;
+
+cond_alloc_failed:
+buffer_alloc_failed:
+    free_event(hv, e);
+    return HV_STATUS_INSUFFICIENT_RESOURCES;
+}
+
+hv_status_t hv_event_add_many(struct hv *hv, const struct hv_event_spec *specs, uint32_t n, uint32_t *ids)
+{
+    struct hv_event_engine *g;
+    struct ev_snapshot *snap;
+    hv_status_t st = HV_STATUS_SUCCESS;
+    uint32_t i, made = 0, first_id;
+
+    if (hv == NULL || specs == NULL || ids == NULL || n == 0 || n > HV_EVENT_MAX_EVENTS)
+        return HV_STATUS_INVALID_PARAMETER;
+    for (i = 0; i < n; i++) {
+        if (!spec_ok(hv, &specs[i]))
+            return HV_STATUS_INVALID_PARAMETER;
+        if (specs[i].condition_len && (!HV_OS_HAS(hv->os, alloc_exec) || !HV_OS_HAS(hv->os, free_exec)))
+            return HV_STATUS_UNSUPPORTED;
+    }
+    st = engine_create(hv);
+    if (!hv_success(st))
+        return st;
+    g = hv->events;
+    lock(g);
+    if (g->nevents + n > HV_EVENT_MAX_EVENTS) {
+        st = HV_STATUS_INSUFFICIENT_RESOURCES;
+        goto limit_reached;
+    }
+    st = grow(hv, g, g->nevents + n);
+    if (!hv_success(st))
+        goto limit_reached;
+    /* All or nothing: every event is made before any becomes visible. */
+    first_id = g->next_id;
+    for (made = 0; made < n; made++) {
+        st = make_event(hv, &specs[made], &g->events[g->nevents + made]);
+        if (!hv_success(st))
+            goto make_failed;
+        g->events[g->nevents + made]->id = first_id + made;
+    }
+    g->nevents += n;
     st = build_snapshot(hv, g, &snap);
     if (!hv_success(st))
         goto snapshot_failed;
+    g->next_id += n;
     publish(hv, g, snap);
     st = sync_movdr(hv, g);
-    *id = e->id;
+    for (i = 0; i < n; i++)
+        ids[i] = first_id + i;
     unlock(g);
     return st;
 
 snapshot_failed:
-    g->nevents--;
-cond_alloc_failed:
-buffer_alloc_failed:
-    free_event(hv, e);
-event_alloc_failed:
+    g->nevents -= n;
+make_failed:
+    while (made-- > 0)
+        free_event(hv, g->events[g->nevents + made]);
 limit_reached:
     unlock(g);
     return st;
+}
+
+hv_status_t hv_event_add(struct hv *hv, const struct hv_event_spec *spec, uint32_t *id)
+{
+    if (hv == NULL || id == NULL || !spec_ok(hv, spec))
+        return HV_STATUS_INVALID_PARAMETER;
+    return hv_event_add_many(hv, spec, 1, id);
 }
 
 hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_action_spec *a)

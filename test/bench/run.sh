@@ -48,3 +48,16 @@ valgrind --tool=callgrind --toggle-collect=hv_msg_put --callgrind-out-file="$tmp
 total=$(callgrind_total "$tmp/msg.cg")
 awk -v t="$total" -v n="$n" 'BEGIN { printf "BENCH msg_ring_instructions_per_record %.1f instr\n", t / n }'
 cat "$tmp/msg.txt"
+
+# ---- DR-access events: 1 event vs 10,000 non-matching + 1 -----------------
+n=20000
+for events in 1 10000; do
+  valgrind --tool=callgrind --toggle-collect=hv_exit_dispatch --callgrind-out-file="$tmp/dr$events.cg" \
+    "$build/test/bench/bench_dr_events" "$events" "$n" > "$tmp/dr.txt" 2> "$tmp/dr.log"
+done
+t1=$(callgrind_total "$tmp/dr1.cg")
+t2=$(callgrind_total "$tmp/dr10000.cg")
+awk -v a="$t1" -v b="$t2" -v n="$n" 'BEGIN {
+  printf "BENCH dr_exit_instructions_1_event %.1f instr\n", a / n
+  printf "BENCH dr_exit_instructions_10000_events %.1f instr\n", b / n
+  printf "BENCH dr_exit_10000_vs_1_event %.2f %%\n", (b - a) * 100 / a }'

@@ -25,6 +25,9 @@ dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
 insmod /hv/msr.ko 2>/dev/null || true
 /hv/hvtest msr || rc=1
 
+# ---- !dr events: hardware breakpoints set by guest processes --------------------
+/hv/hvtest dr || rc=1
+
 # ---- CPU hotplug is refused while loaded ----------------------------------------
 if [ -w /sys/devices/system/cpu/cpu1/online ]; then
     if echo 0 > /sys/devices/system/cpu/cpu1/online 2>/tmp/hp.err; then

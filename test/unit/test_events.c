@@ -251,7 +251,8 @@ static void script_break_and_callback(void **state)
     mov_dr7(0, 0x490, 0x401);
     assert_int_equal(drain(0, r, 4), 2);
     assert_int_equal(r[0].h.kind, HV_MSG_SCRIPT);
-    snprintf(text, sizeof(text), "%s", (const char *)r[0].payload + sizeof(struct hv_msg_dr_access));
+    memcpy(text, r[0].payload + sizeof(struct hv_msg_dr_access), sizeof(text) - 1);
+    text[sizeof(text) - 1] = 0;
     {
         char want[200];
 
@@ -340,8 +341,25 @@ static void ten_thousand_events_one_match(void **state)
     uint32_t i, match;
 
     (void)state;
-    for (i = 0; i < 10000; i++)
-        add(0x100000 + i, HV_EVENT_ANY_CORE, false);
+    {
+        struct hv_event_spec *many = calloc(10000, sizeof(*many));
+        uint32_t *ids = calloc(10000, sizeof(*ids));
+
+        for (i = 0; i < 10000; i++) {
+            many[i].size = sizeof(many[i]);
+            many[i].type = HV_EVENT_DR_ACCESS;
+            many[i].pid = 0x100000 + i;
+            many[i].core = HV_EVENT_ANY_CORE;
+        }
+        /* all or nothing: a bad one in the batch adds none */
+        many[9999].core = 77;
+        assert_int_equal(hv_event_add_many(g_hv, many, 10000, ids), HV_STATUS_INVALID_PARAMETER);
+        many[9999].core = HV_EVENT_ANY_CORE;
+        assert_int_equal(hv_event_add_many(g_hv, many, 10000, ids), HV_STATUS_SUCCESS);
+        assert_int_equal(ids[9999], ids[0] + 9999);
+        free(many);
+        free(ids);
+    }
     match = add(0x490, HV_EVENT_ANY_CORE, false);
     mov_dr7(2, 0x490, 0x401);
     mov_dr7(2, 0x491, 0x401);

@@ -110,6 +110,9 @@ struct hv_event_info {
 };
 
 hv_status_t hv_event_add(struct hv *hv, const struct hv_event_spec *spec, uint32_t *id);
+/* Add n events at once, all or nothing (one snapshot, one MOV-DR update):
+ * ids[i] receives the id of specs[i]. */
+hv_status_t hv_event_add_many(struct hv *hv, const struct hv_event_spec *specs, uint32_t n, uint32_t *ids);
 hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_action_spec *action);
 hv_status_t hv_event_enable(struct hv *hv, uint32_t id);
 hv_status_t hv_event_disable(struct hv *hv, uint32_t id);

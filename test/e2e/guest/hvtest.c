@@ -26,6 +26,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+
+#include <hvcore/msg.h>
 
 #include <hvcore/abi.h>
 #include "../../../platform/linux/uapi/hvcore_ioctl.h"
@@ -349,6 +355,228 @@ static int msr_checks(void)
     return 0;
 }
 
+/* ---- !dr: debug-register access events ----------------------------------- */
+
+static int dev_fd(void)
+{
+    static int fd = -1;
+
+    if (fd < 0)
+        fd = open("/dev/hvcore", O_RDWR);
+    return fd;
+}
+
+static uint32_t event_add(uint64_t pid, uint32_t core, int imm, int break_action)
+{
+    struct hv_abi_event_add a = { .hdr = { .size = sizeof(a), .version = HV_ABI_VERSION },
+                                  .type = 1, .core = core, .pid = pid, .imm = (uint32_t)imm };
+
+    if (ioctl(dev_fd(), HVCORE_IOCTL_EVENT_ADD, &a) != 0 || a.hdr.status != 0)
+        return 0;
+    if (break_action) {
+        struct hv_abi_event_action act = { .hdr = { .size = sizeof(act), .version = HV_ABI_VERSION },
+                                           .id = a.id, .kind = HV_ABI_ACTION_BREAK };
+        if (ioctl(dev_fd(), HVCORE_IOCTL_EVENT_ACTION, &act) != 0 || act.hdr.status != 0)
+            return 0;
+    }
+    return a.id;
+}
+
+static int events_clear(void)
+{
+    struct hv_abi_event_ctl c = { .hdr = { .size = sizeof(c), .version = HV_ABI_VERSION },
+                                  .op = HV_ABI_EVENT_REMOVE, .id = HV_ABI_EVENT_ALL };
+
+    return ioctl(dev_fd(), HVCORE_IOCTL_EVENT_CTL, &c) == 0 && c.hdr.status == 0;
+}
+
+/* A child that sets a hardware write breakpoint on its own variable (the
+ * kernel programs DR0 and DR7 for it), pinned to `cpu`, writes it `n`
+ * times, and reports the breakpoint's hit count through a pipe. */
+static volatile uint64_t watched;
+
+static pid_t bp_child(int cpu, int n, int *result_fd, int *go_fd)
+{
+    int res[2], go[2];
+    pid_t p;
+
+    if (pipe(res) || pipe(go))
+        return -1;
+    p = fork();
+    if (p == 0) {
+        struct perf_event_attr attr;
+        uint64_t count = 0;
+        char c;
+        int fd;
+
+        close(res[0]);
+        close(go[1]);
+        pin(cpu);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        memset(&attr, 0, sizeof(attr));
+        attr.type = PERF_TYPE_BREAKPOINT;
+        attr.size = sizeof(attr);
+        attr.bp_type = HW_BREAKPOINT_W;
+        attr.bp_addr = (uint64_t)(uintptr_t)&watched;
+        attr.bp_len = HW_BREAKPOINT_LEN_8;
+        attr.exclude_kernel = 1;
+        attr.exclude_hv = 1;
+        fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+        if (fd < 0) {
+            count = (uint64_t)-1;
+        } else {
+            for (int i = 0; i < n; i++)
+                watched = (uint64_t)i;
+            if (read(fd, &count, sizeof(count)) != sizeof(count))
+                count = (uint64_t)-2;
+            close(fd);
+        }
+        if (write(res[1], &count, sizeof(count)) != sizeof(count))
+            _exit(1);
+        _exit(0);
+    }
+    close(res[1]);
+    close(go[0]);
+    *result_fd = res[0];
+    *go_fd = go[1];
+    return p;
+}
+
+static uint64_t bp_finish(pid_t p, int result_fd)
+{
+    uint64_t count = 0;
+    int st;
+
+    if (read(result_fd, &count, sizeof(count)) != sizeof(count))
+        count = (uint64_t)-3;
+    close(result_fd);
+    waitpid(p, &st, 0);
+    return count;
+}
+
+/* Read every record available within `ms` milliseconds of the first wait. */
+static int read_records(struct hv_msg_record *out, int max, int ms)
+{
+    int n = 0;
+    struct pollfd pfd = { .fd = dev_fd(), .events = POLLIN };
+
+    while (n < max && poll(&pfd, 1, ms) > 0) {
+        ssize_t r = read(dev_fd(), out + n, (size_t)(max - n) * sizeof(*out));
+        if (r <= 0)
+            break;
+        n += (int)(r / (ssize_t)sizeof(*out));
+        ms = 200;
+    }
+    return n;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+static int dr_checks(void)
+{
+    static struct hv_msg_record rec[4096];
+    struct hv_abi_query *q;
+    int err, ra, ga, rb, gb, n, i;
+    char detail[1024];
+
+    q = query(&err);
+    uint64_t dr_exits0 = q ? total_exits(q, 29) : 99;
+    free(q);
+    CHECK("dr-no-exits-without-events", dr_exits0 == 0, "MOV-DR exits with no event: %llu", (unsigned long long)dr_exits0);
+
+    /* !dr pid <A>: A on cpu 1 and B on cpu 0 both use breakpoints */
+    pid_t a = bp_child(ncpus() > 1 ? 1 : 0, 10, &ra, &ga);
+    pid_t b = bp_child(0, 10, &rb, &gb);
+    uint32_t id = event_add((uint64_t)a, HV_ABI_ALL_CORES, 1, 1);
+    CHECK("dr-add", id != 0, "!dr pid %x -> event %u", (unsigned)a, id);
+    if (write(ga, "g", 1) != 1 || write(gb, "g", 1) != 1)
+        return 0;
+    uint64_t hits_a = bp_finish(a, ra), hits_b = bp_finish(b, rb);
+    close(ga);
+    close(gb);
+    n = read_records(rec, 4096, 1000);
+    int only_a = n > 0, dr7_writes = 0, breaks = 0;
+    for (i = 0; i < n; i++) {
+        struct hv_msg_dr_access acc;
+        memcpy(&acc, rec[i].payload, sizeof(acc));
+        only_a &= rec[i].h.pid == (uint64_t)a;
+        dr7_writes += acc.dr == 7 && acc.direction == 0;
+        breaks += rec[i].h.kind == HV_MSG_BREAK;
+    }
+    CHECK("dr-pid-filter", only_a && dr7_writes > 0,
+          "%d records, all for pid %x: %s, %d MOV-to-DR7 among them, %d break records with registers", n,
+          (unsigned)a, only_a ? "yes" : "NO", dr7_writes, breaks);
+    CHECK("dr-breakpoint-still-fires", hits_a == 10 && hits_b == 10,
+          "guest perf breakpoint hits: A %llu/10, B %llu/10", (unsigned long long)hits_a, (unsigned long long)hits_b);
+    events_clear();
+
+    /* !dr core 0: C on cpu 1, D on cpu 0 */
+    if (ncpus() > 1) {
+        pid_t c = bp_child(1, 5, &ra, &ga), d = bp_child(0, 5, &rb, &gb);
+        id = event_add(UINT64_MAX, 0, 1, 0);
+        if (write(ga, "g", 1) != 1 || write(gb, "g", 1) != 1)
+            return 0;
+        bp_finish(c, ra);
+        bp_finish(d, rb);
+        close(ga);
+        close(gb);
+        n = read_records(rec, 4096, 1000);
+        int core0 = n > 0, from_d = 0, from_c = 0;
+        for (i = 0; i < n; i++) {
+            core0 &= rec[i].h.core == 0;
+            from_d += rec[i].h.pid == (uint64_t)d;
+            from_c += rec[i].h.pid == (uint64_t)c;
+        }
+        CHECK("dr-core-filter", core0 && from_d > 0 && from_c == 0,
+              "!dr core 0: %d records, all on core 0: %s, %d from the process on cpu 0, %d from the one on cpu 1",
+              n, core0 ? "yes" : "NO", from_d, from_c);
+        events_clear();
+    }
+
+    /* imm no: batched, published by the 100 ms timer */
+    pid_t e = bp_child(0, 3, &ra, &ga);
+    id = event_add((uint64_t)e, HV_ABI_ALL_CORES, 0, 0);
+    if (write(ga, "g", 1) != 1)
+        return 0;
+    bp_finish(e, ra);
+    close(ga);
+    double t0 = now_ms(), waited = -1;
+    {
+        struct pollfd pfd = { .fd = dev_fd(), .events = POLLIN };
+
+        if (poll(&pfd, 1, 2000) > 0)
+            waited = now_ms() - t0;   /* the first batch became readable */
+    }
+    n = read_records(rec, 4096, 200);
+    CHECK("dr-imm-no-flush", n > 0 && waited >= 0 && waited < 1000.0,
+          "imm no: %d records arrived %.0f ms after the process ended (flush every %u ms)", n, waited, HV_MSG_FLUSH_MS);
+
+    /* clearing stops DR exits */
+    events_clear();
+    q = query(&err);
+    uint64_t before = q ? total_exits(q, 29) : 0;
+    free(q);
+    pid_t f = bp_child(0, 5, &ra, &ga);
+    if (write(ga, "g", 1) != 1)
+        return 0;
+    uint64_t hits_f = bp_finish(f, ra);
+    close(ga);
+    q = query(&err);
+    uint64_t after = q ? total_exits(q, 29) : 0;
+    free(q);
+    snprintf(detail, sizeof(detail), "MOV-DR exits %llu -> %llu while a process used a breakpoint (%llu hits)",
+             (unsigned long long)before, (unsigned long long)after, (unsigned long long)hits_f);
+    CHECK("dr-clear-stops-exits", after == before && hits_f == 5, "%s", detail);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char detail[2048];
@@ -468,6 +696,10 @@ int main(int argc, char **argv)
 
         ok = kernel_works(detail, sizeof(detail));
         CHECK("kernel-keeps-working", ok, "%s", detail);
+        return failures;
+    }
+    if (!strcmp(argv[1], "dr")) {
+        dr_checks();
         return failures;
     }
     if (!strcmp(argv[1], "msr")) {
