@@ -1,0 +1,496 @@
+/*
+ * hvctl: the libhvcore command-line client.
+ *
+ *   hvctl [--target T] COMMAND...      run one command
+ *   hvctl [--target T] -f FILE         run a script (one command a line)
+ *   hvctl [--target T]                 interactive prompt (history, `help`)
+ *   hvctl serve --listen HOST:PORT [--cores N]   the TCP stub over a simulator
+ *
+ * Targets: local (/dev/hvcore, the default), sim:cores=N, tcp:HOST:PORT.
+ */
+#define _GNU_SOURCE
+#include <hvcore/abi_exec.h>
+#include <hvcore/client/cmd.h>
+#include <hvcore/client/code_check.h>
+#include <hvcore/client/engine.h>
+#include <hvcore/client/wire.h>
+#include <hvcore/event.h>
+#include <hvcore/msr.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HVCTL_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* fffff807`73553180, as the seeds print 64-bit values. */
+static const char *hex64(uint64_t v, char *buf)
+{
+    if (v >> 32)
+        sprintf(buf, "%08x`%08x", (unsigned)(v >> 32), (unsigned)v);
+    else
+        sprintf(buf, "%08x", (unsigned)v);
+    return buf;
+}
+
+static void print_status_line(const char *what, hv_status_t st)
+{
+    printf("%s: %s (0x%08x)\n", what, hv_status_name(st), st);
+}
+
+static const char *route_name(uint32_t r)
+{
+    return r == 1 ? " (VMCS guest field)" : r == 2 ? " (virtual copy)" : "";
+}
+
+/* ---- commands ----------------------------------------------------------------- */
+
+static int do_msr(struct hv_engine *e, const struct hv_cmd *c)
+{
+    uint32_t cap = hv_engine_cpu_count(e), n = 0, i;
+    struct hv_abi_msr_result *r = calloc(cap ? cap : 1, sizeof(*r));
+    char a[24], b[24];
+    hv_status_t st;
+
+    if (r == NULL)
+        return 1;
+    if (c->kind == HV_CMD_WRMSR)
+        st = hv_engine_msr_write(e, c->core, c->msr, c->value, r, cap, &n);
+    else
+        st = hv_engine_msr_read(e, c->core, c->msr, r, cap, &n);
+    if (n == 0) {
+        print_status_line(c->kind == HV_CMD_WRMSR ? "wrmsr" : "rdmsr", st);
+        free(r);
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        if (!hv_success(r[i].status))
+            printf("core : %x - msr[%x]: %s (0x%08x)%s\n", r[i].core, c->msr, hv_status_name(r[i].status),
+                   r[i].status, r[i].status == HV_STATUS_EXCEPTION_GENERAL_PROTECTION ? ", the CPU raised #GP" : "");
+        else if (c->kind == HV_CMD_RDMSR)
+            printf("core : %x - msr[%x] = %s%s\n", r[i].core, c->msr, hex64(r[i].value, a), route_name(r[i].route));
+        else
+            printf("core : %x - msr[%x] <- %s%s\n", r[i].core, c->msr, hex64(r[i].value, b), route_name(r[i].route));
+    }
+    free(r);
+    return hv_success(st) ? 0 : 1;
+}
+
+static int show_code(const char *what, const uint8_t *code, uint32_t len, enum hv_code_kind kind)
+{
+    struct hv_code_report rep;
+    char dis[16384];
+
+    if (!hv_success(hv_code_check(code, len, kind, &rep))) {
+        printf("%s refused: %s\n", what, rep.message);
+        return 1;
+    }
+    hv_code_disassemble(code, len, dis, sizeof(dis));
+    printf("%s (%u bytes, %u instructions):\n%s", what, len, rep.instructions, dis);
+    return 0;
+}
+
+static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
+{
+    struct hv_engine_event ev = { .pid = c->pid, .core = c->dr_core, .imm = c->imm,
+                                  .buffer_size = c->buffer_size };
+    char p[24];
+    uint32_t id = 0;
+    hv_status_t st;
+
+    if (c->condition_len) {
+        if (show_code("condition", c->condition, c->condition_len, HV_CODE_CONDITION))
+            return 1;
+        ev.condition = c->condition;
+        ev.condition_len = c->condition_len;
+    }
+    if (c->code_len) {
+        if (show_code("code", c->code, c->code_len, HV_CODE_ACTION))
+            return 1;
+        ev.code = c->code;
+        ev.code_len = c->code_len;
+    }
+    if (c->has_script)
+        ev.script = c->script;
+    /* !dr with no action breaks on every access. */
+    ev.action_break = !c->code_len && !c->has_script;
+    st = hv_engine_event_add(e, &ev, &id);
+    if (!hv_success(st)) {
+        print_status_line("!dr", st);
+        return 1;
+    }
+    printf("event %u: !dr pid %s core %s imm %s%s%s%s%s\n", id,
+           c->pid == HV_EVENT_ANY_PID ? "any" : (sprintf(p, "%llx", (unsigned long long)c->pid), p),
+           c->dr_core == HV_EVENT_ANY_CORE ? "any" : (sprintf(p + 12, "%x", c->dr_core), p + 12),
+           c->imm ? "yes" : "no", ev.action_break ? ", action break" : "", c->code_len ? ", action code" : "",
+           c->has_script ? ", action script" : "", c->condition_len ? ", with condition" : "");
+    return 0;
+}
+
+static int do_events(struct hv_engine *e, const struct hv_cmd *c)
+{
+    struct hv_abi_event_info info[256];
+    uint32_t n = 0, i;
+    hv_status_t st;
+
+    if (c->kind == HV_CMD_EVENTS_CTL) {
+        uint32_t op = c->op == 'e' ? HV_ABI_EVENT_ENABLE : c->op == 'd' ? HV_ABI_EVENT_DISABLE : HV_ABI_EVENT_REMOVE;
+
+        st = hv_engine_event_ctl(e, op, c->id);
+        print_status_line(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", st);
+        return hv_success(st) ? 0 : 1;
+    }
+    st = hv_engine_event_list(e, info, 256, &n);
+    if (!hv_success(st)) {
+        print_status_line("events", st);
+        return 1;
+    }
+    if (n == 0)
+        printf("no events\n");
+    for (i = 0; i < n && i < 256; i++) {
+        char pid[24], core[16];
+
+        snprintf(pid, sizeof(pid), info[i].pid == HV_EVENT_ANY_PID ? "any" : "%llx", (unsigned long long)info[i].pid);
+        snprintf(core, sizeof(core), info[i].core == HV_EVENT_ANY_CORE ? "any" : "%x", info[i].core);
+        printf("%4u  %-8s !dr pid %-8s core %-4s imm %-3s fired %llu%s%s%s\n", info[i].id,
+               info[i].enabled ? "enabled" : "disabled", pid, core, info[i].imm ? "yes" : "no",
+               (unsigned long long)info[i].fired, (info[i].actions >> 1) & 1 ? " break" : "",
+               (info[i].actions >> 2) & 1 ? " code" : "", (info[i].actions >> 3) & 1 ? " script" : "");
+    }
+    return 0;
+}
+
+static void print_record(const struct hv_msg_record *r)
+{
+    static const char *const regs[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                          "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+    struct hv_msg_dr_access a;
+    char v[24], rip[24];
+
+    memcpy(&a, r->payload, sizeof(a));
+    if (r->h.lost_before)
+        printf("(%u messages lost before this one: the ring was full)\n", r->h.lost_before);
+    printf("[core %u pid %llx event %u #%llu] %s dr%u, %s = %s at %s", r->h.core, (unsigned long long)r->h.pid,
+           r->h.event_id, (unsigned long long)r->h.seq, a.direction ? "mov from" : "mov to", a.dr,
+           regs[a.gpr & 15], hex64(a.value, v), hex64(a.rip, rip));
+    if (r->h.kind == HV_MSG_SCRIPT) {
+        printf("\n  script: %.*s", (int)(r->h.payload_len > sizeof(a) ? r->h.payload_len - sizeof(a) : 0),
+               (const char *)r->payload + sizeof(a));
+    } else if (r->h.kind == HV_MSG_BREAK) {
+        uint64_t g[17];
+        int i;
+
+        memcpy(g, r->payload + sizeof(a), sizeof(g));
+        printf("\n  break (local mode: the guest continues):");
+        for (i = 0; i < 16; i++)
+            printf("%s%s=%s", i % 4 ? " " : "\n    ", regs[i], hex64(g[i], v));
+        printf("\n    rflags=%s", hex64(g[16], v));
+    } else if (r->h.kind == HV_MSG_CODE) {
+        uint32_t k, len = r->h.payload_len > sizeof(a) ? r->h.payload_len - (uint32_t)sizeof(a) : 0;
+
+        printf("\n  code ran; buffer:");
+        for (k = 0; k < len && k < 32; k++)
+            printf(" %02x", r->payload[sizeof(a) + k]);
+    }
+    printf("\n");
+}
+
+static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
+{
+    struct hv_msg_record recs[64];
+    time_t end = c->seconds ? time(NULL) + (time_t)c->seconds : 0;
+    uint32_t n, i, total = 0;
+    hv_status_t st;
+
+    interrupted = 0;
+    while (!interrupted && (!end || time(NULL) < end)) {
+        st = hv_engine_read(e, recs, 64, &n, 200);
+        if (st == HV_STATUS_TIMEOUT)
+            continue;
+        if (!hv_success(st)) {
+            print_status_line("listen", st);
+            return 1;
+        }
+        for (i = 0; i < n; i++)
+            print_record(&recs[i]);
+        total += n;
+        fflush(stdout);
+    }
+    printf("(%u messages)\n", total);
+    return 0;
+}
+
+static int run_line(struct hv_engine *e, const char *line, bool *quit)
+{
+    struct hv_cmd *c = calloc(1, sizeof(*c));
+    char err[256];
+    int rc = 0;
+    hv_status_t st;
+
+    if (c == NULL)
+        return 1;
+    if (!hv_success(hv_cmd_parse(line, c, err, sizeof(err)))) {
+        printf("error: %s\n", err);
+        free(c);
+        return 1;
+    }
+    switch (c->kind) {
+    case HV_CMD_NONE: break;
+    case HV_CMD_HELP: fputs(hv_cmd_help(c->topic[0] ? c->topic : NULL), stdout); break;
+    case HV_CMD_QUIT: *quit = true; break;
+    case HV_CMD_STATUS:
+        printf("target %s, %u cores\n", hv_engine_target(e), hv_engine_cpu_count(e));
+        break;
+    case HV_CMD_RDMSR:
+    case HV_CMD_WRMSR: rc = do_msr(e, c); break;
+    case HV_CMD_DR: rc = do_dr(e, c); break;
+    case HV_CMD_EVENTS_LIST:
+    case HV_CMD_EVENTS_CTL: rc = do_events(e, c); break;
+    case HV_CMD_LISTEN: rc = do_listen(e, c); break;
+    case HV_CMD_SIMULATE_DR:
+        st = hv_engine_simulate_dr(e, c->core == HV_ALL_CORES ? 0 : c->core, c->pid == HV_EVENT_ANY_PID ? 0 : c->pid,
+                                   c->value);
+        if (!hv_success(st)) {
+            print_status_line("simulate", st);
+            rc = 1;
+        }
+        break;
+    }
+    free(c);
+    fflush(stdout);
+    return rc;
+}
+
+/* ---- the stub ------------------------------------------------------------------- */
+
+struct stub {
+    struct hv_engine *sim;
+};
+
+static hv_status_t stub_handle(void *ctx, uint16_t type, const void *payload, uint32_t len, void *resp,
+                               uint32_t resp_cap, uint32_t *resp_len)
+{
+    struct stub *s = ctx;
+    size_t n = 0;
+    hv_status_t st;
+
+    *resp_len = 0;
+    switch (type) {
+    case HV_WIRE_HELLO: {
+        uint32_t out[2] = { 1, hv_engine_cpu_count(s->sim) };
+        char sig[16] = "libhvcore";
+
+        if (resp_cap < sizeof(out) + sizeof(sig))
+            return HV_STATUS_INSUFFICIENT_RESOURCES;
+        memcpy(resp, out, sizeof(out));
+        memcpy((char *)resp + sizeof(out), sig, sizeof(sig));
+        *resp_len = sizeof(out) + sizeof(sig);
+        return HV_STATUS_SUCCESS;
+    }
+    case HV_WIRE_MSG_READ: {
+        uint32_t req[2], got = 0, max;
+
+        if (len != sizeof(req))
+            return HV_STATUS_INVALID_PACKET;
+        memcpy(req, payload, sizeof(req));
+        max = req[0];
+        if (max > resp_cap / sizeof(struct hv_msg_record))
+            max = resp_cap / (uint32_t)sizeof(struct hv_msg_record);
+        if (max == 0)
+            return HV_STATUS_INVALID_PARAMETER;
+        st = hv_engine_read(s->sim, resp, max, &got, 0);
+        if (!hv_success(st) && st != HV_STATUS_TIMEOUT)
+            return st;
+        *resp_len = got * (uint32_t)sizeof(struct hv_msg_record);
+        return HV_STATUS_SUCCESS;
+    }
+    case HV_WIRE_SIMULATE: {
+        struct { uint32_t core, reserved; uint64_t pid, value; } r;
+        struct hv_abi_header h = { .size = sizeof(h), .version = HV_ABI_VERSION };
+
+        if (len != sizeof(r) || resp_cap < sizeof(h))
+            return HV_STATUS_INVALID_PACKET;
+        memcpy(&r, payload, sizeof(r));
+        h.status = hv_engine_simulate_dr(s->sim, r.core, r.pid, r.value);
+        memcpy(resp, &h, sizeof(h));
+        *resp_len = sizeof(h);
+        return HV_STATUS_SUCCESS;
+    }
+    default:
+        /* abi.h requests: validated and executed by the core (hv_abi_execute). */
+        if (len < sizeof(struct hv_abi_header) || len > resp_cap)
+            return HV_STATUS_INVALID_PACKET;
+        memcpy(resp, payload, len);
+        if (((struct hv_abi_header *)resp)->size != len)
+            return HV_STATUS_INVALID_PACKET;
+        st = hv_engine_request(s->sim, type, resp, len, &n);
+        if (n == 0)
+            return st; /* malformed: an error frame */
+        *resp_len = (uint32_t)n;
+        return HV_STATUS_SUCCESS;
+    }
+}
+
+static int serve(int argc, char **argv)
+{
+    const char *listen_at = "127.0.0.1:5555";
+    char host[64], target[32];
+    unsigned cores = 4;
+    struct stub s;
+    int lfd, i;
+    unsigned long port;
+    const char *colon;
+    hv_status_t st;
+
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+            listen_at = argv[++i];
+        else if (!strcmp(argv[i], "--cores") && i + 1 < argc)
+            cores = (unsigned)strtoul(argv[++i], NULL, 0);
+        else {
+            fprintf(stderr, "usage: hvctl serve [--listen HOST:PORT] [--cores N]\n");
+            return 2;
+        }
+    }
+    colon = strrchr(listen_at, ':');
+    if (colon == NULL || (size_t)(colon - listen_at) >= sizeof(host) || !(port = strtoul(colon + 1, NULL, 10)) ||
+        port > 65535) {
+        fprintf(stderr, "hvctl serve: --listen wants HOST:PORT, not '%s'\n", listen_at);
+        return 2;
+    }
+    memcpy(host, listen_at, (size_t)(colon - listen_at));
+    host[colon - listen_at] = '\0';
+    snprintf(target, sizeof(target), "sim:cores=%u", cores);
+    st = hv_engine_create(&s.sim, target);
+    if (!hv_success(st)) {
+        print_status_line("hvctl serve: simulator", st);
+        return 1;
+    }
+    st = hv_wire_listen(host, (uint16_t)port, &lfd);
+    if (!hv_success(st)) {
+        print_status_line("hvctl serve: listen", st);
+        hv_engine_destroy(s.sim);
+        return 1;
+    }
+    printf("hvctl serve: a simulated %u-core machine on %s:%lu\n", cores, host, port);
+    fflush(stdout);
+    signal(SIGPIPE, SIG_IGN);
+    while (!interrupted) {
+        int fd = accept(lfd, NULL, NULL);
+
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        hv_wire_serve_conn(fd, stub_handle, &s, 60000);
+    }
+    close(lfd);
+    hv_engine_destroy(s.sim);
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    const char *target = "local", *file = NULL;
+    struct hv_engine *e = NULL;
+    int i = 1, rc = 0;
+    bool quit = false;
+    hv_status_t st;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGINT, on_sigint);
+    if (argc > 1 && !strcmp(argv[1], "serve"))
+        return serve(argc - 2, argv + 2);
+    while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+        if (!strcmp(argv[i], "--target") && i + 1 < argc) {
+            target = argv[i + 1];
+            i += 2;
+        } else if (!strcmp(argv[i], "--help")) {
+            printf("usage: hvctl [--target local|sim:cores=N|tcp:HOST:PORT] [-f FILE | COMMAND...]\n"
+                   "       hvctl serve [--listen HOST:PORT] [--cores N]\n\n%s", hv_cmd_help(NULL));
+            return 0;
+        } else {
+            break;
+        }
+    }
+    if (i < argc && !strcmp(argv[i], "-f") && i + 1 < argc) {
+        file = argv[i + 1];
+        i += 2;
+    }
+    st = hv_engine_create(&e, target);
+    if (!hv_success(st)) {
+        fprintf(stderr, "hvctl: cannot open target '%s': %s (0x%08x)%s\n", target, hv_status_name(st), st,
+                !strcmp(target, "local") ? "\n  (is hvcore.ko loaded? try --target sim:cores=4 on a machine without it)"
+                                         : "");
+        return 1;
+    }
+    if (i < argc) {
+        /* One command from the arguments. */
+        char line[8192] = "";
+        size_t off = 0;
+
+        for (; i < argc; i++)
+            off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s", off ? " " : "", argv[i]);
+        rc = run_line(e, line, &quit);
+    } else {
+        FILE *in = stdin;
+        bool tty;
+        char buf[8192];
+
+        if (file && !(in = fopen(file, "r"))) {
+            fprintf(stderr, "hvctl: cannot read %s: %s\n", file, strerror(errno));
+            hv_engine_destroy(e);
+            return 1;
+        }
+        tty = !file && isatty(0);
+        while (!quit) {
+            char *line = NULL;
+#ifdef HVCTL_READLINE
+            if (tty) {
+                line = readline("hvctl> ");
+                if (line == NULL)
+                    break;
+                if (*line)
+                    add_history(line);
+            }
+#endif
+            if (line == NULL) {
+                if (tty) {
+                    printf("hvctl> ");
+                    fflush(stdout);
+                }
+                if (!fgets(buf, sizeof(buf), in))
+                    break;
+                buf[strcspn(buf, "\n")] = '\0';
+                if (file || !tty)
+                    printf("hvctl> %s\n", buf);
+                rc |= run_line(e, buf, &quit);
+            } else {
+                rc |= run_line(e, line, &quit);
+                free(line);
+            }
+        }
+        if (file)
+            fclose(in);
+    }
+    hv_engine_destroy(e);
+    return rc;
+}

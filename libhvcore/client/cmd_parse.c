@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvctl's command parser: one line in, one struct hv_cmd out. The syntax
+ * is described in <hvcore/client/cmd.h>.
+ *
+ * Everything works on (offset, length) spans of the line, never past its
+ * NUL; every write into *out is bounded by the field's size, and every
+ * token quoted in a message is shortened and made printable first, so an
+ * arbitrary line (the fuzzer's) yields either a command or a message.
+ */
+#include <hvcore/client/cmd.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* How much of a token a message quotes, and of a file path. */
+#define QUOTE_TOKEN 64u
+#define QUOTE_PATH  256u
+/* Longest script file path, and how much of a script file is read. */
+#define PATH_MAX_LEN 4095u
+#define SCRIPT_FILE_READ 1024u
+
+struct parser {
+    const char *s;
+    size_t len;
+    size_t pos;
+    char *err;
+    size_t err_len;
+};
+
+struct tok {
+    size_t off;
+    size_t len;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Hex digit value, or -1. */
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Case-insensitive keyword match of s[0..len). */
+static bool kw_eq(const char *s, size_t len, const char *kw)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (kw[i] == '\0' || lower(s[i]) != kw[i])
+            return false;
+    return kw[len] == '\0';
+}
+
+/* s[0..len) as a printable, NUL-terminated string of at most cap-1
+ * characters: non-printable bytes become '?', a long text ends in "...". */
+static const char *quote(char *dst, size_t cap, const char *s, size_t len)
+{
+    size_t i, n = len, o = 0;
+    bool cut = false;
+
+    if (cap < 8) {
+        if (cap)
+            dst[0] = '\0';
+        return dst;
+    }
+    if (n > cap - 1) {
+        n = cap - 4;
+        cut = true;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        dst[o++] = (c >= 0x20 && c < 0x7F) ? (char)c : '?';
+    }
+    if (cut) {
+        dst[o++] = '.';
+        dst[o++] = '.';
+        dst[o++] = '.';
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HV_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define HV_PRINTF(a, b)
+#endif
+
+static void vmsg(char *err, size_t err_len, const char *fmt, va_list ap)
+{
+    if (err != NULL && err_len > 0)
+        (void)vsnprintf(err, err_len, fmt, ap);
+}
+
+static HV_PRINTF(3, 4) hv_status_t fail_to(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmsg(err, err_len, fmt, ap);
+    va_end(ap);
+    return HV_STATUS_INVALID_PARAMETER;
+}
+
+static HV_PRINTF(2, 3) hv_status_t fail(struct parser *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vmsg(p->err, p->err_len, fmt, ap);
+    va_end(ap);
+    return HV_STATUS_INVALID_PARAMETER;
+}
+
+/* A token of the line, quoted for a message (q has QUOTE_TOKEN bytes). */
+static const char *tq(const struct parser *p, const struct tok *t, char *q)
+{
+    return quote(q, QUOTE_TOKEN, p->s + t->off, t->len);
+}
+
+static void skip_blanks(struct parser *p)
+{
+    while (p->pos < p->len && is_blank(p->s[p->pos]))
+        p->pos++;
+}
+
+/* The next token: '{' and '}' alone, else a run up to a blank or brace. */
+static bool next_token(struct parser *p, struct tok *t)
+{
+    skip_blanks(p);
+    if (p->pos >= p->len)
+        return false;
+    t->off = p->pos;
+    if (p->s[p->pos] == '{' || p->s[p->pos] == '}') {
+        p->pos++;
+    } else {
+        while (p->pos < p->len && !is_blank(p->s[p->pos]) && p->s[p->pos] != '{' && p->s[p->pos] != '}')
+            p->pos++;
+    }
+    t->len = p->pos - t->off;
+    return true;
+}
+
+static bool tok_is(const struct parser *p, const struct tok *t, const char *kw)
+{
+    return kw_eq(p->s + t->off, t->len, kw);
+}
+
+/* Nothing may follow `after` (the command as typed). */
+static hv_status_t expect_end(struct parser *p, const struct tok *after)
+{
+    struct tok t;
+    char q1[QUOTE_TOKEN], q2[QUOTE_TOKEN];
+
+    if (!next_token(p, &t))
+        return HV_STATUS_SUCCESS;
+    return fail(p, "unexpected '%s' after '%s'", tq(p, &t, q1), tq(p, after, q2));
+}
+
+/* The value token of option `opt`. */
+static hv_status_t need_value(struct parser *p, const struct tok *opt, struct tok *v)
+{
+    char q[QUOTE_TOKEN];
+
+    if (!next_token(p, v))
+        return fail(p, "'%s' needs a value", tq(p, opt, q));
+    return HV_STATUS_SUCCESS;
+}
+
+/* ---- numbers ------------------------------------------------------------ */
+
+hv_status_t hv_parse_number(const char *token, size_t len, uint64_t *out, char *err, size_t err_len)
+{
+    char q[QUOTE_TOKEN];
+    unsigned base = 16;
+    size_t i, start = 0, digits = 0;
+    uint64_t v = 0;
+
+    if (err != NULL && err_len > 0)
+        err[0] = '\0';
+    if (out == NULL)
+        return fail_to(err, err_len, "no place for the number");
+    *out = 0;
+    if (token == NULL && len > 0)
+        return fail_to(err, err_len, "no number");
+    if (token == NULL)
+        token = "";
+    quote(q, sizeof(q), token, len);
+
+    if (len >= 2 && token[0] == '0' && lower(token[1]) == 'x') {
+        start = 2;
+    } else if (len >= 2 && token[0] == '0' && lower(token[1]) == 'n') {
+        start = 2;
+        base = 10;
+    }
+
+    /* Syntax first (so a bad digit is reported as such even in a long
+     * token), then the value. */
+    for (i = start; i < len; i++) {
+        char c = token[i];
+        int d;
+
+        if (c == '`') {
+            if (i == start)
+                return fail_to(err, err_len, "'%s' is not a number: leading backtick", q);
+            if (token[i - 1] == '`')
+                return fail_to(err, err_len, "'%s' is not a number: empty digit group (two backticks)", q);
+            if (i + 1 == len)
+                return fail_to(err, err_len, "'%s' is not a number: trailing backtick", q);
+            continue;
+        }
+        d = hex_value(c);
+        if (d < 0 || (unsigned)d >= base) {
+            unsigned char uc = (unsigned char)c;
+
+            if (uc >= 0x20 && uc < 0x7F)
+                return fail_to(err, err_len, "'%s' is not a %s number: invalid digit '%c'", q,
+                               base == 10 ? "decimal" : "hex", c);
+            return fail_to(err, err_len, "'%s' is not a %s number: invalid byte 0x%02x", q,
+                           base == 10 ? "decimal" : "hex", uc);
+        }
+        digits++;
+    }
+    if (digits == 0)
+        return fail_to(err, err_len, "'%s' is not a number: no digits", q);
+
+    for (i = start; i < len; i++) {
+        unsigned d;
+
+        if (token[i] == '`')
+            continue;
+        d = (unsigned)hex_value(token[i]);
+        if (v > (UINT64_MAX - d) / base)
+            return fail_to(err, err_len, "number '%s' does not fit in 64 bits", q);
+        v = v * base + d;
+    }
+    *out = v;
+    return HV_STATUS_SUCCESS;
+}
+
+/* A number token; `what` prefixes the message ("pid", "wrmsr value"). */
+static hv_status_t num_tok(struct parser *p, const char *what, const struct tok *t, uint64_t *v)
+{
+    char msg[160];
+
+    if (hv_parse_number(p->s + t->off, t->len, v, msg, sizeof(msg)) != HV_STATUS_SUCCESS)
+        return fail(p, "%s: %s", what, msg);
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t u32_tok(struct parser *p, const char *what, const struct tok *t, uint32_t *v)
+{
+    char q[QUOTE_TOKEN];
+    uint64_t x;
+    hv_status_t st = num_tok(p, what, t, &x);
+
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    if (x > UINT32_MAX)
+        return fail(p, "%s '%s' does not fit in 32 bits", what, tq(p, t, q));
+    *v = (uint32_t)x;
+    return HV_STATUS_SUCCESS;
+}
+
+/* A core number: 32 bits, and not 0xFFFFFFFF (which means "all"/"any"). */
+static hv_status_t core_tok(struct parser *p, const struct tok *t, uint32_t *v, const char *omitted)
+{
+    char q[QUOTE_TOKEN];
+    hv_status_t st = u32_tok(p, "core", t, v);
+
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    if (*v == 0xFFFFFFFFu)
+        return fail(p, "core '%s' (ffffffff) is reserved: leave 'core' out for %s", tq(p, t, q), omitted);
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t pid_tok(struct parser *p, const struct tok *t, uint64_t *v, const char *omitted)
+{
+    char q[QUOTE_TOKEN];
+    hv_status_t st = num_tok(p, "pid", t, v);
+
+    if (st != HV_STATUS_SUCCESS)
+        return st;
+    if (*v == HV_EVENT_ANY_PID)
+        return fail(p, "pid '%s' (ffffffffffffffff) is reserved: leave 'pid' out for %s", tq(p, t, q), omitted);
+    return HV_STATUS_SUCCESS;
+}
+
+/* ---- option bookkeeping --------------------------------------------------- */
+
+/* Marks option bit `bit` seen; a second time is an error. */
+static hv_status_t once(struct parser *p, unsigned *seen, unsigned bit, const struct tok *opt, const char *cmd)
+{
+    char q[QUOTE_TOKEN];
+
+    if (*seen & bit)
+        return fail(p, "duplicate option '%s' for %s", tq(p, opt, q), cmd);
+    *seen |= bit;
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t unknown_option(struct parser *p, const struct tok *opt, const char *cmd)
+{
+    char q[QUOTE_TOKEN];
+
+    return fail(p, "unknown option '%s' for %s", tq(p, opt, q), cmd);
+}
+
+/* ---- braces --------------------------------------------------------------- */
+
+/* After option `opt`: "{ ... }" -> the span between the braces. */
+static hv_status_t brace_value(struct parser *p, const struct tok *opt, const char *shape, size_t *a, size_t *b)
+{
+    char q1[QUOTE_TOKEN], q2[QUOTE_TOKEN];
+    const char *close;
+    struct tok t;
+
+    skip_blanks(p);
+    if (p->pos >= p->len)
+        return fail(p, "'%s' needs a value: %s {%s}", tq(p, opt, q1), tq(p, opt, q2), shape);
+    if (p->s[p->pos] != '{') {
+        (void)next_token(p, &t);
+        return fail(p, "'%s' needs {%s}, not '%s'", tq(p, opt, q1), shape, tq(p, &t, q2));
+    }
+    close = memchr(p->s + p->pos + 1, '}', p->len - p->pos - 1);
+    if (close == NULL)
+        return fail(p, "missing '}' after %s {", tq(p, opt, q1));
+    *a = p->pos + 1;
+    *b = (size_t)(close - p->s);
+    p->pos = *b + 1;
+    return HV_STATUS_SUCCESS;
+}
+
+/* Hex bytes in s[a..b) -> dst (HV_EVENT_MAX_CODE bytes). */
+static hv_status_t hex_bytes(struct parser *p, const char *what, size_t a, size_t b, uint8_t *dst, uint32_t *n_out)
+{
+    char q[QUOTE_TOKEN];
+    size_t i = a;
+    uint32_t n = 0;
+
+    while (i < b) {
+        size_t ts, tl, k, nb;
+        bool ok = true;
+
+        while (i < b && is_blank(p->s[i]))
+            i++;
+        if (i >= b)
+            break;
+        ts = i;
+        while (i < b && !is_blank(p->s[i]))
+            i++;
+        tl = i - ts;
+        for (k = 0; k < tl; k++)
+            if (hex_value(p->s[ts + k]) < 0)
+                ok = false;
+        if (!ok || (tl > 2 && tl % 2 != 0))
+            return fail(p, "%s {}: '%s' at code byte %" PRIu32 " (column %zu) is not a hex byte: "
+                        "use 1-2 hex digits or an even-length hex string",
+                        what, quote(q, sizeof(q), p->s + ts, tl), n, ts + 1);
+        nb = tl <= 2 ? 1 : tl / 2;
+        if (nb > HV_EVENT_MAX_CODE - n)
+            return fail(p, "%s {} has more than %u bytes (the limit)", what, HV_EVENT_MAX_CODE);
+        if (tl <= 2) {
+            dst[n++] = (uint8_t)(tl == 1 ? hex_value(p->s[ts])
+                                         : hex_value(p->s[ts]) * 16 + hex_value(p->s[ts + 1]));
+        } else {
+            for (k = 0; k < tl; k += 2)
+                dst[n++] = (uint8_t)(hex_value(p->s[ts + k]) * 16 + hex_value(p->s[ts + k + 1]));
+        }
+    }
+    if (n == 0)
+        return fail(p, "%s {} is empty: give at least one hex byte", what);
+    *n_out = n;
+    return HV_STATUS_SUCCESS;
+}
+
+/* Trim blanks off [*a, *b) of s. */
+static void trim(const char *s, size_t *a, size_t *b)
+{
+    while (*a < *b && is_blank(s[*a]))
+        (*a)++;
+    while (*b > *a && is_blank(s[*b - 1]))
+        (*b)--;
+}
+
+static hv_status_t script_file(struct parser *p, const char *path, char *script)
+{
+    char qp[QUOTE_PATH];
+    char buf[SCRIPT_FILE_READ + 1];
+    size_t n, a, b;
+    FILE *f;
+    int e;
+
+    quote(qp, sizeof(qp), path, strlen(path));
+    errno = 0;
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        e = errno;
+        return fail(p, "cannot read script file '%s': %s", qp, e ? strerror(e) : "open failed");
+    }
+    errno = 0;
+    n = fread(buf, 1, sizeof(buf), f);
+    e = errno;
+    if (ferror(f)) {
+        fclose(f);
+        return fail(p, "cannot read script file '%s': %s", qp, e ? strerror(e) : "read error");
+    }
+    fclose(f);
+    if (n > SCRIPT_FILE_READ)
+        return fail(p, "script file '%s' is larger than the script limit (%u characters)", qp,
+                    HV_EVENT_MAX_SCRIPT - 1);
+    if (memchr(buf, '\0', n) != NULL)
+        return fail(p, "script file '%s' contains a NUL byte", qp);
+    a = 0;
+    b = n;
+    trim(buf, &a, &b);
+    if (b == a)
+        return fail(p, "script file '%s' is empty", qp);
+    if (b - a > HV_EVENT_MAX_SCRIPT - 1)
+        return fail(p, "script file '%s' is larger than the script limit: %zu characters, at most %u", qp,
+                    b - a, HV_EVENT_MAX_SCRIPT - 1);
+    memcpy(script, buf + a, b - a);
+    script[b - a] = '\0';
+    return HV_STATUS_SUCCESS;
+}
+
+/* script {text} or script {file:PATH}, the span s[a..b). */
+static hv_status_t script_value(struct parser *p, size_t a, size_t b, char *script)
+{
+    char path[PATH_MAX_LEN + 1];
+
+    trim(p->s, &a, &b);
+    if (b - a >= 5 && kw_eq(p->s + a, 5, "file:")) {
+        a += 5;
+        trim(p->s, &a, &b);
+        if (a == b)
+            return fail(p, "script {file:} needs a path");
+        if (b - a > PATH_MAX_LEN)
+            return fail(p, "script file path is longer than %u characters", PATH_MAX_LEN);
+        memcpy(path, p->s + a, b - a);
+        path[b - a] = '\0';
+        return script_file(p, path, script);
+    }
+    if (a == b)
+        return fail(p, "script {} is empty");
+    if (b - a > HV_EVENT_MAX_SCRIPT - 1)
+        return fail(p, "script has %zu characters; the limit is %u", b - a, HV_EVENT_MAX_SCRIPT - 1);
+    memcpy(script, p->s + a, b - a);
+    script[b - a] = '\0';
+    return HV_STATUS_SUCCESS;
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+/* rdmsr <msr> [core <n>] / wrmsr <msr> <value> [core <n>] */
+static hv_status_t parse_msr(struct parser *p, struct hv_cmd *c, const struct tok *cmd, bool write)
+{
+    const char *name = write ? "wrmsr" : "rdmsr";
+    char q[QUOTE_TOKEN];
+    unsigned seen = 0;
+    struct tok t, v;
+    hv_status_t st;
+
+    c->kind = write ? HV_CMD_WRMSR : HV_CMD_RDMSR;
+    if (!next_token(p, &t))
+        return fail(p, "'%s' needs an MSR index", tq(p, cmd, q));
+    if ((st = u32_tok(p, "MSR index", &t, &c->msr)) != HV_STATUS_SUCCESS)
+        return st;
+    if (write) {
+        if (!next_token(p, &t))
+            return fail(p, "'%s' needs a value after the MSR index", tq(p, cmd, q));
+        if ((st = num_tok(p, "wrmsr value", &t, &c->value)) != HV_STATUS_SUCCESS)
+            return st;
+    }
+    while (next_token(p, &t)) {
+        if (!tok_is(p, &t, "core"))
+            return unknown_option(p, &t, name);
+        if ((st = once(p, &seen, 1u, &t, name)) != HV_STATUS_SUCCESS ||
+            (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+            (st = core_tok(p, &v, &c->core, "every core")) != HV_STATUS_SUCCESS)
+            return st;
+    }
+    return HV_STATUS_SUCCESS;
+}
+
+enum { DR_PID = 1, DR_CORE = 2, DR_IMM = 4, DR_BUFFER = 8, DR_SCRIPT = 16, DR_CONDITION = 32, DR_CODE = 64 };
+
+static hv_status_t parse_dr(struct parser *p, struct hv_cmd *c)
+{
+    static const char name[] = "!dr";
+    char q[QUOTE_TOKEN];
+    unsigned seen = 0;
+    struct tok t, v;
+    hv_status_t st;
+    size_t a, b;
+    uint64_t x;
+
+    c->kind = HV_CMD_DR;
+    while (next_token(p, &t)) {
+        if (tok_is(p, &t, "pid")) {
+            if ((st = once(p, &seen, DR_PID, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = pid_tok(p, &v, &c->pid, "any process")) != HV_STATUS_SUCCESS)
+                return st;
+        } else if (tok_is(p, &t, "core")) {
+            if ((st = once(p, &seen, DR_CORE, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = core_tok(p, &v, &c->dr_core, "any core")) != HV_STATUS_SUCCESS)
+                return st;
+        } else if (tok_is(p, &t, "imm")) {
+            if ((st = once(p, &seen, DR_IMM, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS)
+                return st;
+            if (tok_is(p, &v, "yes"))
+                c->imm = true;
+            else if (tok_is(p, &v, "no"))
+                c->imm = false;
+            else
+                return fail(p, "'imm' must be yes or no, not '%s'", tq(p, &v, q));
+        } else if (tok_is(p, &t, "buffer")) {
+            if ((st = once(p, &seen, DR_BUFFER, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = num_tok(p, "buffer", &v, &x)) != HV_STATUS_SUCCESS)
+                return st;
+            if (x > HV_EVENT_MAX_BUFFER)
+                return fail(p, "buffer '%s' is larger than the limit of %x bytes (1 MiB)", tq(p, &v, q),
+                            HV_EVENT_MAX_BUFFER);
+            c->buffer_size = (uint32_t)x;
+        } else if (tok_is(p, &t, "script")) {
+            if ((st = once(p, &seen, DR_SCRIPT, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = brace_value(p, &t, "text", &a, &b)) != HV_STATUS_SUCCESS ||
+                (st = script_value(p, a, b, c->script)) != HV_STATUS_SUCCESS)
+                return st;
+            c->has_script = true;
+        } else if (tok_is(p, &t, "condition")) {
+            if ((st = once(p, &seen, DR_CONDITION, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = brace_value(p, &t, "hex bytes", &a, &b)) != HV_STATUS_SUCCESS ||
+                (st = hex_bytes(p, "condition", a, b, c->condition, &c->condition_len)) != HV_STATUS_SUCCESS)
+                return st;
+        } else if (tok_is(p, &t, "code")) {
+            if ((st = once(p, &seen, DR_CODE, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = brace_value(p, &t, "hex bytes", &a, &b)) != HV_STATUS_SUCCESS ||
+                (st = hex_bytes(p, "code", a, b, c->code, &c->code_len)) != HV_STATUS_SUCCESS)
+                return st;
+        } else {
+            return unknown_option(p, &t, name);
+        }
+    }
+    return HV_STATUS_SUCCESS;
+}
+
+/* events | events e|d|c <id|all> */
+static hv_status_t parse_events(struct parser *p, struct hv_cmd *c)
+{
+    char q[QUOTE_TOKEN];
+    struct tok op, t;
+    hv_status_t st;
+
+    if (!next_token(p, &op)) {
+        c->kind = HV_CMD_EVENTS_LIST;
+        return HV_STATUS_SUCCESS;
+    }
+    if (!(op.len == 1 && (tok_is(p, &op, "e") || tok_is(p, &op, "d") || tok_is(p, &op, "c"))))
+        return fail(p, "unknown events operation '%s': use e (enable), d (disable) or c (clear)", tq(p, &op, q));
+    c->kind = HV_CMD_EVENTS_CTL;
+    c->op = lower(p->s[op.off]);
+    if (!next_token(p, &t))
+        return fail(p, "'%s' needs an event id or 'all'", tq(p, &op, q));
+    if (tok_is(p, &t, "all")) {
+        c->id = HV_CMD_ALL_EVENTS;
+    } else {
+        if ((st = u32_tok(p, "event id", &t, &c->id)) != HV_STATUS_SUCCESS)
+            return st;
+        if (c->id == HV_CMD_ALL_EVENTS)
+            return fail(p, "event id '%s' (ffffffff) is reserved: say 'all'", tq(p, &t, q));
+    }
+    return expect_end(p, &t);
+}
+
+/* simulate dr [core <n>] [pid <n>] [value <n>] */
+static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const struct tok *cmd)
+{
+    static const char name[] = "simulate dr";
+    char q[QUOTE_TOKEN];
+    unsigned seen = 0;
+    struct tok t, v;
+    hv_status_t st;
+
+    if (!next_token(p, &t))
+        return fail(p, "'%s' needs what to simulate: dr", tq(p, cmd, q));
+    if (!tok_is(p, &t, "dr") && !tok_is(p, &t, "!dr"))
+        return fail(p, "unknown simulation '%s': only 'dr' can be simulated", tq(p, &t, q));
+    c->kind = HV_CMD_SIMULATE_DR;
+    c->value = HV_CMD_SIMULATE_DR7_DEFAULT;
+    while (next_token(p, &t)) {
+        if (tok_is(p, &t, "core")) {
+            if ((st = once(p, &seen, 1u, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = core_tok(p, &v, &c->core, "the default core (0)")) != HV_STATUS_SUCCESS)
+                return st;
+        } else if (tok_is(p, &t, "pid")) {
+            if ((st = once(p, &seen, 2u, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = pid_tok(p, &v, &c->pid, "the default pid (0)")) != HV_STATUS_SUCCESS)
+                return st;
+        } else if (tok_is(p, &t, "value")) {
+            if ((st = once(p, &seen, 4u, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = num_tok(p, "value", &v, &c->value)) != HV_STATUS_SUCCESS)
+                return st;
+        } else {
+            return unknown_option(p, &t, name);
+        }
+    }
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
+{
+    char q[QUOTE_TOKEN];
+    struct tok cmd, t;
+    hv_status_t st;
+
+    skip_blanks(p);
+    if (p->pos >= p->len || p->s[p->pos] == '#')
+        return HV_STATUS_SUCCESS;               /* HV_CMD_NONE */
+    (void)next_token(p, &cmd);
+
+    if (tok_is(p, &cmd, "rdmsr"))
+        return parse_msr(p, c, &cmd, false);
+    if (tok_is(p, &cmd, "wrmsr"))
+        return parse_msr(p, c, &cmd, true);
+    if (tok_is(p, &cmd, "!dr") || tok_is(p, &cmd, "dr"))
+        return parse_dr(p, c);
+    if (tok_is(p, &cmd, "events"))
+        return parse_events(p, c);
+    if (tok_is(p, &cmd, "simulate"))
+        return parse_simulate(p, c, &cmd);
+    if (tok_is(p, &cmd, "listen")) {
+        c->kind = HV_CMD_LISTEN;
+        if (!next_token(p, &t))
+            return HV_STATUS_SUCCESS;
+        if ((st = u32_tok(p, "listen seconds", &t, &c->seconds)) != HV_STATUS_SUCCESS)
+            return st;
+        return expect_end(p, &t);
+    }
+    if (tok_is(p, &cmd, "help")) {
+        c->kind = HV_CMD_HELP;
+        if (!next_token(p, &t))
+            return HV_STATUS_SUCCESS;
+        if (t.len >= sizeof(c->topic))
+            return fail(p, "help topic '%s' is too long", tq(p, &t, q));
+        memcpy(c->topic, p->s + t.off, t.len);
+        c->topic[t.len] = '\0';
+        return expect_end(p, &t);
+    }
+    if (tok_is(p, &cmd, "status")) {
+        c->kind = HV_CMD_STATUS;
+        return expect_end(p, &cmd);
+    }
+    if (tok_is(p, &cmd, "quit") || tok_is(p, &cmd, "exit")) {
+        c->kind = HV_CMD_QUIT;
+        return expect_end(p, &cmd);
+    }
+    return fail(p, "unknown command '%s' (try 'help')", tq(p, &cmd, q));
+}
+
+static void cmd_init(struct hv_cmd *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->kind = HV_CMD_NONE;
+    c->core = HV_ALL_CORES;
+    c->pid = HV_EVENT_ANY_PID;
+    c->dr_core = HV_EVENT_ANY_CORE;
+    c->imm = true;
+}
+
+hv_status_t hv_cmd_parse(const char *line, struct hv_cmd *out, char *err, size_t err_len)
+{
+    struct parser p;
+    hv_status_t st;
+
+    if (err == NULL)
+        err_len = 0;
+    if (err_len > 0)
+        err[0] = '\0';
+    if (out == NULL)
+        return fail_to(err, err_len, "no place for the command");
+    cmd_init(out);
+    if (line == NULL)
+        return fail_to(err, err_len, "no command line");
+
+    p.s = line;
+    p.len = strlen(line);
+    p.pos = 0;
+    p.err = err;
+    p.err_len = err_len;
+    st = parse_line(&p, out);
+    if (st != HV_STATUS_SUCCESS)
+        cmd_init(out);
+    return st;
+}
+
+/* ---- help ----------------------------------------------------------------- */
+
+static const char help_overview[] =
+    "hvctl commands (numbers are hex unless prefixed with 0n; see 'help numbers'):\n"
+    "  rdmsr <msr> [core <n>]              read an MSR on every core, or on one core\n"
+    "  wrmsr <msr> <value> [core <n>]      write an MSR on every core, or on one core\n"
+    "  !dr [options]                       add an event on debug-register accesses ('help !dr')\n"
+    "  events                              list the events\n"
+    "  events e|d|c <id|all>               enable, disable or clear (remove) events\n"
+    "  listen [seconds]                    print event messages (0 = until Ctrl-C)\n"
+    "  simulate dr [core <n>] [pid <n>] [value <n>]\n"
+    "                                      inject a guest MOV to DR7 (simulated target)\n"
+    "  status                              show the hypervisor's state\n"
+    "  help [command]                      this overview, or one command in detail\n"
+    "  quit | exit                         leave hvctl\n"
+    "Keywords are case-insensitive. Empty lines and lines starting with # do nothing.\n";
+
+static const char help_rdmsr[] =
+    "rdmsr <msr> [core <n>]\n"
+    "  Read model-specific register <msr> (a 32-bit index) on every core, or only\n"
+    "  on core <n>, and print each core's value or error.\n"
+    "  Examples:\n"
+    "    rdmsr c0000082            IA32_LSTAR on every core\n"
+    "    rdmsr c0000082 core 2     only on core 2\n";
+
+static const char help_wrmsr[] =
+    "wrmsr <msr> <value> [core <n>]\n"
+    "  Write the 64-bit <value> into MSR <msr> (a 32-bit index) on every core, or\n"
+    "  only on core <n>. A core that refuses the write (#GP) is reported; the\n"
+    "  others keep the new value.\n"
+    "  Examples:\n"
+    "    wrmsr c0000082 fffff807`73553180           on every core\n"
+    "    wrmsr c0000082 fffff807`73553180 core 2    only on core 2\n";
+
+static const char help_dr[] =
+    "!dr [pid <n>] [core <n>] [imm yes|no] [buffer <n>] [script {text}]\n"
+    "    [condition {hex bytes}] [code {hex bytes}]\n"
+    "  Add an event that fires when the guest reads or writes a debug register\n"
+    "  (MOV from/to DR0-DR7). Options come in any order, each at most once;\n"
+    "  'dr' works without the '!'.\n"
+    "\n"
+    "  pid <n>          only accesses by this process (default: any process)\n"
+    "  core <n>         only accesses on this core (default: any core)\n"
+    "  imm yes|no       yes (default): each message is delivered at once;\n"
+    "                   no: messages are batched and flushed periodically, which\n"
+    "                   is faster but not real time\n"
+    "  buffer <n>       reserve a pre-allocated buffer of <n> bytes for the\n"
+    "                   event's actions (at most 100000 = 1 MiB, 0 = none);\n"
+    "                   custom code receives it in RCX\n"
+    "  script {text}    on every firing, render <text> into a message; the\n"
+    "                   pseudo-registers $pid $core $context $event $dr $value\n"
+    "                   $rip $rflags and $rax..$r15 become hex values (lower\n"
+    "                   case names). At most 199 characters; {} does not nest,\n"
+    "                   the first '}' ends the text.\n"
+    "                   script {file:PATH} reads the text from the file PATH.\n"
+    "  condition {..}   x86-64 machine code deciding whether the event fires:\n"
+    "                   called with RCX = guest registers (struct hv_gprs *),\n"
+    "                   RDX = context; the event fires when it returns non-zero\n"
+    "                   in RAX\n"
+    "  code {..}        x86-64 machine code run as an action when the event\n"
+    "                   fires: RCX = the pre-allocated buffer (or 0),\n"
+    "                   RDX = guest registers (struct hv_gprs *), R8 = context\n"
+    "\n"
+    "  The event context is NULL for debug-register events: $context in scripts,\n"
+    "  R8 in custom code and RDX in condition code are 0.\n"
+    "  With neither script nor code the event breaks: each access is reported\n"
+    "  with the guest's registers (in local mode the guest then continues).\n"
+    "  Hex bytes are blank-separated (90 90 c3) or contiguous (9090c3), 1 to 4096\n"
+    "  bytes. Code and condition run in VMX root with the Microsoft x64 ABI and\n"
+    "  are checked before the event is armed: they must end in ret and contain\n"
+    "  no privileged, VMX, I/O or interrupt instruction, and every branch must\n"
+    "  stay inside the code.\n"
+    "\n"
+    "  Examples:\n"
+    "    !dr                                        every access, everywhere\n"
+    "    !dr pid 490 core 3\n"
+    "    !dr script { $pid $core } imm no\n"
+    "    !dr buffer 200 code {48 89 11 c3}          mov [rcx], rdx ; ret\n"
+    "    !dr pid 490 code {90 c3} condition {31 c0 ff c0 c3}\n"
+    "    !dr script {file:/tmp/x.txt}\n";
+
+static const char help_events[] =
+    "events\n"
+    "  List the events with their filters, whether enabled, and how often fired.\n"
+    "events e <id|all>    enable an event (or all of them)\n"
+    "events d <id|all>    disable an event (or all of them); it stays defined\n"
+    "events c <id|all>    clear: remove an event (or all of them)\n"
+    "  Examples: events d 1     events c all\n";
+
+static const char help_listen[] =
+    "listen [seconds]\n"
+    "  Print the messages of the events (scripts, breaks) as they arrive, for\n"
+    "  <seconds> (a number, hex by default: 0n30 is thirty seconds), or until\n"
+    "  interrupted with Ctrl-C when it is 0 or absent.\n";
+
+static const char help_simulate[] =
+    "simulate dr [core <n>] [pid <n>] [value <n>]\n"
+    "  On a simulated target, make the guest execute MOV DR7, <value> on core <n>\n"
+    "  in process <pid>, so the events can be tried without hardware.\n"
+    "  Defaults: core 0, pid 0, value 400 (DR7's reset value).\n"
+    "  Example: simulate dr core 1 pid 490 value 401\n";
+
+static const char help_status[] =
+    "status\n"
+    "  Show the target (a real hypervisor or a simulation) and its cores.\n";
+
+static const char help_help[] =
+    "help [command]\n"
+    "  Without a command: the overview. With one: its syntax and options.\n"
+    "  Topics: rdmsr wrmsr !dr events listen simulate status help quit numbers\n";
+
+static const char help_quit[] =
+    "quit | exit\n"
+    "  Leave hvctl.\n";
+
+static const char help_numbers[] =
+    "Numbers\n"
+    "  Hex by default: 10 is sixteen. 0x10 is hex too; 0n10 is decimal ten.\n"
+    "  A backtick may separate groups of digits: fffff807`73553180, 0n1`000`000.\n"
+    "  Values are 64-bit at most (MSR indexes, cores and event ids 32-bit;\n"
+    "  core ffffffff is reserved); a value that does not fit is an error, it\n"
+    "  never wraps.\n";
+
+const char *hv_cmd_help(const char *topic)
+{
+    static const struct { const char *name; const char *text; } topics[] = {
+        { "rdmsr", help_rdmsr },       { "wrmsr", help_wrmsr },
+        { "dr", help_dr },             { "events", help_events },
+        { "listen", help_listen },     { "simulate", help_simulate },
+        { "status", help_status },     { "help", help_help },
+        { "quit", help_quit },         { "exit", help_quit },
+        { "numbers", help_numbers },   { "number", help_numbers },
+    };
+    size_t i, len;
+
+    if (topic == NULL)
+        return help_overview;
+    if (topic[0] == '!')
+        topic++;
+    len = strlen(topic);
+    for (i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        if (kw_eq(topic, len, topics[i].name))
+            return topics[i].text;
+    return help_overview;
+}

@@ -1,0 +1,606 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client engine. Every operation is one request in the abi.h layouts;
+ * a target only has to carry it: `local` as an ioctl on /dev/hvcore, `sim`
+ * by executing it in-process on the core running over the mock backend
+ * (hv_abi_execute, the same validation the stub uses), `tcp` as a frame of
+ * the wire protocol to a stub.
+ */
+#define _GNU_SOURCE
+#include <hvcore/abi_exec.h>
+#include <hvcore/client/engine.h>
+#include <hvcore/client/wire.h>
+#include <hvcore/event.h>
+#include <hvcore/hv.h>
+#include <hvcore/testing/mock.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uapi/hvcore_ioctl.h"
+
+enum target_kind { T_LOCAL, T_SIM, T_TCP };
+
+struct hv_engine {
+    enum target_kind kind;
+    char target[128];
+    uint32_t cpu_count;
+    int timeout_ms;
+    pthread_mutex_t lock;
+    int fd;                     /* local: the device */
+    struct hv *hv;              /* sim */
+    int pipe_fd[2];             /* sim: readable when records may wait */
+    uint64_t last_flush_ms;
+    struct hv_wire_conn *conn;  /* tcp */
+};
+
+/* The simulator runs on the mock backend, whose machine is per process. */
+static pthread_mutex_t sim_owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool sim_taken;
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static unsigned long ioctl_for(uint32_t request)
+{
+    switch (request) {
+    case HV_ABI_REQ_QUERY: return HVCORE_IOCTL_QUERY;
+    case HV_ABI_REQ_MSR: return HVCORE_IOCTL_MSR;
+    case HV_ABI_REQ_MSR_VALUES: return HVCORE_IOCTL_MSR_VALUES;
+    case HV_ABI_REQ_EVENT_ADD: return HVCORE_IOCTL_EVENT_ADD;
+    case HV_ABI_REQ_EVENT_ACTION: return HVCORE_IOCTL_EVENT_ACTION;
+    case HV_ABI_REQ_EVENT_CTL: return HVCORE_IOCTL_EVENT_CTL;
+    case HV_ABI_REQ_EVENT_LIST: return HVCORE_IOCTL_EVENT_LIST;
+    default: return 0;
+    }
+}
+
+static hv_status_t transact(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len)
+{
+    struct hv_abi_header *h = buf;
+    hv_status_t st;
+
+    *resp_len = 0;
+    switch (e->kind) {
+    case T_LOCAL: {
+        unsigned long code = ioctl_for(request);
+
+        if (code == 0)
+            return HV_STATUS_INVALID_PARAMETER;
+        if (ioctl(e->fd, code, buf) != 0) {
+            if (errno == EINVAL)
+                return HV_STATUS_INVALID_PARAMETER;
+            if (errno == ENOMEM)
+                return HV_STATUS_INSUFFICIENT_RESOURCES;
+            if (errno == ENODEV || errno == ENXIO)
+                return HV_STATUS_DEVICE_CONNECTION_LOST;
+            return HV_STATUS_WRITE_FAILED;
+        }
+        *resp_len = h->size;
+        return h->status;
+    }
+    case T_SIM:
+        return hv_abi_execute(e->hv, request, buf, cap, resp_len);
+    case T_TCP: {
+        uint32_t len = 0;
+        uint16_t type = 0;
+
+        st = hv_wire_call(e->conn, (uint16_t)request, buf, h->size, buf, (uint32_t)cap, &len, &type,
+                          e->timeout_ms);
+        if (!hv_success(st))
+            return st;
+        /* The answer must be the same request, whole, as we sent it. */
+        if (len < sizeof(*h) || len > cap || h->size != len)
+            return HV_STATUS_INVALID_PACKET;
+        *resp_len = len;
+        return h->status;
+    }
+    }
+    return HV_STATUS_INVALID_PARAMETER;
+}
+
+hv_status_t hv_engine_request(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len)
+{
+    hv_status_t st;
+
+    if (e == NULL || buf == NULL || resp_len == NULL || cap < sizeof(struct hv_abi_header))
+        return HV_STATUS_INVALID_PARAMETER;
+    pthread_mutex_lock(&e->lock);
+    st = transact(e, request, buf, cap, resp_len);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}
+
+static void init_header(struct hv_abi_header *h, size_t size)
+{
+    memset(h, 0, sizeof(*h));
+    h->size = (uint32_t)size;
+    h->version = HV_ABI_VERSION;
+}
+
+static hv_status_t query_cpu_count(struct hv_engine *e)
+{
+    struct hv_abi_query q;
+    size_t len;
+    hv_status_t st;
+
+    init_header(&q.hdr, sizeof(q));
+    q.cpu_capacity = 0;
+    st = hv_engine_request(e, HV_ABI_REQ_QUERY, &q, sizeof(q), &len);
+    if (hv_success(st))
+        e->cpu_count = q.cpu_count;
+    return st;
+}
+
+/* ---- creation --------------------------------------------------------------- */
+
+static hv_status_t create_sim(struct hv_engine *e, const char *args)
+{
+    unsigned long cores = 4;
+    hv_status_t st;
+
+    if (*args == ':') {
+        char *end;
+
+        if (strncmp(args, ":cores=", 7) != 0)
+            return HV_STATUS_INVALID_PARAMETER;
+        errno = 0;
+        cores = strtoul(args + 7, &end, 0);
+        if (errno || *end || cores == 0 || cores > HV_MOCK_MAX_CPUS)
+            return HV_STATUS_INVALID_PARAMETER;
+    } else if (*args != '\0') {
+        return HV_STATUS_INVALID_PARAMETER;
+    }
+    pthread_mutex_lock(&sim_owner_lock);
+    if (sim_taken) {
+        pthread_mutex_unlock(&sim_owner_lock);
+        return HV_STATUS_UNSUPPORTED; /* one simulated machine per process */
+    }
+    sim_taken = true;
+    pthread_mutex_unlock(&sim_owner_lock);
+    st = hv_mock_init((uint32_t)cores, HV_MOCK_PROFILE_HASWELL);
+    if (hv_success(st))
+        st = hv_create(&e->hv, hv_mock_os(), NULL);
+    if (hv_success(st)) {
+        st = hv_start(e->hv);
+        if (!hv_success(st)) {
+            hv_destroy(e->hv);
+            e->hv = NULL;
+        }
+    }
+    if (hv_success(st) && pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) != 0)
+        st = HV_STATUS_INSUFFICIENT_RESOURCES;
+    if (!hv_success(st)) {
+        if (e->hv) {
+            (void)hv_stop(e->hv);
+            hv_destroy(e->hv);
+            e->hv = NULL;
+        }
+        hv_mock_fini();
+        pthread_mutex_lock(&sim_owner_lock);
+        sim_taken = false;
+        pthread_mutex_unlock(&sim_owner_lock);
+        return st;
+    }
+    e->cpu_count = (uint32_t)cores;
+    e->last_flush_ms = now_ms();
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t create_tcp(struct hv_engine *e, const char *args)
+{
+    char host[64];
+    const char *colon;
+    unsigned long port;
+    char *end;
+    size_t n;
+
+    if (*args != ':')
+        return HV_STATUS_INVALID_PARAMETER;
+    args++;
+    colon = strrchr(args, ':');
+    if (colon == NULL || (n = (size_t)(colon - args)) == 0 || n >= sizeof(host))
+        return HV_STATUS_INVALID_PARAMETER;
+    memcpy(host, args, n);
+    host[n] = '\0';
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (errno || *end || port == 0 || port > 65535)
+        return HV_STATUS_INVALID_PARAMETER;
+    return hv_wire_connect(&e->conn, host, (uint16_t)port, e->timeout_ms);
+}
+
+hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
+{
+    struct hv_engine *e;
+    hv_status_t st;
+
+    if (out == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    if (target == NULL || strlen(target) >= sizeof(e->target))
+        return HV_STATUS_INVALID_PARAMETER;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    snprintf(e->target, sizeof(e->target), "%s", target);
+    e->fd = -1;
+    e->pipe_fd[0] = e->pipe_fd[1] = -1;
+    e->timeout_ms = 2000;
+    pthread_mutex_init(&e->lock, NULL);
+
+    if (!strcmp(target, "local")) {
+        e->kind = T_LOCAL;
+        e->fd = open("/dev/hvcore", O_RDWR | O_CLOEXEC);
+        st = e->fd >= 0 ? HV_STATUS_SUCCESS
+                        : (errno == ENOENT || errno == ENXIO || errno == ENODEV) ? HV_STATUS_DEVICE_CONNECTION_LOST
+                                                                                  : HV_STATUS_READ_FAILED;
+    } else if (!strncmp(target, "sim", 3)) {
+        e->kind = T_SIM;
+        st = create_sim(e, target + 3);
+    } else if (!strncmp(target, "tcp", 3)) {
+        e->kind = T_TCP;
+        st = create_tcp(e, target + 3);
+    } else {
+        st = HV_STATUS_INVALID_PARAMETER;
+    }
+    if (hv_success(st) && e->kind != T_SIM)
+        st = query_cpu_count(e);
+    if (!hv_success(st)) {
+        hv_engine_destroy(e);
+        return st;
+    }
+    *out = e;
+    return HV_STATUS_SUCCESS;
+}
+
+void hv_engine_destroy(struct hv_engine *e)
+{
+    if (e == NULL)
+        return;
+    if (e->fd >= 0)
+        close(e->fd);
+    if (e->conn)
+        hv_wire_close(e->conn);
+    if (e->kind == T_SIM && e->hv != NULL) {
+        (void)hv_stop(e->hv);
+        hv_destroy(e->hv);
+        hv_mock_fini();
+        pthread_mutex_lock(&sim_owner_lock);
+        sim_taken = false;
+        pthread_mutex_unlock(&sim_owner_lock);
+    }
+    if (e->pipe_fd[0] >= 0)
+        close(e->pipe_fd[0]);
+    if (e->pipe_fd[1] >= 0)
+        close(e->pipe_fd[1]);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+const char *hv_engine_target(const struct hv_engine *e)
+{
+    return e ? e->target : "";
+}
+
+uint32_t hv_engine_cpu_count(const struct hv_engine *e)
+{
+    return e ? e->cpu_count : 0;
+}
+
+void hv_engine_set_timeout(struct hv_engine *e, int timeout_ms)
+{
+    if (e && timeout_ms > 0)
+        e->timeout_ms = timeout_ms;
+}
+
+/* ---- MSRs ------------------------------------------------------------------- */
+
+static hv_status_t msr_op(struct hv_engine *e, uint32_t core, uint32_t action, uint32_t msr, uint64_t value,
+                          struct hv_abi_msr_result *results, uint32_t cap, uint32_t *count)
+{
+    uint32_t n = core == HV_ABI_ALL_CORES ? (e ? e->cpu_count : 0) : 1, i;
+    size_t size, len;
+    struct hv_abi_msr *m;
+    hv_status_t st;
+
+    if (count)
+        *count = 0;
+    if (e == NULL || results == NULL || count == NULL || n == 0 || cap < n)
+        return HV_STATUS_INVALID_PARAMETER;
+    size = sizeof(*m) + (size_t)n * sizeof(m->results[0]);
+    m = calloc(1, size);
+    if (m == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    init_header(&m->hdr, size);
+    m->op.msr = msr;
+    m->op.core_number = core;
+    m->op.action = action;
+    m->op.value = value;
+    m->result_capacity = n;
+    st = hv_engine_request(e, HV_ABI_REQ_MSR, m, size, &len);
+    if (m->results_written <= n && m->results_written <= cap) {
+        for (i = 0; i < m->results_written; i++)
+            results[i] = m->results[i];
+        *count = m->results_written;
+    } else if (hv_success(st)) {
+        st = HV_STATUS_INVALID_PACKET;
+    }
+    free(m);
+    return st;
+}
+
+hv_status_t hv_engine_msr_read(struct hv_engine *e, uint32_t core, uint32_t msr,
+                               struct hv_abi_msr_result *results, uint32_t cap, uint32_t *count)
+{
+    return msr_op(e, core, HV_ABI_MSR_READ, msr, 0, results, cap, count);
+}
+
+hv_status_t hv_engine_msr_write(struct hv_engine *e, uint32_t core, uint32_t msr, uint64_t value,
+                                struct hv_abi_msr_result *results, uint32_t cap, uint32_t *count)
+{
+    return msr_op(e, core, HV_ABI_MSR_WRITE, msr, value, results, cap, count);
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+static hv_status_t add_action(struct hv_engine *e, uint32_t id, uint32_t kind, const void *data, uint32_t len)
+{
+    size_t size = sizeof(struct hv_abi_event_action) + len, rlen;
+    struct hv_abi_event_action *a = calloc(1, size);
+    hv_status_t st;
+
+    if (a == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    init_header(&a->hdr, size);
+    a->id = id;
+    a->kind = kind;
+    a->data_len = len;
+    if (len)
+        memcpy(a->data, data, len);
+    st = hv_engine_request(e, HV_ABI_REQ_EVENT_ACTION, a, size, &rlen);
+    free(a);
+    return st;
+}
+
+hv_status_t hv_engine_event_add(struct hv_engine *e, const struct hv_engine_event *ev, uint32_t *id)
+{
+    size_t size, rlen;
+    struct hv_abi_event_add *a;
+    hv_status_t st;
+
+    if (e == NULL || ev == NULL || id == NULL || (ev->condition_len && ev->condition == NULL) ||
+        ev->condition_len > HV_EVENT_MAX_CODE || (ev->code && (ev->code_len == 0 || ev->code_len > HV_EVENT_MAX_CODE)) ||
+        (ev->script && strlen(ev->script) >= HV_EVENT_MAX_SCRIPT))
+        return HV_STATUS_INVALID_PARAMETER;
+    size = sizeof(*a) + ev->condition_len;
+    a = calloc(1, size);
+    if (a == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    init_header(&a->hdr, size);
+    a->type = HV_EVENT_DR_ACCESS;
+    a->core = ev->core;
+    a->pid = ev->pid;
+    a->imm = ev->imm ? 1 : 0;
+    a->buffer_size = ev->buffer_size;
+    a->condition_len = ev->condition_len;
+    if (ev->condition_len)
+        memcpy(a->data, ev->condition, ev->condition_len);
+    st = hv_engine_request(e, HV_ABI_REQ_EVENT_ADD, a, size, &rlen);
+    *id = a->id;
+    free(a);
+    /* Actions: a failure removes the half-made event again. */
+    if (hv_success(st) && ev->code)
+        st = add_action(e, *id, HV_ABI_ACTION_CODE, ev->code, ev->code_len);
+    if (hv_success(st) && ev->script)
+        st = add_action(e, *id, HV_ABI_ACTION_SCRIPT, ev->script, (uint32_t)strlen(ev->script) + 1);
+    if (hv_success(st) && ev->action_break)
+        st = add_action(e, *id, HV_ABI_ACTION_BREAK, NULL, 0);
+    if (!hv_success(st) && *id != 0) {
+        (void)hv_engine_event_ctl(e, HV_ABI_EVENT_REMOVE, *id);
+        *id = 0;
+    }
+    return st;
+}
+
+hv_status_t hv_engine_event_ctl(struct hv_engine *e, uint32_t op, uint32_t id)
+{
+    struct hv_abi_event_ctl c;
+    size_t len;
+
+    if (e == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    init_header(&c.hdr, sizeof(c));
+    c.op = op;
+    c.id = id;
+    return hv_engine_request(e, HV_ABI_REQ_EVENT_CTL, &c, sizeof(c), &len);
+}
+
+hv_status_t hv_engine_event_list(struct hv_engine *e, struct hv_abi_event_info *out, uint32_t cap, uint32_t *count)
+{
+    size_t size, len;
+    struct hv_abi_event_list *l;
+    hv_status_t st;
+    uint32_t i;
+
+    if (e == NULL || count == NULL || (cap && out == NULL) || cap > HV_EVENT_MAX_EVENTS)
+        return HV_STATUS_INVALID_PARAMETER;
+    size = sizeof(*l) + (size_t)cap * sizeof(l->events[0]);
+    l = calloc(1, size);
+    if (l == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    init_header(&l->hdr, size);
+    l->capacity = cap;
+    st = hv_engine_request(e, HV_ABI_REQ_EVENT_LIST, l, size, &len);
+    *count = l->count;
+    for (i = 0; i < l->count && i < cap; i++)
+        out[i] = l->events[i];
+    free(l);
+    return st;
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static uint32_t sim_take(struct hv_engine *e, struct hv_msg_record *out, uint32_t max)
+{
+    uint32_t n = 0, c;
+    char drain[64];
+
+    /* The imm-no timer of a real platform, run by whoever reads. */
+    if (now_ms() - e->last_flush_ms >= HV_MSG_FLUSH_MS) {
+        (void)hv_event_flush(e->hv);
+        e->last_flush_ms = now_ms();
+    }
+    for (c = 0; c < e->cpu_count && n < max; c++)
+        n += hv_msg_get(hv_event_ring(e->hv, c), out + n, max - n);
+    while (read(e->pipe_fd[0], drain, sizeof(drain)) > 0)
+        ;
+    return n;
+}
+
+hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint32_t max, uint32_t *n,
+                           int timeout_ms)
+{
+    uint64_t deadline;
+
+    if (n)
+        *n = 0;
+    if (e == NULL || out == NULL || n == NULL || max == 0)
+        return HV_STATUS_INVALID_PARAMETER;
+    deadline = now_ms() + (timeout_ms < 0 ? 0 : (uint64_t)timeout_ms);
+    for (;;) {
+        int wait;
+
+        switch (e->kind) {
+        case T_LOCAL: {
+            struct pollfd p = { .fd = e->fd, .events = POLLIN };
+            ssize_t r;
+
+            wait = timeout_ms < 0 ? -1 : (int)(deadline > now_ms() ? deadline - now_ms() : 0);
+            if (poll(&p, 1, wait) <= 0)
+                return HV_STATUS_TIMEOUT;
+            r = read(e->fd, out, (size_t)max * sizeof(*out));
+            if (r < 0)
+                return errno == EAGAIN ? HV_STATUS_TIMEOUT : HV_STATUS_READ_FAILED;
+            *n = (uint32_t)((size_t)r / sizeof(*out));
+            return HV_STATUS_SUCCESS;
+        }
+        case T_SIM:
+            pthread_mutex_lock(&e->lock);
+            *n = sim_take(e, out, max);
+            pthread_mutex_unlock(&e->lock);
+            if (*n)
+                return HV_STATUS_SUCCESS;
+            break;
+        case T_TCP: {
+            uint32_t req[2] = { max, 0 }, len = 0;
+            uint16_t type = 0;
+            hv_status_t st;
+
+            pthread_mutex_lock(&e->lock);
+            st = hv_wire_call(e->conn, HV_WIRE_MSG_READ, req, sizeof(req), out,
+                              max * (uint32_t)sizeof(*out), &len, &type, e->timeout_ms);
+            pthread_mutex_unlock(&e->lock);
+            if (!hv_success(st))
+                return st;
+            if (len % sizeof(*out))
+                return HV_STATUS_INVALID_PACKET;
+            *n = len / (uint32_t)sizeof(*out);
+            if (*n)
+                return HV_STATUS_SUCCESS;
+            break;
+        }
+        }
+        if (timeout_ms >= 0 && now_ms() >= deadline)
+            return HV_STATUS_TIMEOUT;
+        {
+            struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+int hv_engine_fd(struct hv_engine *e)
+{
+    if (e == NULL)
+        return -1;
+    if (e->kind == T_LOCAL)
+        return e->fd;
+    if (e->kind == T_SIM)
+        return e->pipe_fd[0];
+    return -1; /* tcp: call hv_engine_read with a timeout */
+}
+
+/* ---- simulation ------------------------------------------------------------------ */
+
+struct simulate_req {
+    uint32_t core, reserved;
+    uint64_t pid, value;
+};
+
+static hv_status_t sim_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value)
+{
+    struct hv_mock_exit x = { .reason = HV_EXIT_MOV_DR, .instruction_len = 3,
+                              .qualification = HV_QUAL_DR_MAKE(7, HV_DR_MOV_TO_DR, HV_GPR_RAX) };
+    uint32_t prev;
+    struct hv_vcpu *v;
+    enum hv_exit_action a;
+
+    if (core >= e->cpu_count)
+        return HV_STATUS_INVALID_PARAMETER;
+    prev = hv_mock_cpu_bind(core);
+    hv_mock_cpu_lock(core);
+    hv_mock_cpu(core)->pid = pid;
+    v = hv_mock_current_vcpu();
+    v->gprs.r[HV_GPR_RAX] = value;
+    hv_mock_cpu_unlock(core);
+    a = hv_mock_exit(&x);
+    hv_mock_cpu_bind(prev);
+    if (a != HV_ACTION_RESUME)
+        return HV_STATUS_INTERNAL_ERROR;
+    if (write(e->pipe_fd[1], "r", 1) < 0) {
+        /* full pipe: the reader is already due */
+    }
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value)
+{
+    hv_status_t st;
+
+    if (e == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (e->kind == T_LOCAL)
+        return HV_STATUS_UNSUPPORTED;
+    if (e->kind == T_TCP) {
+        struct simulate_req r = { core, 0, pid, value };
+        struct hv_abi_header h;
+        uint32_t len = 0;
+        uint16_t type = 0;
+
+        pthread_mutex_lock(&e->lock);
+        st = hv_wire_call(e->conn, HV_WIRE_SIMULATE, &r, sizeof(r), &h, sizeof(h), &len, &type, e->timeout_ms);
+        pthread_mutex_unlock(&e->lock);
+        if (hv_success(st) && len != sizeof(h))
+            return HV_STATUS_INVALID_PACKET;
+        return hv_success(st) ? h.status : st;
+    }
+    pthread_mutex_lock(&e->lock);
+    st = sim_dr(e, core, pid, value);
+    pthread_mutex_unlock(&e->lock);
+    return st;
+}

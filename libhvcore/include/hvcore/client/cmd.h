@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command language of hvctl (user mode, libc).
+ *
+ *   rdmsr <msr> [core <n>]
+ *   wrmsr <msr> <value> [core <n>]
+ *   !dr [pid <n>] [core <n>] [imm yes|no] [buffer <n>] [script {text}]
+ *       [condition {hex bytes}] [code {hex bytes}]        ("dr" works too)
+ *   events                      list
+ *   events e|d|c <id|all>       enable, disable, clear (remove)
+ *   listen [seconds]            0 (the default) = until interrupted
+ *   simulate dr [core <n>] [pid <n>] [value <n>]
+ *   status
+ *   help [command]
+ *   quit | exit
+ *   (empty line) | # comment    HV_CMD_NONE
+ *
+ * Lexing: tokens are separated by blanks (space, tab, CR, LF, VT, FF);
+ * '{' and '}' are tokens of their own, so `code{90}` is `code {90}`.
+ * Keywords and hex digits are case-insensitive. A comment is a line whose
+ * first non-blank character is '#'; there are no trailing comments.
+ *
+ * Numbers (hv_parse_number): hex by default; "0x" prefix = hex, "0n"
+ * prefix = decimal; a backtick may separate digit groups between two
+ * digits (fffff807`73553180, 0n1`000`000). A leading or trailing backtick,
+ * two backticks in a row, no digits, a bad digit or a value past 64 bits
+ * is an error naming the token; nothing wraps silently.
+ *
+ * Braces: `{` opens a value that ends at the next `}` (no nesting). Code
+ * and condition values are hex bytes: blank-separated tokens of 1-2 hex
+ * digits or contiguous even-length hex strings ("90 90 c3", "9090c3"),
+ * 1 .. HV_EVENT_MAX_CODE bytes. A script value is kept verbatim with the
+ * blanks around it trimmed, 1 .. HV_EVENT_MAX_SCRIPT-1 characters;
+ * `script {file:PATH}` reads the text from PATH instead (trimmed the same
+ * way; a NUL byte in the file or text past the limit is refused).
+ *
+ * The parser only parses: the custom code is validated by the caller
+ * (hv_code_check, <hvcore/client/code_check.h>).
+ */
+#ifndef HVCORE_CLIENT_CMD_H
+#define HVCORE_CLIENT_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../event.h"
+#include "../msr.h"
+#include "../status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum hv_cmd_kind {
+    HV_CMD_NONE,            /* empty line or comment: nothing to do */
+    HV_CMD_HELP,
+    HV_CMD_QUIT,
+    HV_CMD_STATUS,
+    HV_CMD_RDMSR,
+    HV_CMD_WRMSR,
+    HV_CMD_DR,
+    HV_CMD_EVENTS_LIST,
+    HV_CMD_EVENTS_CTL,
+    HV_CMD_LISTEN,
+    HV_CMD_SIMULATE_DR,
+};
+
+/* "events e|d|c all" */
+#define HV_CMD_ALL_EVENTS 0xFFFFFFFFu
+
+struct hv_cmd {
+    enum hv_cmd_kind kind;
+    /* rdmsr / wrmsr: msr, value (wrmsr), core = HV_ALL_CORES when absent.
+     * simulate dr: core (HV_ALL_CORES when absent) and pid
+     * (HV_EVENT_ANY_PID when absent): the caller picks its defaults
+     * (hvctl: core 0, pid 0); value = the value moved to DR7
+     * (HV_CMD_SIMULATE_DR7_DEFAULT = 0x400, DR7's reset value, when
+     * absent). */
+    uint32_t msr;
+    uint64_t value;
+    uint32_t core;
+    /* !dr */
+    uint64_t pid;            /* HV_EVENT_ANY_PID when absent */
+    uint32_t dr_core;        /* HV_EVENT_ANY_CORE when absent */
+    bool imm;                /* default true */
+    uint32_t buffer_size;    /* 0 .. HV_EVENT_MAX_BUFFER, 0 = none */
+    bool has_script;
+    char script[HV_EVENT_MAX_SCRIPT];          /* NUL-terminated */
+    uint32_t code_len;                         /* 0 = no code */
+    uint8_t code[HV_EVENT_MAX_CODE];
+    uint32_t condition_len;                    /* 0 = no condition */
+    uint8_t condition[HV_EVENT_MAX_CODE];
+    /* events e|d|c */
+    char op;                 /* 'e', 'd' or 'c' (lower case) */
+    uint32_t id;             /* HV_CMD_ALL_EVENTS (0xFFFFFFFF) for "all" */
+    uint32_t seconds;        /* listen; 0 = until interrupted */
+    char topic[32];          /* help [command], as typed; "" = overview */
+};
+
+/* Default DR7 value of `simulate dr` without `value`. */
+#define HV_CMD_SIMULATE_DR7_DEFAULT 0x400u
+
+/*
+ * Parse one line (NUL-terminated; a trailing newline is fine). Returns
+ * HV_STATUS_SUCCESS with *out filled, or HV_STATUS_INVALID_PARAMETER with
+ * a message naming the offending token in err (always NUL-terminated when
+ * err_len > 0; err may be NULL with err_len 0) and *out reset to an
+ * HV_CMD_NONE command with the defaults. `script {file:...}` reads a file;
+ * otherwise no I/O, no allocation.
+ */
+hv_status_t hv_cmd_parse(const char *line, struct hv_cmd *out, char *err, size_t err_len);
+
+/*
+ * Parse the `len` bytes at `token` as a number (rules above; a NUL byte
+ * inside is just an invalid digit). SUCCESS or INVALID_PARAMETER with a
+ * message such as "'0x' is not a number: no digits" or
+ * "number 'fffff807`73553180`1' does not fit in 64 bits".
+ */
+hv_status_t hv_parse_number(const char *token, size_t len, uint64_t *out, char *err, size_t err_len);
+
+/* Help text for a command ("wrmsr", "!dr", "dr", "events", "numbers", ...,
+ * case-insensitive), or the overview for NULL, "" or an unknown topic.
+ * Never NULL; static storage. */
+const char *hv_cmd_help(const char *topic);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

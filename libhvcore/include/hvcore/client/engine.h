@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The user-mode engine: one handle on a target, the same calls for all.
+ *
+ *   hv_engine_create(&e, "local")            the Linux device /dev/hvcore
+ *   hv_engine_create(&e, "sim:cores=4")      the real core on the mock
+ *                                            backend, in this process (no VT-x)
+ *   hv_engine_create(&e, "tcp:127.0.0.1:5555")  a stub speaking the wire
+ *                                            protocol (hvctl serve)
+ *
+ * Statuses are the shared ones (status.h): INVALID_PARAMETER for bad
+ * arguments, INSUFFICIENT_RESOURCES for allocation failure, READ_FAILED /
+ * WRITE_FAILED for a transport that cannot read/write, TIMEOUT when no
+ * answer comes in time, INVALID_PACKET for a malformed answer,
+ * DEVICE_CONNECTION_LOST when the peer is gone, and the request's own
+ * status (e.g. EXCEPTION_GENERAL_PROTECTION) otherwise. One engine may be
+ * used from several threads; calls are serialized per engine.
+ */
+#ifndef HVCORE_CLIENT_ENGINE_H
+#define HVCORE_CLIENT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../abi.h"
+#include "../msg.h"
+#include "../status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hv_engine;
+
+hv_status_t hv_engine_create(struct hv_engine **out, const char *target);
+void hv_engine_destroy(struct hv_engine *e);
+const char *hv_engine_target(const struct hv_engine *e);
+uint32_t hv_engine_cpu_count(const struct hv_engine *e);
+/* Timeout of one request on transports that have one (default 2000 ms). */
+void hv_engine_set_timeout(struct hv_engine *e, int timeout_ms);
+
+/* MSR read/write on `core` or HV_ABI_ALL_CORES: one result per target core
+ * in results[0..*count); returns SUCCESS or the first failing core's status. */
+hv_status_t hv_engine_msr_read(struct hv_engine *e, uint32_t core, uint32_t msr,
+                               struct hv_abi_msr_result *results, uint32_t cap, uint32_t *count);
+hv_status_t hv_engine_msr_write(struct hv_engine *e, uint32_t core, uint32_t msr, uint64_t value,
+                                struct hv_abi_msr_result *results, uint32_t cap, uint32_t *count);
+
+/* An event as `!dr` builds it. Code and condition must already have passed
+ * hv_code_check() (hvctl does it); the target re-checks the size. */
+struct hv_engine_event {
+    uint64_t pid;               /* UINT64_MAX = any */
+    uint32_t core;              /* HV_ABI_ALL_CORES = any */
+    bool imm;
+    bool action_break;          /* add a break action */
+    uint32_t buffer_size;
+    const char *script;         /* NULL = none */
+    const uint8_t *code;        /* NULL = none */
+    uint32_t code_len;
+    const uint8_t *condition;   /* NULL = none */
+    uint32_t condition_len;
+};
+hv_status_t hv_engine_event_add(struct hv_engine *e, const struct hv_engine_event *ev, uint32_t *id);
+/* op: HV_ABI_EVENT_ENABLE / _DISABLE / _REMOVE; id or HV_ABI_EVENT_ALL */
+hv_status_t hv_engine_event_ctl(struct hv_engine *e, uint32_t op, uint32_t id);
+hv_status_t hv_engine_event_list(struct hv_engine *e, struct hv_abi_event_info *out, uint32_t cap, uint32_t *count);
+
+/* Message stream: up to `max` records; waits up to timeout_ms for the
+ * first (0 = do not wait, -1 = forever). TIMEOUT when none came. */
+hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint32_t max, uint32_t *n,
+                           int timeout_ms);
+/* A file descriptor that polls readable when records may be waiting. */
+int hv_engine_fd(struct hv_engine *e);
+
+/* Simulated targets only (sim, or tcp to a sim stub): make the guest on
+ * `core`, in process `pid`, execute MOV DR7, <value>. UNSUPPORTED elsewhere. */
+hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value);
+
+/* Raw request in the abi.h layouts (advanced; what the stub forwards). */
+hv_status_t hv_engine_request(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
