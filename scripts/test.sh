@@ -17,7 +17,7 @@ section() { printf '\n===== %s =====\n' "$*"; }
 section "unit tests"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$jobs"
-ctest --test-dir "$root/build" -L unit --output-on-failure -j"$jobs"
+ctest --test-dir "$root/build" -L 'unit|integration' --output-on-failure -j"$jobs"
 
 section "unit tests under ASan + UBSan"
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
@@ -45,13 +45,16 @@ cmake -S "$root/examples/consumer" -B "$root/build-consumer" -DCMAKE_PREFIX_PATH
 cmake --build "$root/build-consumer" -j"$jobs"
 ctest --test-dir "$root/build-consumer" --output-on-failure
 
-section "fuzzing the exit dispatcher (libFuzzer, 200000 runs)"
+section "fuzzing: exit dispatcher, command parser, wire decoder, code validator (libFuzzer, 200000 runs each)"
 cmake -S "$root" -B "$root/build-fuzz" -DHVCORE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_dispatch
-corpus=$(mktemp -d)
-"$root/build-fuzz/test/fuzz/fuzz_dispatch" -runs=200000 -seed=1 -print_final_stats=1 "$corpus" 2>&1 | tail -4
-rm -rf "$corpus"
+cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_code_check
+for f in fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_code_check; do
+  corpus=$(mktemp -d)
+  echo "-- $f"
+  "$root/build-fuzz/test/fuzz/$f" -runs=200000 -seed=1 -max_len=4200 "$corpus" </dev/null 2>&1 | tail -2
+  rm -rf "$corpus"
+done
 
 section "benchmarks (callgrind)"
 "$root/test/bench/run.sh" "$root/build"

@@ -368,8 +368,8 @@ static int serve(int argc, char **argv)
         }
     }
     colon = strrchr(listen_at, ':');
-    if (colon == NULL || (size_t)(colon - listen_at) >= sizeof(host) || !(port = strtoul(colon + 1, NULL, 10)) ||
-        port > 65535) {
+    if (colon == NULL || (size_t)(colon - listen_at) >= sizeof(host) || colon[1] == '\0' ||
+        (port = strtoul(colon + 1, NULL, 10)) > 65535) {
         fprintf(stderr, "hvctl serve: --listen wants HOST:PORT, not '%s'\n", listen_at);
         return 2;
     }
@@ -387,7 +387,13 @@ static int serve(int argc, char **argv)
         hv_engine_destroy(s.sim);
         return 1;
     }
-    printf("hvctl serve: a simulated %u-core machine on %s:%lu\n", cores, host, port);
+    {
+        uint16_t bound = (uint16_t)port;
+
+        /* Port 0 asks the system for one: say which. */
+        (void)hv_wire_local_port(lfd, &bound);
+        printf("hvctl serve: a simulated %u-core machine on %s:%u\n", cores, host, bound);
+    }
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
     while (!interrupted) {

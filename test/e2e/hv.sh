@@ -3,14 +3,15 @@
 # program against the Debian kernel the guest boots, boot it on Bochs's
 # emulated VT-x CPU, load/check/unload the hypervisor, judge the serial log.
 #
-# usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--demo]
+# usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--demo] [--hvctl PATH]
 #   --cpus N   emulated CPUs (default 2)
 #   --demo     run the narrated demo (demo_body.sh) instead of the tests
+#   --hvctl P  also run the hvctl client in the guest against /dev/hvcore
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
-CPUS=2 TIMEOUT=240 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0
+CPUS=2 TIMEOUT=240 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL=
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
@@ -18,6 +19,7 @@ while (($#)); do
     --workdir) WORK=${2:?}; shift 2 ;;
     --no-setup) SETUP=0; shift ;;
     --demo) DEMO=1; BODY=$E2E_DIR/demo_body.sh; shift ;;
+    --hvctl) HVCTL=${2:?}; shift 2 ;;
     *) echo "hv.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -34,6 +36,15 @@ cp "$WORK/kmod/hvcore.ko" "$WORK/extra/hv/"
 # go through the hypervisor.
 cp "$E2E_CACHE/$KVER/image/lib/modules/$KVER/kernel/arch/x86/kernel/msr.ko" "$WORK/extra/hv/" 2>/dev/null ||
     e2e_log "msr.ko not found in the kernel package: guest-side RDMSR checks will fail"
+if [[ -n $HVCTL ]]; then
+    # hvctl is dynamic (Zydis has no static library in Debian): ship it with
+    # the libraries it loads, at their own paths.
+    cp "$HVCTL" "$WORK/extra/hv/hvctl"
+    for lib in $(ldd "$HVCTL" | grep -o '/[^ ]*'); do
+        mkdir -p "$WORK/extra$(dirname "$lib")"
+        cp -L "$lib" "$WORK/extra$lib"
+    done
+fi
 "$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvtest" -I"$ROOT/libhvcore/include" \
     "$E2E_DIR/guest/hvtest.c" -lpthread >/dev/null
 

@@ -28,6 +28,24 @@ insmod /hv/msr.ko 2>/dev/null || true
 # ---- !dr events: hardware breakpoints set by guest processes --------------------
 /hv/hvtest dr || rc=1
 
+# ---- the hvctl client against the real device ------------------------------------
+if [ -x /hv/hvctl ]; then
+    hv() { /hv/hvctl --target local "$@" 2>&1; }
+    want() { # name, pattern, output
+        if echo "$3" | grep -q -- "$2"; then pass "hvctl-$1: $(echo "$3" | head -n 1)"; else fail "hvctl-$1: got: $(echo "$3" | tr '\n' '|')"; fi
+    }
+    ncpu=$(grep -c '^processor' /proc/cpuinfo)
+    want status "target local, $ncpu cores" "$(hv status)"
+    orig=$(hv rdmsr 175 core 1 | sed -n 's/.*= \([0-9a-f`]*\).*/\1/p')
+    want wrmsr-core-1 'core : 1 - msr\[175\] <- fffffe00`00abc000 (VMCS guest field)' "$(hv wrmsr 175 'fffffe00`00abc000' core 1)"
+    want rdmsr-core-1 'core : 1 - msr\[175\] = fffffe00`00abc000' "$(hv rdmsr 175)"
+    hv wrmsr 175 "$orig" core 1 >/dev/null
+    want gp-status 'msr\[801\]: EXCEPTION_GENERAL_PROTECTION (0xc001000d)' "$(hv rdmsr 801)"
+    want dr-add 'event [0-9]*: !dr pid any core 0 imm yes' "$(hv '!dr' core 0)"
+    want events-list 'enabled  !dr pid any      core 0' "$(hv events)"
+    want events-clear 'no events' "$(hv events c all; hv events)"
+fi
+
 # ---- CPU hotplug is refused while loaded ----------------------------------------
 if [ -w /sys/devices/system/cpu/cpu1/online ]; then
     if echo 0 > /sys/devices/system/cpu/cpu1/online 2>/tmp/hp.err; then
