@@ -33,41 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-#define HV_MOCKI_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define HV_MOCKI_PRINTF(f, a)
-#endif
-/* ---- mock-internal interface: BEGIN (identical in every mock_*.c) -------
- * The testing/ files own no header, so each repeats this block verbatim;
- * every function is defined in exactly one of them. */
-/* mock_machine.c */
-void hv_mocki_fail(const char *fmt, ...) HV_MOCKI_PRINTF(1, 2);
-struct hv_mock_cpu *hv_mocki_cpu(const char *caller);
-struct hv_mock_msr *hv_mocki_msr(struct hv_mock_cpu *cpu, uint32_t msr);
-uint64_t hv_mocki_cap(const struct hv_mock_cpu *cpu, uint32_t msr);
-bool hv_mocki_cpuid_get(const struct hv_mock_cpu *cpu, uint32_t leaf, uint32_t subleaf,
-                        struct hv_cpuid_regs *out);
-bool hv_mocki_vmx_foreign(const struct hv_mock_cpu *cpu);
-uint32_t hv_mocki_maxphyaddr(void);
-bool hv_mocki_canonical(uint64_t va);
-/* mock_vmcs.c */
-void hv_mocki_vmcs_reset(void);
-void hv_mocki_vmcs_fini(void);
-void *hv_mocki_page_new(void);
-void hv_mocki_vmcs_init_region(uint64_t pa, uint32_t revision, bool launched);
-bool hv_mocki_vmcs_is_initialized(uint64_t pa);
-bool hv_mocki_vmcs_launched(uint64_t pa);
-void hv_mocki_vmcs_set_launched(uint64_t pa, bool launched);
-bool hv_mocki_vmcs_get(const struct hv_mock_cpu *cpu, uint32_t field, uint64_t *value);
-void hv_mocki_vmcs_put(struct hv_mock_cpu *cpu, uint32_t field, uint64_t value);
-hv_status_t hv_mocki_vmfail(struct hv_mock_cpu *cpu, uint32_t number);
-bool hv_mocki_injected(struct hv_mock_cpu *cpu, enum hv_mock_vmx_op op, hv_status_t *st);
-/* mock_os.c */
-void hv_mocki_os_reset(void);
-void hv_mocki_os_fini(void);
-void hv_mocki_log(const char *fmt, ...) HV_MOCKI_PRINTF(1, 2);
-/* ---- mock-internal interface: END ---------------------------------------- */
+#include "mock_internal.h"
 
 /* "MOCKVMCS": written by VMCLEAR (or the mock itself) into a region it has
  * initialized. */

@@ -16,6 +16,8 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include <hvcore/abi_exec.h>
+
 #include "hvcore_linux.h"
 #include "uapi/hvcore_ioctl.h"
 
@@ -28,341 +30,52 @@ static int put_status(void __user *u, uint32_t status)
 	return put_user(status, (uint32_t __user *)((char __user *)u + offsetof(struct hv_abi_header, status)));
 }
 
-/* Read and check the header; *size_out = bytes the caller owns. */
-static int get_header(void __user *u, size_t min_size, struct hv_abi_header *h)
-{
-	if (copy_from_user(h, u, sizeof(*h)))
-		return -EFAULT;
-	if (h->version != HV_ABI_VERSION || h->flags || h->reserved) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	if (h->size < min_size || h->size > HV_ABI_MAX_REQUEST) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static long do_query(void __user *u)
+/*
+ * Every request takes one path: the header is read and checked first, the
+ * copy is bounded by the size the caller claims (itself bounded by the ABI
+ * maximum), and the core's hv_abi_execute() validates every inner length
+ * before anything runs - the same code the simulator and the TCP stub use.
+ * A malformed request is -EINVAL with INVALID_PARAMETER in the header;
+ * otherwise the ioctl succeeds and the request's own status is in the header.
+ */
+static long do_request(void __user *u, uint32_t request)
 {
 	struct hv_abi_header h;
-	struct hv_abi_query *q;
-	size_t need;
-	uint32_t i, n;
-	int err;
+	size_t len = 0;
+	hv_status_t st;
+	long err = 0;
+	void *buf;
 
-	err = get_header(u, sizeof(struct hv_abi_query), &h);
-	if (err)
-		return err;
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
-	if (!q)
+	if (copy_from_user(&h, u, sizeof(h)))
+		return -EFAULT;
+	if (h.version != HV_ABI_VERSION || h.flags || h.reserved || h.size < sizeof(h) ||
+	    h.size > HV_ABI_MAX_REQUEST) {
+		put_status(u, HV_STATUS_INVALID_PARAMETER);
+		return -EINVAL;
+	}
+	buf = kvmalloc(h.size, GFP_KERNEL);
+	if (!buf)
 		return -ENOMEM;
-	if (copy_from_user(q, u, sizeof(*q))) {
+	if (copy_from_user(buf, u, h.size)) {
 		err = -EFAULT;
 		goto out;
 	}
-	/* The caller's buffer must hold the entries it announced. */
-	need = sizeof(*q) + (size_t)q->cpu_capacity * sizeof(struct hv_abi_cpu_state);
-	if (q->cpu_capacity > HV_ABI_MAX_REQUEST / sizeof(struct hv_abi_cpu_state) || need > h.size) {
+	/* The size we checked, not whatever the caller wrote since. */
+	((struct hv_abi_header *)buf)->size = h.size;
+	st = hv_abi_execute(dev_hv, request, buf, h.size, &len);
+	hvl_log_flush();
+	if (len == 0 || st == HV_STATUS_INVALID_PARAMETER) {
 		put_status(u, HV_STATUS_INVALID_PARAMETER);
 		err = -EINVAL;
 		goto out;
 	}
-	q->abi_version = HV_ABI_VERSION;
-	q->cpu_count = dev_hv->cpu_count;
-	n = min(q->cpu_count, q->cpu_capacity);
-	q->cpus_written = n;
-	q->allocations = hvl_allocations();
-	memcpy(q->signature, dev_hv->cfg.signature, HV_SIGNATURE_LEN);
-	for (i = 0; i < n; i++) {
-		struct hv_abi_cpu_state cs;
-		const struct hv_vcpu *v = &dev_hv->vcpus[i];
-
-		memset(&cs, 0, sizeof(cs));
-		cs.virtualized = (READ_ONCE(v->steps) & HV_STEP_LAUNCHED) ? 1 : 0;
-		cs.status = v->status;
-		/* Counters are written by their own CPU: a racy snapshot is fine. */
-		BUILD_BUG_ON(sizeof(cs.exit_count) != sizeof(v->exit_count));
-		memcpy(cs.exit_count, (const void *)v->exit_count, sizeof(cs.exit_count));
-		if (copy_to_user(&((struct hv_abi_query __user *)u)->cpus[i], &cs, sizeof(cs))) {
-			err = -EFAULT;
-			goto out;
-		}
-	}
-	q->hdr.status = HV_STATUS_SUCCESS;
-	if (copy_to_user(u, q, sizeof(*q)))
+	if (request == HV_ABI_REQ_QUERY)
+		((struct hv_abi_query *)buf)->allocations = hvl_allocations();
+	if (copy_to_user(u, buf, len))
 		err = -EFAULT;
 out:
-	kfree(q);
+	kvfree(buf);
 	return err;
-}
-
-/*
- * MSR requests. The output capacity is checked before any core runs, so a
- * write is never executed without room to report it. Results are gathered
- * in a kernel buffer and copied out once.
- */
-static long do_msr(void __user *u, bool values_only)
-{
-	size_t head = values_only ? sizeof(struct hv_abi_msr_values) : sizeof(struct hv_abi_msr);
-	size_t entry = values_only ? sizeof(uint64_t) : sizeof(struct hv_abi_msr_result);
-	struct hv_abi_msr_values *rv = NULL;
-	struct hv_abi_msr *rq = NULL;
-	struct hv_msr_result *res = NULL;
-	struct hv_abi_header h;
-	struct hv_abi_msr_op op;
-	uint32_t capacity, n, i;
-	hv_status_t st;
-	int err;
-
-	err = get_header(u, head, &h);
-	if (err)
-		return err;
-	/* Both layouts: header, op, capacity, count, array. */
-	if (copy_from_user(&op, (char __user *)u + sizeof(h), sizeof(op)) ||
-	    copy_from_user(&capacity, (char __user *)u + sizeof(h) + sizeof(op), sizeof(capacity)))
-		return -EFAULT;
-	n = hv_msr_target_count(dev_hv, op.core_number);
-	if (op.msr > 0xFFFFFFFFull || op.action > HV_ABI_MSR_WRITE || n == 0 ||
-	    capacity > HV_ABI_MAX_REQUEST / entry || head + (size_t)capacity * entry > h.size ||
-	    capacity < n) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	res = kcalloc(n, sizeof(*res), GFP_KERNEL);
-	if (!res)
-		return -ENOMEM;
-	if (op.action == HV_ABI_MSR_READ)
-		st = hv_msr_read(dev_hv, op.core_number, (uint32_t)op.msr, res, n);
-	else
-		st = hv_msr_write(dev_hv, op.core_number, (uint32_t)op.msr, op.value, res, n);
-	hvl_log_flush();
-
-	if (values_only) {
-		rv = kzalloc(head + n * entry, GFP_KERNEL);
-		if (!rv) {
-			err = -ENOMEM;
-			goto out;
-		}
-		rv->hdr = h;
-		rv->hdr.status = st;
-		rv->op = op;
-		rv->value_capacity = capacity;
-		rv->values_written = n;
-		for (i = 0; i < n; i++)
-			rv->values[i] = res[i].value;
-		err = copy_to_user(u, rv, head + n * entry) ? -EFAULT : 0;
-	} else {
-		rq = kzalloc(head + n * entry, GFP_KERNEL);
-		if (!rq) {
-			err = -ENOMEM;
-			goto out;
-		}
-		rq->hdr = h;
-		rq->hdr.status = st;
-		rq->op = op;
-		rq->result_capacity = capacity;
-		rq->results_written = n;
-		for (i = 0; i < n; i++) {
-			rq->results[i].core = res[i].core;
-			rq->results[i].status = res[i].status;
-			rq->results[i].value = res[i].value;
-			rq->results[i].route = res[i].route;
-			rq->results[i].in_root = res[i].in_root;
-		}
-		err = copy_to_user(u, rq, head + n * entry) ? -EFAULT : 0;
-	}
-out:
-	kfree(rv);
-	kfree(rq);
-	kfree(res);
-	return err;
-}
-
-/* ---- events ------------------------------------------------------------ */
-
-static void put_u32_at(void __user *u, size_t off, uint32_t v)
-{
-	(void)put_user(v, (uint32_t __user *)((char __user *)u + off));
-}
-
-static long do_event_add(void __user *u)
-{
-	struct hv_abi_event_add a;
-	struct hv_event_spec spec;
-	uint8_t *cond = NULL;
-	uint32_t id = 0;
-	hv_status_t st;
-	int err;
-
-	err = get_header(u, sizeof(a), &a.hdr);
-	if (err)
-		return err;
-	if (copy_from_user(&a, u, sizeof(a)))
-		return -EFAULT;
-	if (a.condition_len > HV_EVENT_MAX_CODE || sizeof(a) + (size_t)a.condition_len > a.hdr.size ||
-	    a.reserved || a.imm > 1 || a.disabled > 1) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	if (a.condition_len) {
-		cond = memdup_user((char __user *)u + sizeof(a), a.condition_len);
-		if (IS_ERR(cond))
-			return PTR_ERR(cond);
-	}
-	memset(&spec, 0, sizeof(spec));
-	spec.size = sizeof(spec);
-	spec.type = a.type;
-	spec.pid = a.pid;
-	spec.core = a.core;
-	spec.imm = a.imm;
-	spec.disabled = a.disabled;
-	spec.buffer_size = a.buffer_size;
-	spec.condition = cond;
-	spec.condition_len = a.condition_len;
-	st = hv_event_add(dev_hv, &spec, &id);
-	kfree(cond);
-	hvl_log_flush();
-	put_u32_at(u, offsetof(struct hv_abi_event_add, id), hv_success(st) ? id : 0);
-	return put_status(u, st) ? -EFAULT : 0;
-}
-
-static long do_event_action(void __user *u)
-{
-	struct hv_abi_event_action a;
-	struct hv_action_spec act;
-	uint8_t *data = NULL;
-	hv_status_t st;
-	int err;
-
-	err = get_header(u, sizeof(a), &a.hdr);
-	if (err)
-		return err;
-	if (copy_from_user(&a, u, sizeof(a)))
-		return -EFAULT;
-	if (a.data_len > HV_EVENT_MAX_CODE || sizeof(a) + (size_t)a.data_len > a.hdr.size || a.reserved ||
-	    (a.kind == HV_ABI_ACTION_SCRIPT && (a.data_len == 0 || a.data_len > HV_EVENT_MAX_SCRIPT)) ||
-	    (a.kind == HV_ABI_ACTION_CODE && a.data_len == 0)) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	if (a.data_len) {
-		data = memdup_user((char __user *)u + sizeof(a), a.data_len);
-		if (IS_ERR(data))
-			return PTR_ERR(data);
-	}
-	memset(&act, 0, sizeof(act));
-	act.kind = a.kind;
-	st = HV_STATUS_SUCCESS;
-	switch (a.kind) {
-	case HV_ABI_ACTION_BREAK:
-		break;
-	case HV_ABI_ACTION_CODE:
-		act.code = data;
-		act.code_len = a.data_len;
-		break;
-	case HV_ABI_ACTION_SCRIPT:
-		/* The text must end inside the buffer the caller sent. */
-		if (data[a.data_len - 1] != '\0')
-			st = HV_STATUS_INVALID_PARAMETER;
-		act.script = (const char *)data;
-		break;
-	default:
-		st = HV_STATUS_INVALID_PARAMETER; /* C callbacks are for in-kernel users */
-		break;
-	}
-	if (hv_success(st))
-		st = hv_event_add_action(dev_hv, a.id, &act);
-	kfree(data);
-	if (st == HV_STATUS_INVALID_PARAMETER) {
-		put_status(u, st);
-		return -EINVAL;
-	}
-	return put_status(u, st) ? -EFAULT : 0;
-}
-
-static long do_event_ctl(void __user *u)
-{
-	struct hv_abi_event_ctl c;
-	hv_status_t st = HV_STATUS_SUCCESS;
-	int err;
-
-	err = get_header(u, sizeof(c), &c.hdr);
-	if (err)
-		return err;
-	if (copy_from_user(&c, u, sizeof(c)))
-		return -EFAULT;
-	if (c.op < HV_ABI_EVENT_ENABLE || c.op > HV_ABI_EVENT_REMOVE) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	if (c.id == HV_ABI_EVENT_ALL && c.op == HV_ABI_EVENT_REMOVE) {
-		st = hv_event_clear(dev_hv);
-	} else if (c.id == HV_ABI_EVENT_ALL) {
-		struct hv_event_info *info;
-		uint32_t n = 0, i;
-
-		st = hv_event_list(dev_hv, NULL, 0, &n);
-		info = kvcalloc(n + 1, sizeof(*info), GFP_KERNEL);
-		if (!info)
-			return -ENOMEM;
-		if (hv_success(st))
-			st = hv_event_list(dev_hv, info, n, &n);
-		for (i = 0; hv_success(st) && i < n; i++)
-			st = c.op == HV_ABI_EVENT_ENABLE ? hv_event_enable(dev_hv, info[i].id)
-							 : hv_event_disable(dev_hv, info[i].id);
-		kvfree(info);
-	} else if (c.op == HV_ABI_EVENT_ENABLE) {
-		st = hv_event_enable(dev_hv, c.id);
-	} else if (c.op == HV_ABI_EVENT_DISABLE) {
-		st = hv_event_disable(dev_hv, c.id);
-	} else {
-		st = hv_event_remove(dev_hv, c.id);
-	}
-	hvl_log_flush();
-	return put_status(u, st) ? -EFAULT : 0;
-}
-
-static long do_event_list(void __user *u)
-{
-	struct hv_abi_event_list l;
-	struct hv_event_info *info;
-	uint32_t n = 0, i, cap;
-	hv_status_t st;
-	long err = 0;
-
-	err = get_header(u, sizeof(l), &l.hdr);
-	if (err)
-		return err;
-	if (copy_from_user(&l, u, sizeof(l)))
-		return -EFAULT;
-	cap = l.capacity;
-	if (cap > HV_EVENT_MAX_EVENTS || sizeof(l) + (size_t)cap * sizeof(struct hv_abi_event_info) > l.hdr.size) {
-		put_status(u, HV_STATUS_INVALID_PARAMETER);
-		return -EINVAL;
-	}
-	info = kvcalloc(cap + 1, sizeof(*info), GFP_KERNEL);
-	if (!info)
-		return -ENOMEM;
-	st = hv_event_list(dev_hv, info, cap, &n);
-	for (i = 0; hv_success(st) && i < n && i < cap; i++) {
-		struct hv_abi_event_info e = {
-			.id = info[i].id, .type = info[i].type, .core = info[i].core,
-			.enabled = info[i].enabled, .pid = info[i].pid, .fired = info[i].fired,
-			.actions = info[i].actions, .imm = info[i].imm,
-		};
-
-		if (copy_to_user(&((struct hv_abi_event_list __user *)u)->events[i], &e, sizeof(e))) {
-			err = -EFAULT;
-			break;
-		}
-	}
-	kvfree(info);
-	if (err)
-		return err;
-	put_u32_at(u, offsetof(struct hv_abi_event_list, count), n);
-	return put_status(u, st) ? -EFAULT : 0;
 }
 
 /* ---- message stream ---------------------------------------------------------- */
@@ -439,19 +152,19 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case HVCORE_IOCTL_QUERY:
-		return do_query(u);
+		return do_request(u, HV_ABI_REQ_QUERY);
 	case HVCORE_IOCTL_MSR:
-		return do_msr(u, false);
+		return do_request(u, HV_ABI_REQ_MSR);
 	case HVCORE_IOCTL_MSR_VALUES:
-		return do_msr(u, true);
+		return do_request(u, HV_ABI_REQ_MSR_VALUES);
 	case HVCORE_IOCTL_EVENT_ADD:
-		return do_event_add(u);
+		return do_request(u, HV_ABI_REQ_EVENT_ADD);
 	case HVCORE_IOCTL_EVENT_ACTION:
-		return do_event_action(u);
+		return do_request(u, HV_ABI_REQ_EVENT_ACTION);
 	case HVCORE_IOCTL_EVENT_CTL:
-		return do_event_ctl(u);
+		return do_request(u, HV_ABI_REQ_EVENT_CTL);
 	case HVCORE_IOCTL_EVENT_LIST:
-		return do_event_list(u);
+		return do_request(u, HV_ABI_REQ_EVENT_LIST);
 	default:
 		return -ENOTTY;
 	}
