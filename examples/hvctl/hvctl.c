@@ -276,82 +276,12 @@ static int run_line(struct hv_engine *e, const char *line, bool *quit)
     return rc;
 }
 
-/* ---- the stub ------------------------------------------------------------------- */
-
-struct stub {
-    struct hv_engine *sim;
-};
-
-static hv_status_t stub_handle(void *ctx, uint16_t type, const void *payload, uint32_t len, void *resp,
-                               uint32_t resp_cap, uint32_t *resp_len)
-{
-    struct stub *s = ctx;
-    size_t n = 0;
-    hv_status_t st;
-
-    *resp_len = 0;
-    switch (type) {
-    case HV_WIRE_HELLO: {
-        uint32_t out[2] = { 1, hv_engine_cpu_count(s->sim) };
-        char sig[16] = "libhvcore";
-
-        if (resp_cap < sizeof(out) + sizeof(sig))
-            return HV_STATUS_INSUFFICIENT_RESOURCES;
-        memcpy(resp, out, sizeof(out));
-        memcpy((char *)resp + sizeof(out), sig, sizeof(sig));
-        *resp_len = sizeof(out) + sizeof(sig);
-        return HV_STATUS_SUCCESS;
-    }
-    case HV_WIRE_MSG_READ: {
-        uint32_t req[2], got = 0, max;
-
-        if (len != sizeof(req))
-            return HV_STATUS_INVALID_PACKET;
-        memcpy(req, payload, sizeof(req));
-        max = req[0];
-        if (max > resp_cap / sizeof(struct hv_msg_record))
-            max = resp_cap / (uint32_t)sizeof(struct hv_msg_record);
-        if (max == 0)
-            return HV_STATUS_INVALID_PARAMETER;
-        st = hv_engine_read(s->sim, resp, max, &got, 0);
-        if (!hv_success(st) && st != HV_STATUS_TIMEOUT)
-            return st;
-        *resp_len = got * (uint32_t)sizeof(struct hv_msg_record);
-        return HV_STATUS_SUCCESS;
-    }
-    case HV_WIRE_SIMULATE: {
-        struct { uint32_t core, reserved; uint64_t pid, value; } r;
-        struct hv_abi_header h = { .size = sizeof(h), .version = HV_ABI_VERSION };
-
-        if (len != sizeof(r) || resp_cap < sizeof(h))
-            return HV_STATUS_INVALID_PACKET;
-        memcpy(&r, payload, sizeof(r));
-        h.status = hv_engine_simulate_dr(s->sim, r.core, r.pid, r.value);
-        memcpy(resp, &h, sizeof(h));
-        *resp_len = sizeof(h);
-        return HV_STATUS_SUCCESS;
-    }
-    default:
-        /* abi.h requests: validated and executed by the core (hv_abi_execute). */
-        if (len < sizeof(struct hv_abi_header) || len > resp_cap)
-            return HV_STATUS_INVALID_PACKET;
-        memcpy(resp, payload, len);
-        if (((struct hv_abi_header *)resp)->size != len)
-            return HV_STATUS_INVALID_PACKET;
-        st = hv_engine_request(s->sim, type, resp, len, &n);
-        if (n == 0)
-            return st; /* malformed: an error frame */
-        *resp_len = (uint32_t)n;
-        return HV_STATUS_SUCCESS;
-    }
-}
-
 static int serve(int argc, char **argv)
 {
     const char *listen_at = "127.0.0.1:5555";
     char host[64], target[32];
     unsigned cores = 4;
-    struct stub s;
+    struct { struct hv_engine *sim; } s;
     int lfd, i;
     unsigned long port;
     const char *colon;
@@ -396,16 +326,9 @@ static int serve(int argc, char **argv)
     }
     fflush(stdout);
     signal(SIGPIPE, SIG_IGN);
-    while (!interrupted) {
-        int fd = accept(lfd, NULL, NULL);
-
-        if (fd < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        hv_wire_serve_conn(fd, stub_handle, &s, 60000);
-    }
+    st = hv_engine_serve(s.sim, lfd, &interrupted);
+    if (!hv_success(st) && !interrupted)
+        print_status_line("hvctl serve", st);
     close(lfd);
     hv_engine_destroy(s.sim);
     return 0;

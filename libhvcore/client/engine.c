@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,18 @@ struct hv_engine {
     int pipe_fd[2];             /* sim: readable when records may wait */
     uint64_t last_flush_ms;
     struct hv_wire_conn *conn;  /* tcp */
+    /* tcp, once hv_engine_fd() was asked: a poller on its own connection
+     * moves records into `queue` and makes pipe_fd readable. */
+    pthread_t poller;
+    bool poller_running, poller_stop;
+    struct hv_wire_conn *poll_conn;
+    struct hv_msg_record *queue;
+    uint32_t q_head, q_count, q_lost;
+    char host[64];
+    uint16_t port;
 };
+
+#define TCP_QUEUE 4096u
 
 /* The simulator runs on the mock backend, whose machine is per process. */
 static pthread_mutex_t sim_owner_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -220,6 +233,8 @@ static hv_status_t create_tcp(struct hv_engine *e, const char *args)
     port = strtoul(colon + 1, &end, 10);
     if (errno || *end || port == 0 || port > 65535)
         return HV_STATUS_INVALID_PARAMETER;
+    memcpy(e->host, host, n + 1);
+    e->port = (uint16_t)port;
     return hv_wire_connect(&e->conn, host, (uint16_t)port, e->timeout_ms);
 }
 
@@ -267,10 +282,25 @@ hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
     return HV_STATUS_SUCCESS;
 }
 
+static void poller_stop(struct hv_engine *e)
+{
+    if (!e->poller_running)
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->poller_stop = true;
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->poller, NULL);
+    e->poller_running = false;
+    hv_wire_close(e->poll_conn);
+    e->poll_conn = NULL;
+}
+
 void hv_engine_destroy(struct hv_engine *e)
 {
     if (e == NULL)
         return;
+    poller_stop(e);
+    free(e->queue);
     if (e->fd >= 0)
         close(e->fd);
     if (e->conn)
@@ -471,6 +501,8 @@ static uint32_t sim_take(struct hv_engine *e, struct hv_msg_record *out, uint32_
     return n;
 }
 
+static uint32_t queue_take(struct hv_engine *e, struct hv_msg_record *out, uint32_t max);
+
 hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint32_t max, uint32_t *n,
                            int timeout_ms)
 {
@@ -507,6 +539,15 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
             break;
         case T_TCP: {
             uint32_t req[2] = { max, 0 }, len = 0;
+
+            if (e->poller_running) {
+                /* Records come through the poller's queue. */
+                *n = queue_take(e, out, max);
+                if (*n)
+                    return HV_STATUS_SUCCESS;
+                break;
+            }
+            {
             uint16_t type = 0;
             hv_status_t st;
 
@@ -521,6 +562,7 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
             *n = len / (uint32_t)sizeof(*out);
             if (*n)
                 return HV_STATUS_SUCCESS;
+            }
             break;
         }
         }
@@ -534,6 +576,70 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
     }
 }
 
+/* tcp: fetch records on a second connection so that the request
+ * connection stays free, queue them, and wake pollers through the pipe. */
+static void *poller_main(void *arg)
+{
+    struct hv_engine *e = arg;
+    struct hv_msg_record *batch = calloc(64, sizeof(*batch));
+
+    while (batch != NULL) {
+        uint32_t req[2] = { 64, 0 }, len = 0, n, i;
+        uint16_t type = 0;
+        hv_status_t st;
+        bool stop;
+
+        pthread_mutex_lock(&e->lock);
+        stop = e->poller_stop;
+        pthread_mutex_unlock(&e->lock);
+        if (stop)
+            break;
+        st = hv_wire_call(e->poll_conn, HV_WIRE_MSG_READ, req, sizeof(req), batch, 64 * (uint32_t)sizeof(*batch),
+                          &len, &type, e->timeout_ms);
+        n = hv_success(st) && len % sizeof(*batch) == 0 ? len / (uint32_t)sizeof(*batch) : 0;
+        if (n) {
+            pthread_mutex_lock(&e->lock);
+            for (i = 0; i < n; i++) {
+                if (e->q_count == TCP_QUEUE) {
+                    e->q_lost++; /* told to the reader in the next record */
+                    continue;
+                }
+                batch[i].h.lost_before += e->q_lost;
+                e->q_lost = 0;
+                e->queue[(e->q_head + e->q_count++) % TCP_QUEUE] = batch[i];
+            }
+            pthread_mutex_unlock(&e->lock);
+            if (write(e->pipe_fd[1], "r", 1) < 0) {
+                /* full pipe: the reader is already due */
+            }
+        } else {
+            struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(batch);
+    return NULL;
+}
+
+static uint32_t queue_take(struct hv_engine *e, struct hv_msg_record *out, uint32_t max)
+{
+    uint32_t n = 0;
+    char drain[64];
+
+    pthread_mutex_lock(&e->lock);
+    while (n < max && e->q_count) {
+        out[n++] = e->queue[e->q_head];
+        e->q_head = (e->q_head + 1) % TCP_QUEUE;
+        e->q_count--;
+    }
+    if (e->q_count == 0)
+        while (read(e->pipe_fd[0], drain, sizeof(drain)) > 0)
+            ;
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
 int hv_engine_fd(struct hv_engine *e)
 {
     if (e == NULL)
@@ -542,7 +648,22 @@ int hv_engine_fd(struct hv_engine *e)
         return e->fd;
     if (e->kind == T_SIM)
         return e->pipe_fd[0];
-    return -1; /* tcp: call hv_engine_read with a timeout */
+    if (!e->poller_running) {
+        if (e->queue == NULL && (e->queue = calloc(TCP_QUEUE, sizeof(*e->queue))) == NULL)
+            return -1;
+        if (e->pipe_fd[0] < 0 && pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) != 0)
+            return -1;
+        if (!hv_success(hv_wire_connect(&e->poll_conn, e->host, e->port, e->timeout_ms)))
+            return -1;
+        e->poller_stop = false;
+        if (pthread_create(&e->poller, NULL, poller_main, e) != 0) {
+            hv_wire_close(e->poll_conn);
+            e->poll_conn = NULL;
+            return -1;
+        }
+        e->poller_running = true;
+    }
+    return e->pipe_fd[0];
 }
 
 /* ---- simulation ------------------------------------------------------------------ */
@@ -603,4 +724,154 @@ hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t p
     st = sim_dr(e, core, pid, value);
     pthread_mutex_unlock(&e->lock);
     return st;
+}
+
+/* ---- the stub: this engine served over the wire protocol -------------------------- */
+
+struct stub {
+    struct hv_engine *sim;
+};
+
+static hv_status_t stub_handle(void *ctx, uint16_t type, const void *payload, uint32_t len, void *resp,
+                               uint32_t resp_cap, uint32_t *resp_len)
+{
+    struct stub *s = ctx;
+    size_t n = 0;
+    hv_status_t st;
+
+    *resp_len = 0;
+    switch (type) {
+    case HV_WIRE_HELLO: {
+        uint32_t out[2] = { 1, hv_engine_cpu_count(s->sim) };
+        char sig[16] = "libhvcore";
+
+        if (resp_cap < sizeof(out) + sizeof(sig))
+            return HV_STATUS_INSUFFICIENT_RESOURCES;
+        memcpy(resp, out, sizeof(out));
+        memcpy((char *)resp + sizeof(out), sig, sizeof(sig));
+        *resp_len = sizeof(out) + sizeof(sig);
+        return HV_STATUS_SUCCESS;
+    }
+    case HV_WIRE_MSG_READ: {
+        uint32_t req[2], got = 0, max;
+
+        if (len != sizeof(req))
+            return HV_STATUS_INVALID_PACKET;
+        memcpy(req, payload, sizeof(req));
+        max = req[0];
+        if (max > resp_cap / sizeof(struct hv_msg_record))
+            max = resp_cap / (uint32_t)sizeof(struct hv_msg_record);
+        if (max == 0)
+            return HV_STATUS_INVALID_PARAMETER;
+        st = hv_engine_read(s->sim, resp, max, &got, 0);
+        if (!hv_success(st) && st != HV_STATUS_TIMEOUT)
+            return st;
+        *resp_len = got * (uint32_t)sizeof(struct hv_msg_record);
+        return HV_STATUS_SUCCESS;
+    }
+    case HV_WIRE_SIMULATE: {
+        struct { uint32_t core, reserved; uint64_t pid, value; } r;
+        struct hv_abi_header h = { .size = sizeof(h), .version = HV_ABI_VERSION };
+
+        if (len != sizeof(r) || resp_cap < sizeof(h))
+            return HV_STATUS_INVALID_PACKET;
+        memcpy(&r, payload, sizeof(r));
+        h.status = hv_engine_simulate_dr(s->sim, r.core, r.pid, r.value);
+        memcpy(resp, &h, sizeof(h));
+        *resp_len = sizeof(h);
+        return HV_STATUS_SUCCESS;
+    }
+    default:
+        /* abi.h requests: validated and executed by the core (hv_abi_execute). */
+        if (len < sizeof(struct hv_abi_header) || len > resp_cap)
+            return HV_STATUS_INVALID_PACKET;
+        memcpy(resp, payload, len);
+        if (((struct hv_abi_header *)resp)->size != len)
+            return HV_STATUS_INVALID_PACKET;
+        st = hv_engine_request(s->sim, type, resp, len, &n);
+        if (n == 0)
+            return st; /* malformed: an error frame */
+        *resp_len = (uint32_t)n;
+        return HV_STATUS_SUCCESS;
+    }
+}
+
+struct stub_conn {
+    struct stub stub;
+    int fd;
+    int *active;
+    pthread_mutex_t *lock;
+};
+
+static void *stub_thread(void *arg)
+{
+    struct stub_conn *c = arg;
+
+    /* hv_wire_serve_conn closes the socket when the peer goes. */
+    (void)hv_wire_serve_conn(c->fd, stub_handle, &c->stub, 60000);
+    pthread_mutex_lock(c->lock);
+    (*c->active)--;
+    pthread_mutex_unlock(c->lock);
+    free(c);
+    return NULL;
+}
+
+#define STUB_MAX_CONNECTIONS 8
+
+hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop)
+{
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int active = 0;
+
+    if (e == NULL || listen_fd < 0 || stop == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    /* Atomic: set by a signal handler (hvctl) or by another thread. */
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+        struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+        struct stub_conn *c;
+        pthread_t t;
+        int fd;
+
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        pthread_mutex_lock(&lock);
+        /* A client and its message poller each hold a connection; more
+         * than a few at once is refused rather than served slowly. */
+        if (active >= STUB_MAX_CONNECTIONS || (c = calloc(1, sizeof(*c))) == NULL) {
+            pthread_mutex_unlock(&lock);
+            close(fd);
+            continue;
+        }
+        active++;
+        pthread_mutex_unlock(&lock);
+        c->stub.sim = e;
+        c->fd = fd;
+        c->active = &active;
+        c->lock = &lock;
+        if (pthread_create(&t, NULL, stub_thread, c) != 0) {
+            close(fd);
+            free(c);
+            pthread_mutex_lock(&lock);
+            active--;
+            pthread_mutex_unlock(&lock);
+            continue;
+        }
+        pthread_detach(t);
+    }
+    /* Wait for the connections still being served. */
+    for (;;) {
+        int n;
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+        pthread_mutex_lock(&lock);
+        n = active;
+        pthread_mutex_unlock(&lock);
+        if (n == 0)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    return HV_STATUS_SUCCESS;
 }

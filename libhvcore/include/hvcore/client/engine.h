@@ -19,6 +19,7 @@
 #ifndef HVCORE_CLIENT_ENGINE_H
 #define HVCORE_CLIENT_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "../abi.h"
@@ -74,6 +75,12 @@ int hv_engine_fd(struct hv_engine *e);
 /* Simulated targets only (sim, or tcp to a sim stub): make the guest on
  * `core`, in process `pid`, execute MOV DR7, <value>. UNSUPPORTED elsewhere. */
 hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value);
+
+/* The debuggee stub: serve this engine (typically a sim) over the wire
+ * protocol on an already listening socket (hv_wire_listen) until *stop
+ * becomes non-zero; each connection is served by its own thread (at most
+ * 8 at once). Returns when every connection has ended. */
+hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop);
 
 /* Raw request in the abi.h layouts (advanced; what the stub forwards). */
 hv_status_t hv_engine_request(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len);
