@@ -66,3 +66,12 @@ const char *hv_vmcs_field_name(uint32_t encoding)
 
     return slot < 0 ? "?" : slot_name[slot];
 }
+
+#define SEG_FIELDS(seg) { HV_VMCS_GUEST_##seg##_SELECTOR, HV_VMCS_GUEST_##seg##_BASE, \
+                          HV_VMCS_GUEST_##seg##_LIMIT, HV_VMCS_GUEST_##seg##_AR_BYTES }
+const struct hv_vmcs_segment_fields hv_vmcs_guest_segment[HV_SEG_COUNT] = {
+    [HV_SEG_ES] = SEG_FIELDS(ES),   [HV_SEG_CS] = SEG_FIELDS(CS),
+    [HV_SEG_SS] = SEG_FIELDS(SS),   [HV_SEG_DS] = SEG_FIELDS(DS),
+    [HV_SEG_FS] = SEG_FIELDS(FS),   [HV_SEG_GS] = SEG_FIELDS(GS),
+    [HV_SEG_LDTR] = SEG_FIELDS(LDTR), [HV_SEG_TR] = SEG_FIELDS(TR),
+};

@@ -192,34 +192,18 @@ static hv_status_t capture(struct captured *cap)
 static void write_guest_state(struct writer *w, const struct captured *cap,
                               const struct hv_guest_entry *entry)
 {
-    static const uint32_t sel_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_SELECTOR, HV_VMCS_GUEST_CS_SELECTOR, HV_VMCS_GUEST_SS_SELECTOR,
-        HV_VMCS_GUEST_DS_SELECTOR, HV_VMCS_GUEST_FS_SELECTOR, HV_VMCS_GUEST_GS_SELECTOR,
-        HV_VMCS_GUEST_LDTR_SELECTOR, HV_VMCS_GUEST_TR_SELECTOR };
-    static const uint32_t base_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_BASE, HV_VMCS_GUEST_CS_BASE, HV_VMCS_GUEST_SS_BASE,
-        HV_VMCS_GUEST_DS_BASE, HV_VMCS_GUEST_FS_BASE, HV_VMCS_GUEST_GS_BASE,
-        HV_VMCS_GUEST_LDTR_BASE, HV_VMCS_GUEST_TR_BASE };
-    static const uint32_t limit_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_LIMIT, HV_VMCS_GUEST_CS_LIMIT, HV_VMCS_GUEST_SS_LIMIT,
-        HV_VMCS_GUEST_DS_LIMIT, HV_VMCS_GUEST_FS_LIMIT, HV_VMCS_GUEST_GS_LIMIT,
-        HV_VMCS_GUEST_LDTR_LIMIT, HV_VMCS_GUEST_TR_LIMIT };
-    static const uint32_t ar_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_AR_BYTES, HV_VMCS_GUEST_CS_AR_BYTES, HV_VMCS_GUEST_SS_AR_BYTES,
-        HV_VMCS_GUEST_DS_AR_BYTES, HV_VMCS_GUEST_FS_AR_BYTES, HV_VMCS_GUEST_GS_AR_BYTES,
-        HV_VMCS_GUEST_LDTR_AR_BYTES, HV_VMCS_GUEST_TR_AR_BYTES };
     uint32_t i;
 
     /* The tables hold field encodings chosen at run time, so these use the
      * run-time-width accessor; the encodings are all checked constants. */
     for (i = 0; i < HV_SEG_COUNT && hv_success(w->st); i++) {
-        note(w, sel_f[i], hv_vmcs_write(sel_f[i], cap->seg[i].sel));
+        note(w, hv_vmcs_guest_segment[i].selector, hv_vmcs_write(hv_vmcs_guest_segment[i].selector, cap->seg[i].sel));
         if (hv_success(w->st))
-            note(w, base_f[i], hv_vmcs_write(base_f[i], cap->seg[i].base));
+            note(w, hv_vmcs_guest_segment[i].base, hv_vmcs_write(hv_vmcs_guest_segment[i].base, cap->seg[i].base));
         if (hv_success(w->st))
-            note(w, limit_f[i], hv_vmcs_write(limit_f[i], cap->seg[i].limit));
+            note(w, hv_vmcs_guest_segment[i].limit, hv_vmcs_write(hv_vmcs_guest_segment[i].limit, cap->seg[i].limit));
         if (hv_success(w->st))
-            note(w, ar_f[i], hv_vmcs_write(ar_f[i], cap->seg[i].ar));
+            note(w, hv_vmcs_guest_segment[i].access_rights, hv_vmcs_write(hv_vmcs_guest_segment[i].access_rights, cap->seg[i].ar));
     }
     VMW(w, 32, HV_VMCS_GUEST_GDTR_LIMIT, cap->gdtr.limit);
     VMW(w, nat, HV_VMCS_GUEST_GDTR_BASE, cap->gdtr.base);

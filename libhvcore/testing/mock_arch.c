@@ -1027,31 +1027,15 @@ static const char *const k_seg_name[HV_SEG_COUNT] = { "ES", "CS", "SS", "DS", "F
  * handled only as far as a blue-pill needs: v8086 skips these checks). */
 static bool check_guest_segments(struct entry_check *c, bool ia32e, bool ug, uint64_t cr0)
 {
-    static const uint32_t sel_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_SELECTOR, HV_VMCS_GUEST_CS_SELECTOR, HV_VMCS_GUEST_SS_SELECTOR,
-        HV_VMCS_GUEST_DS_SELECTOR, HV_VMCS_GUEST_FS_SELECTOR, HV_VMCS_GUEST_GS_SELECTOR,
-        HV_VMCS_GUEST_LDTR_SELECTOR, HV_VMCS_GUEST_TR_SELECTOR };
-    static const uint32_t base_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_BASE, HV_VMCS_GUEST_CS_BASE, HV_VMCS_GUEST_SS_BASE,
-        HV_VMCS_GUEST_DS_BASE, HV_VMCS_GUEST_FS_BASE, HV_VMCS_GUEST_GS_BASE,
-        HV_VMCS_GUEST_LDTR_BASE, HV_VMCS_GUEST_TR_BASE };
-    static const uint32_t limit_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_LIMIT, HV_VMCS_GUEST_CS_LIMIT, HV_VMCS_GUEST_SS_LIMIT,
-        HV_VMCS_GUEST_DS_LIMIT, HV_VMCS_GUEST_FS_LIMIT, HV_VMCS_GUEST_GS_LIMIT,
-        HV_VMCS_GUEST_LDTR_LIMIT, HV_VMCS_GUEST_TR_LIMIT };
-    static const uint32_t ar_f[HV_SEG_COUNT] = {
-        HV_VMCS_GUEST_ES_AR_BYTES, HV_VMCS_GUEST_CS_AR_BYTES, HV_VMCS_GUEST_SS_AR_BYTES,
-        HV_VMCS_GUEST_DS_AR_BYTES, HV_VMCS_GUEST_FS_AR_BYTES, HV_VMCS_GUEST_GS_AR_BYTES,
-        HV_VMCS_GUEST_LDTR_AR_BYTES, HV_VMCS_GUEST_TR_AR_BYTES };
     struct gseg s[HV_SEG_COUNT];
     const struct gseg *cs = &s[HV_SEG_CS], *ss = &s[HV_SEG_SS], *tr = &s[HV_SEG_TR], *ldtr = &s[HV_SEG_LDTR];
     uint32_t i;
 
     for (i = 0; i < HV_SEG_COUNT; i++) {
-        s[i].sel = fld(c, sel_f[i]);
-        s[i].base = fld(c, base_f[i]);
-        s[i].limit = (uint32_t)fld(c, limit_f[i]);
-        s[i].ar = (uint32_t)fld(c, ar_f[i]);
+        s[i].sel = fld(c, hv_vmcs_guest_segment[i].selector);
+        s[i].base = fld(c, hv_vmcs_guest_segment[i].base);
+        s[i].limit = (uint32_t)fld(c, hv_vmcs_guest_segment[i].limit);
+        s[i].ar = (uint32_t)fld(c, hv_vmcs_guest_segment[i].access_rights);
     }
     if (tr->sel & 4u)
         return FAIL(c, "guest TR selector 0x%llx: TI flag set", (unsigned long long)tr->sel);

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include "status.h"
+#include "vmx.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -231,6 +232,13 @@ enum hv_vmcs_slot {
 #undef HV_X_
     HV_VMCS_FIELD_COUNT
 };
+
+/* The guest-state fields of each segment register (SDM Vol. 3C, 25.4.1),
+ * indexed by enum hv_seg. */
+struct hv_vmcs_segment_fields {
+    uint32_t selector, base, limit, access_rights;
+};
+extern const struct hv_vmcs_segment_fields hv_vmcs_guest_segment[HV_SEG_COUNT];
 
 /* Slot of an encoding (the full-width encoding of 64-bit fields), or -1. */
 int hv_vmcs_field_slot(uint32_t encoding);
