@@ -32,6 +32,9 @@ cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPIL
 cmake --build "$root/build-tsan" -j"$jobs"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" -L unit --output-on-failure -j"$jobs"
 
+section "the real x86-64 backend in an emulation harness (privileged instructions trapped and checked)"
+"$root/libhvcore/arch/x86_64/selftest/run.sh" "$root/build/arch-selftest"
+
 section "freestanding core (-ffreestanding -fno-builtin -mno-red-zone -mcmodel=kernel)"
 cmake -S "$root" -B "$root/build-kernel-flags" -DHVCORE_KERNEL_FLAGS=ON -DHVCORE_BUILD_TESTS=OFF \
       -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null

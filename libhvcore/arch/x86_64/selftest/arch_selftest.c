@@ -76,6 +76,7 @@ static struct {
     uint16_t gdt_limit, idt_limit;
     uint64_t gdt_base, idt_base;
     uint16_t tr;
+    uint16_t ldtr;
     uint64_t tr_base;
     uint32_t tr_limit;
     uint64_t msr_fs, msr_gs, msr_debugctl, msr_other;
@@ -353,6 +354,20 @@ static void handler(int sig, siginfo_t *si, void *ctx)
     }
     if (op == 0x00) {
         struct modrm m = decode_modrm(g, p + i, rex);
+        if ((m.reg & 7) == 2) { /* lldt: null is allowed; else an LDT descriptor (type 2) */
+            uint16_t sel = m.mem ? *(uint16_t *)(uintptr_t)m.ea : (uint16_t)g[greg_of[m.rm]];
+            uint32_t off = sel & 0xFFF8;
+            if (off != 0) {
+                if (off + 15 > M.gdt_limit)
+                    violation("LLDT beyond GDT limit");
+                else if (((*(volatile uint64_t *)(uintptr_t)(M.gdt_base + off) >> 40) & 0x1F) != 0x02)
+                    violation("LLDT: not an LDT descriptor");
+            }
+            M.ldtr = sel;
+            tr_add("lldt(%x);", sel);
+            g[REG_RIP] += i + m.len;
+            return;
+        }
         if ((m.reg & 7) == 3) { /* ltr */
             uint16_t sel = m.mem ? *(uint16_t *)(uintptr_t)m.ea : (uint16_t)g[greg_of[m.rm]];
             uint32_t off = sel & 0xFFF8;
@@ -810,6 +825,8 @@ static void test_restore(void)
     CHECK(M.cr4 == r.cr4 && M.cr0 == r.cr0, "cr0/cr4");
     CHECK(M.tr == 0x40 && M.tr_base == 0xFFFFFE0000003000ull && M.tr_limit == 0x4087, "TR reloaded from descriptor");
     CHECK(M.gdt_base == r.gdtr_base && M.gdt_limit == 0x7F, "real GDTR restored");
+    /* A VM exit left LDTR null; the guest's selector comes back. */
+    CHECK(strstr(M.trace, "lldt(0)") && M.ldtr == r.ldtr_selector, "LDTR reloaded");
     CHECK(M.idt_base == r.idtr_base && M.idt_limit == 0xFFF, "IDTR restored");
     CHECK(M.dr[7] == 0x401 && M.msr_debugctl == 1 && M.msr_fs == r.fs_base && M.msr_gs == r.gs_base, "dr7/msrs");
     const char *last = strrchr(M.trace, '(');
