@@ -78,10 +78,51 @@
 #include "hv_asm.h"
 #include "asm_offsets.h"
 
+
 /* Frame below the vcpu slot, see the picture above. */
 #define EXIT_FRAME_XMM      HV_SHADOW_SPACE
 #define EXIT_FRAME_VCPU     (EXIT_FRAME_XMM + 16 * 16)
 #define EXIT_FRAME_SIZE     (EXIT_FRAME_VCPU + 16)
+
+/* XMM0-15 to/from the exit frame: the caller-saved SSE state of the C ABI. */
+.macro SAVE_XMM_TO_FRAME
+    movdqa  %xmm0,  EXIT_FRAME_XMM + 0x00(%rsp)
+    movdqa  %xmm1,  EXIT_FRAME_XMM + 0x10(%rsp)
+    movdqa  %xmm2,  EXIT_FRAME_XMM + 0x20(%rsp)
+    movdqa  %xmm3,  EXIT_FRAME_XMM + 0x30(%rsp)
+    movdqa  %xmm4,  EXIT_FRAME_XMM + 0x40(%rsp)
+    movdqa  %xmm5,  EXIT_FRAME_XMM + 0x50(%rsp)
+    movdqa  %xmm6,  EXIT_FRAME_XMM + 0x60(%rsp)
+    movdqa  %xmm7,  EXIT_FRAME_XMM + 0x70(%rsp)
+    movdqa  %xmm8,  EXIT_FRAME_XMM + 0x80(%rsp)
+    movdqa  %xmm9,  EXIT_FRAME_XMM + 0x90(%rsp)
+    movdqa  %xmm10, EXIT_FRAME_XMM + 0xA0(%rsp)
+    movdqa  %xmm11, EXIT_FRAME_XMM + 0xB0(%rsp)
+    movdqa  %xmm12, EXIT_FRAME_XMM + 0xC0(%rsp)
+    movdqa  %xmm13, EXIT_FRAME_XMM + 0xD0(%rsp)
+    movdqa  %xmm14, EXIT_FRAME_XMM + 0xE0(%rsp)
+    movdqa  %xmm15, EXIT_FRAME_XMM + 0xF0(%rsp)
+.endm
+
+.macro RESTORE_XMM_FROM_FRAME
+    movdqa  EXIT_FRAME_XMM + 0x00(%rsp), %xmm0
+    movdqa  EXIT_FRAME_XMM + 0x10(%rsp), %xmm1
+    movdqa  EXIT_FRAME_XMM + 0x20(%rsp), %xmm2
+    movdqa  EXIT_FRAME_XMM + 0x30(%rsp), %xmm3
+    movdqa  EXIT_FRAME_XMM + 0x40(%rsp), %xmm4
+    movdqa  EXIT_FRAME_XMM + 0x50(%rsp), %xmm5
+    movdqa  EXIT_FRAME_XMM + 0x60(%rsp), %xmm6
+    movdqa  EXIT_FRAME_XMM + 0x70(%rsp), %xmm7
+    movdqa  EXIT_FRAME_XMM + 0x80(%rsp), %xmm8
+    movdqa  EXIT_FRAME_XMM + 0x90(%rsp), %xmm9
+    movdqa  EXIT_FRAME_XMM + 0xA0(%rsp), %xmm10
+    movdqa  EXIT_FRAME_XMM + 0xB0(%rsp), %xmm11
+    movdqa  EXIT_FRAME_XMM + 0xC0(%rsp), %xmm12
+    movdqa  EXIT_FRAME_XMM + 0xD0(%rsp), %xmm13
+    movdqa  EXIT_FRAME_XMM + 0xE0(%rsp), %xmm14
+    movdqa  EXIT_FRAME_XMM + 0xF0(%rsp), %xmm15
+.endm
+
 
     .text
 
@@ -178,22 +219,7 @@ HV_LOCAL_FUNC_BEGIN(hv_arch_vmexit)
     andq    $-16, %rsp
     subq    $EXIT_FRAME_SIZE, %rsp
     movq    %rbx, EXIT_FRAME_VCPU(%rsp)
-    movdqa  %xmm0,  EXIT_FRAME_XMM + 0x00(%rsp)
-    movdqa  %xmm1,  EXIT_FRAME_XMM + 0x10(%rsp)
-    movdqa  %xmm2,  EXIT_FRAME_XMM + 0x20(%rsp)
-    movdqa  %xmm3,  EXIT_FRAME_XMM + 0x30(%rsp)
-    movdqa  %xmm4,  EXIT_FRAME_XMM + 0x40(%rsp)
-    movdqa  %xmm5,  EXIT_FRAME_XMM + 0x50(%rsp)
-    movdqa  %xmm6,  EXIT_FRAME_XMM + 0x60(%rsp)
-    movdqa  %xmm7,  EXIT_FRAME_XMM + 0x70(%rsp)
-    movdqa  %xmm8,  EXIT_FRAME_XMM + 0x80(%rsp)
-    movdqa  %xmm9,  EXIT_FRAME_XMM + 0x90(%rsp)
-    movdqa  %xmm10, EXIT_FRAME_XMM + 0xA0(%rsp)
-    movdqa  %xmm11, EXIT_FRAME_XMM + 0xB0(%rsp)
-    movdqa  %xmm12, EXIT_FRAME_XMM + 0xC0(%rsp)
-    movdqa  %xmm13, EXIT_FRAME_XMM + 0xD0(%rsp)
-    movdqa  %xmm14, EXIT_FRAME_XMM + 0xE0(%rsp)
-    movdqa  %xmm15, EXIT_FRAME_XMM + 0xF0(%rsp)
+    SAVE_XMM_TO_FRAME
 
     xorl    %ebp, %ebp                  /* end of the frame-pointer chain */
     movq    %rbx, HV_ARG0
@@ -208,22 +234,7 @@ HV_LOCAL_FUNC_BEGIN(hv_arch_vmexit)
     jmp     .Lexit_halt
 
 .Lexit_resume:
-    movdqa  EXIT_FRAME_XMM + 0x00(%rsp), %xmm0
-    movdqa  EXIT_FRAME_XMM + 0x10(%rsp), %xmm1
-    movdqa  EXIT_FRAME_XMM + 0x20(%rsp), %xmm2
-    movdqa  EXIT_FRAME_XMM + 0x30(%rsp), %xmm3
-    movdqa  EXIT_FRAME_XMM + 0x40(%rsp), %xmm4
-    movdqa  EXIT_FRAME_XMM + 0x50(%rsp), %xmm5
-    movdqa  EXIT_FRAME_XMM + 0x60(%rsp), %xmm6
-    movdqa  EXIT_FRAME_XMM + 0x70(%rsp), %xmm7
-    movdqa  EXIT_FRAME_XMM + 0x80(%rsp), %xmm8
-    movdqa  EXIT_FRAME_XMM + 0x90(%rsp), %xmm9
-    movdqa  EXIT_FRAME_XMM + 0xA0(%rsp), %xmm10
-    movdqa  EXIT_FRAME_XMM + 0xB0(%rsp), %xmm11
-    movdqa  EXIT_FRAME_XMM + 0xC0(%rsp), %xmm12
-    movdqa  EXIT_FRAME_XMM + 0xD0(%rsp), %xmm13
-    movdqa  EXIT_FRAME_XMM + 0xE0(%rsp), %xmm14
-    movdqa  EXIT_FRAME_XMM + 0xF0(%rsp), %xmm15
+    RESTORE_XMM_FROM_FRAME
     movq    %rbx, %rax
     movq    HV_ASM_GPR_RCX(%rax), %rcx
     movq    HV_ASM_GPR_RDX(%rax), %rdx
@@ -252,22 +263,7 @@ HV_LOCAL_FUNC_BEGIN(hv_arch_vmexit)
 .Lexit_devirtualize:
     movq    %rbx, HV_ARG0
     call    hv_arch_devirtualize        /* RAX = &vcpu->resume; IDTR = guest's */
-    movdqa  EXIT_FRAME_XMM + 0x00(%rsp), %xmm0
-    movdqa  EXIT_FRAME_XMM + 0x10(%rsp), %xmm1
-    movdqa  EXIT_FRAME_XMM + 0x20(%rsp), %xmm2
-    movdqa  EXIT_FRAME_XMM + 0x30(%rsp), %xmm3
-    movdqa  EXIT_FRAME_XMM + 0x40(%rsp), %xmm4
-    movdqa  EXIT_FRAME_XMM + 0x50(%rsp), %xmm5
-    movdqa  EXIT_FRAME_XMM + 0x60(%rsp), %xmm6
-    movdqa  EXIT_FRAME_XMM + 0x70(%rsp), %xmm7
-    movdqa  EXIT_FRAME_XMM + 0x80(%rsp), %xmm8
-    movdqa  EXIT_FRAME_XMM + 0x90(%rsp), %xmm9
-    movdqa  EXIT_FRAME_XMM + 0xA0(%rsp), %xmm10
-    movdqa  EXIT_FRAME_XMM + 0xB0(%rsp), %xmm11
-    movdqa  EXIT_FRAME_XMM + 0xC0(%rsp), %xmm12
-    movdqa  EXIT_FRAME_XMM + 0xD0(%rsp), %xmm13
-    movdqa  EXIT_FRAME_XMM + 0xE0(%rsp), %xmm14
-    movdqa  EXIT_FRAME_XMM + 0xF0(%rsp), %xmm15
+    RESTORE_XMM_FROM_FRAME
     /* IRETQ frame (SS, RSP, RFLAGS, CS, RIP), pushed onto the host stack. */
     movl    %ss, %ecx
     pushq   %rcx
