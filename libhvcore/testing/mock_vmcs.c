@@ -340,6 +340,29 @@ bool hv_mocki_injected(struct hv_mock_cpu *cpu, enum hv_mock_vmx_op op, hv_statu
     return true;
 }
 
+/* What VMREAD and VMWRITE both check, in the CPU's order: a current VMCS,
+ * a component this CPU implements (else VMfailValid 12), and - the mock's
+ * own check - the width the caller believes the field has. */
+static inline __attribute__((always_inline)) hv_status_t access_check(struct hv_mock_cpu *cpu, uint32_t field, enum hv_vmcs_width width,
+                                                               int *slot, bool *high)
+{
+    int s;
+
+    if (cpu->current_vmcs_pa == ~0ull)
+        return HV_STATUS_VMX_FAIL_INVALID;
+    s = slot_of(field, high);
+    if (s < 0 || !g_supported[s])
+        return hv_mocki_vmfail(cpu, 12);
+    if (width != HV_VMCS_FIELD_WIDTH(field)) {
+        hv_mocki_fail("VMCS width mismatch: %s (0x%x) is %s, accessed as %s",
+                      hv_vmcs_field_name(field & ~(uint32_t)*high), field,
+                      width_name(HV_VMCS_FIELD_WIDTH(field)), width_name(width));
+        return HV_STATUS_INVALID_PARAMETER;
+    }
+    *slot = s;
+    return HV_STATUS_SUCCESS;
+}
+
 hv_status_t hv_vmcs_backend_read(uint32_t field, enum hv_vmcs_width width, uint64_t *value)
 {
     struct hv_mock_cpu *cpu = hv_mocki_cpu("VMREAD (hv_vmcs_backend_read)");
@@ -357,17 +380,9 @@ hv_status_t hv_vmcs_backend_read(uint32_t field, enum hv_vmcs_width width, uint6
     }
     if (hv_mocki_injected(cpu, HV_MOCK_OP_VMREAD, &st))
         return st;
-    if (cpu->current_vmcs_pa == ~0ull)
-        return HV_STATUS_VMX_FAIL_INVALID;
-    s = slot_of(field, &high);
-    if (s < 0 || !g_supported[s])
-        return hv_mocki_vmfail(cpu, 12);
-    if (width != HV_VMCS_FIELD_WIDTH(field)) {
-        hv_mocki_fail("VMCS width mismatch: %s (0x%x) is %s, accessed as %s",
-                      hv_vmcs_field_name(field & ~(uint32_t)high), field,
-                      width_name(HV_VMCS_FIELD_WIDTH(field)), width_name(width));
-        return HV_STATUS_INVALID_PARAMETER;
-    }
+    st = access_check(cpu, field, width, &s, &high);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
     v = region(cpu->current_vmcs_pa);
     if (!v->written[s]) {
         hv_mocki_fail("VMREAD of never-written VMCS field %s (0x%x) on cpu%u",
@@ -391,17 +406,9 @@ hv_status_t hv_vmcs_backend_write(uint32_t field, enum hv_vmcs_width width, uint
     cpu->vmcs_writes++;
     if (hv_mocki_injected(cpu, HV_MOCK_OP_VMWRITE, &st))
         return st;
-    if (cpu->current_vmcs_pa == ~0ull)
-        return HV_STATUS_VMX_FAIL_INVALID;
-    s = slot_of(field, &high);
-    if (s < 0 || !g_supported[s])
-        return hv_mocki_vmfail(cpu, 12);
-    if (width != HV_VMCS_FIELD_WIDTH(field)) {
-        hv_mocki_fail("VMCS width mismatch: %s (0x%x) is %s, accessed as %s",
-                      hv_vmcs_field_name(field & ~(uint32_t)high), field,
-                      width_name(HV_VMCS_FIELD_WIDTH(field)), width_name(width));
-        return HV_STATUS_INVALID_PARAMETER;
-    }
+    st = access_check(cpu, field, width, &s, &high);
+    if (st != HV_STATUS_SUCCESS)
+        return st;
     if (HV_VMCS_FIELD_TYPE(field) == 1u &&
         !(hv_mocki_cap(cpu, HV_MSR_IA32_VMX_MISC) & (1ull << 29)))
         return hv_mocki_vmfail(cpu, 13);
