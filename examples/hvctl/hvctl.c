@@ -91,17 +91,19 @@ static int do_msr(struct hv_engine *e, const struct hv_cmd *c)
     return hv_success(st) ? 0 : 1;
 }
 
-static int show_code(const char *what, const uint8_t *code, uint32_t len, enum hv_code_kind kind)
+/* HyperDbg's convention: the bytes are the body, a ret is appended. */
+static int show_code(const char *what, const uint8_t *body, uint32_t len, enum hv_code_kind kind, uint8_t *code,
+                     size_t *code_len)
 {
     struct hv_code_report rep;
-    char dis[16384];
+    char dis[32768];
 
-    if (!hv_success(hv_code_check(code, len, kind, &rep))) {
+    if (!hv_success(hv_code_prepare(body, len, kind, code, HV_EVENT_MAX_CODE, code_len, &rep))) {
         printf("%s refused: %s\n", what, rep.message);
         return 1;
     }
-    hv_code_disassemble(code, len, dis, sizeof(dis));
-    printf("%s (%u bytes, %u instructions):\n%s", what, len, rep.instructions, dis);
+    hv_code_disassemble_prepared(code, *code_len, len, dis, sizeof(dis));
+    printf("%s (%u byte%s + ret, %u instructions):\n%s", what, len, len == 1 ? "" : "s", rep.instructions, dis);
     return 0;
 }
 
@@ -109,21 +111,23 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
 {
     struct hv_engine_event ev = { .pid = c->pid, .core = c->dr_core, .imm = c->imm,
                                   .buffer_size = c->buffer_size };
+    static uint8_t code[HV_EVENT_MAX_CODE], cond[HV_EVENT_MAX_CODE];
+    size_t code_len = 0, cond_len = 0;
     char p[24];
     uint32_t id = 0;
     hv_status_t st;
 
     if (c->condition_len) {
-        if (show_code("condition", c->condition, c->condition_len, HV_CODE_CONDITION))
+        if (show_code("condition", c->condition, c->condition_len, HV_CODE_CONDITION, cond, &cond_len))
             return 1;
-        ev.condition = c->condition;
-        ev.condition_len = c->condition_len;
+        ev.condition = cond;
+        ev.condition_len = (uint32_t)cond_len;
     }
     if (c->code_len) {
-        if (show_code("code", c->code, c->code_len, HV_CODE_ACTION))
+        if (show_code("code", c->code, c->code_len, HV_CODE_ACTION, code, &code_len))
             return 1;
-        ev.code = c->code;
-        ev.code_len = c->code_len;
+        ev.code = code;
+        ev.code_len = (uint32_t)code_len;
     }
     if (c->has_script)
         ev.script = c->script;

@@ -352,7 +352,7 @@ static hv_status_t brace_value(struct parser *p, const struct tok *opt, const ch
     return HV_STATUS_SUCCESS;
 }
 
-/* Hex bytes in s[a..b) -> dst (HV_EVENT_MAX_CODE bytes). */
+/* Hex bytes in s[a..b) -> dst (at most HV_CMD_MAX_CODE_BODY bytes). */
 static hv_status_t hex_bytes(struct parser *p, const char *what, size_t a, size_t b, uint8_t *dst, uint32_t *n_out)
 {
     char q[QUOTE_TOKEN];
@@ -379,8 +379,9 @@ static hv_status_t hex_bytes(struct parser *p, const char *what, size_t a, size_
                         "use 1-2 hex digits or an even-length hex string",
                         what, quote(q, sizeof(q), p->s + ts, tl), n, ts + 1);
         nb = tl <= 2 ? 1 : tl / 2;
-        if (nb > HV_EVENT_MAX_CODE - n)
-            return fail(p, "%s {} has more than %u bytes (the limit)", what, HV_EVENT_MAX_CODE);
+        if (nb > HV_CMD_MAX_CODE_BODY - n)
+            return fail(p, "%s {} has more than %u bytes: a ret (c3) is appended to them and the whole must fit in %u",
+                        what, HV_CMD_MAX_CODE_BODY, HV_EVENT_MAX_CODE);
         if (tl <= 2) {
             dst[n++] = (uint8_t)(tl == 1 ? hex_value(p->s[ts])
                                          : hex_value(p->s[ts]) * 16 + hex_value(p->s[ts + 1]));
@@ -789,18 +790,23 @@ static const char help_dr[] =
     "  R8 in custom code and RDX in condition code are 0.\n"
     "  With neither script nor code the event breaks: each access is reported\n"
     "  with the guest's registers (in local mode the guest then continues).\n"
-    "  Hex bytes are blank-separated (90 90 c3) or contiguous (9090c3), 1 to 4096\n"
-    "  bytes. Code and condition run in VMX root with the Microsoft x64 ABI and\n"
-    "  are checked before the event is armed: they must end in ret and contain\n"
-    "  no privileged, VMX, I/O or interrupt instruction, and every branch must\n"
-    "  stay inside the code.\n"
+    "  Hex bytes are blank-separated (90 90 90) or contiguous (909090), 1 to 4095\n"
+    "  bytes. As in HyperDbg they are the body of a function: a ret (c3) is\n"
+    "  appended to them, always (a body that already ends in ret gets a second,\n"
+    "  unreachable one), and shown in the disassembly as (appended). Code and\n"
+    "  condition run in VMX root with the Microsoft x64 ABI and are checked\n"
+    "  before the event is armed: no privileged, VMX, I/O or interrupt\n"
+    "  instruction, the last instruction complete, and every branch inside the\n"
+    "  bytes or onto the appended ret.\n"
     "\n"
     "  Examples:\n"
     "    !dr                                        every access, everywhere\n"
     "    !dr pid 490 core 3\n"
     "    !dr script { $pid $core } imm no\n"
-    "    !dr buffer 200 code {48 89 11 c3}          mov [rcx], rdx ; ret\n"
-    "    !dr pid 490 code {90 c3} condition {31 c0 ff c0 c3}\n"
+    "    !dr pid 490 code {90 90 90}                nop nop nop, then the appended ret\n"
+    "    !dr pid 490 code {90 90 90} condition {90 90 90}\n"
+    "    !dr buffer 200 code {48 89 11}             mov [rcx], rdx ; ret\n"
+    "    !dr pid 490 code {90} condition {31 c0 ff c0}   fires: xor eax,eax; inc eax\n"
     "    !dr script {file:/tmp/x.txt}\n";
 
 static const char help_events[] =

@@ -12,6 +12,9 @@
  *      the start map from sweep 1; a target at or beyond `stop` is left to
  *      the decode error, which sweep 2 reports when it gets there.
  * Then the last instruction must be a plain near ret.
+ *
+ * hv_code_prepare runs the same checker on the user's bytes + c3, where
+ * the appended ret must decode as an instruction of its own.
  */
 #include <hvcore/client/code_check.h>
 
@@ -36,6 +39,9 @@ struct checker {
     ZyanStatus stop_status;
     uint32_t count;                             /* instructions decoded so far */
     uint8_t starts[(HV_CODE_MAX_BYTES + 7) / 8]; /* bit per instruction start */
+    size_t body;                                /* hv_code_prepare: the user's bytes before the
+                                                   appended ret; == len for hv_code_check */
+    char what[96];                              /* "the 4-byte buffer", or with the appended ret */
     struct hv_code_report *r;
 };
 
@@ -174,8 +180,7 @@ static hv_status_t check_target(struct checker *c, size_t off, const ZydisDecode
     t = (int64_t)(abs - RT_BASE);
     fmt_target(tb, sizeof(tb), t);
     if (t < 0 || (uint64_t)t >= c->len)
-        return refuse(c, off, c->count, "byte %zu: %s to %s leaves the %zu-byte buffer",
-                      off, mnem(in), tb, c->len);
+        return refuse(c, off, c->count, "byte %zu: %s to %s leaves %s", off, mnem(in), tb, c->what);
     if ((size_t)t >= c->stop)
         return HV_STATUS_SUCCESS;   /* the decode error at `stop` is reported later */
     if (!is_start(c, (size_t)t)) {
@@ -336,9 +341,8 @@ static hv_status_t check_rip_relative(struct checker *c, size_t off, const Zydis
         size = o->mem.type == ZYDIS_MEMOP_TYPE_AGEN || o->size < 8 ? 1 : o->size / 8u;
         if (t < 0 || (uint64_t)t >= c->len || size > c->len - (uint64_t)t) {
             fmt_target(tb, sizeof(tb), t);
-            return refuse(c, off, c->count,
-                          "byte %zu: %s refers to %s (rip-relative), outside the %zu-byte buffer",
-                          off, text, tb, c->len);
+            return refuse(c, off, c->count, "byte %zu: %s refers to %s (rip-relative), outside %s",
+                          off, text, tb, c->what);
         }
     }
     return HV_STATUS_SUCCESS;
@@ -386,8 +390,10 @@ static const char *kind_name(enum hv_code_kind kind)
     return kind == HV_CODE_CONDITION ? "condition" : "custom code";
 }
 
-hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kind,
-                          struct hv_code_report *report)
+/* The checker behind hv_code_check (body == len) and hv_code_prepare
+ * (body == len - 1: the last byte is the appended ret). */
+static hv_status_t check(const uint8_t *code, size_t len, size_t body, enum hv_code_kind kind,
+                         struct hv_code_report *report)
 {
     struct checker c;
     ZydisDecodedInstruction in;
@@ -402,7 +408,13 @@ hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kin
     memset(&c, 0, sizeof(c));
     c.code = code;
     c.len = len;
+    c.body = body;
     c.r = report;
+    if (body < len)
+        snprintf(c.what, sizeof(c.what), "the %zu-byte code (%zu byte%s + the appended ret)", len, body,
+                 body == 1 ? "" : "s");
+    else
+        snprintf(c.what, sizeof(c.what), "the %zu-byte buffer", len);
 
     if (kind != HV_CODE_ACTION && kind != HV_CODE_CONDITION)
         return refuse(&c, 0, 0, "unknown code kind %d", (int)kind);
@@ -435,9 +447,8 @@ hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kin
 
             if (c.stop_status == ZYDIS_STATUS_NO_MORE_DATA) {
                 hex_bytes(hex, sizeof(hex), code + off, rest, ZYDIS_MAX_INSTRUCTION_LENGTH);
-                return refuse(&c, off, c.count,
-                              "byte %zu: truncated instruction (%s) runs past the end of the %zu-byte buffer",
-                              off, hex, len);
+                return refuse(&c, off, c.count, "byte %zu: truncated instruction (%s) runs past the end of %s",
+                              off, hex, c.what);
             }
             hex_bytes(hex, sizeof(hex), code + off, rest, 6);
             return refuse(&c, off, c.count, "byte %zu: undecodable instruction bytes %s", off, hex);
@@ -445,6 +456,16 @@ hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kin
         if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&c.dec, code + off, len - off, &in, ops)))
             return refuse(&c, off, c.count, "byte %zu: internal error: the instruction decodes differently on the second sweep", off);
         c.count++;
+        if (off < c.body && off + in.length > c.body) {
+            /* The user's last instruction is incomplete and decodes
+             * together with the appended c3 (b8 01 00 00 + c3 is
+             * mov eax, 0xc3000001; f3 + c3 is rep ret). */
+            hex_bytes(hex, sizeof(hex), code + off, c.body - off, ZYDIS_MAX_INSTRUCTION_LENGTH);
+            insn_text(&c.fmt, &in, ops, off, text, sizeof(text));
+            return refuse(&c, off, c.count,
+                          "byte %zu: the last instruction (%s) is incomplete: with the appended ret it decodes as '%s'",
+                          off, hex, text);
+        }
         st = check_insn(&c, off, &in, ops);
         if (st != HV_STATUS_SUCCESS)
             return st;
@@ -457,15 +478,53 @@ hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kin
         return refuse(&c, last, c.count, "byte %zu: internal error: the last instruction no longer decodes", last);
     if (in.mnemonic != ZYDIS_MNEMONIC_RET) {
         insn_text(&c.fmt, &in, ops, last, text, sizeof(text));
-        return refuse(&c, last, c.count, "last instruction must be ret (found %s at byte %zu)", text, last);
+        return refuse(&c, last, c.count,
+                      "last instruction must be ret (found %s at byte %zu); hv_code_prepare() appends one", text, last);
     }
 
     report->status = HV_STATUS_SUCCESS;
     report->offset = 0;
     report->instructions = c.count;
-    snprintf(report->message, sizeof(report->message), "%s ok: %u instruction%s, %zu byte%s",
-             kind_name(kind), c.count, c.count == 1 ? "" : "s", len, len == 1 ? "" : "s");
+    snprintf(report->message, sizeof(report->message), "%s ok: %u instruction%s, %zu byte%s%s",
+             kind_name(kind), c.count, c.count == 1 ? "" : "s", len, len == 1 ? "" : "s",
+             body < len ? " (the appended ret included)" : "");
     return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kind,
+                          struct hv_code_report *report)
+{
+    return check(code, len, len, kind, report);
+}
+
+hv_status_t hv_code_prepare(const uint8_t *body, size_t len, enum hv_code_kind kind, uint8_t *out, size_t out_size,
+                            size_t *out_len, struct hv_code_report *report)
+{
+    struct checker c;
+
+    if (!report)
+        return HV_STATUS_INVALID_PARAMETER;
+    memset(report, 0, sizeof(*report));
+    if (out_len)
+        *out_len = 0;
+    memset(&c, 0, sizeof(c));
+    c.r = report;
+    if (kind != HV_CODE_ACTION && kind != HV_CODE_CONDITION)
+        return refuse(&c, 0, 0, "unknown code kind %d", (int)kind);
+    if (len == 0)
+        return refuse(&c, 0, 0, "empty %s: give at least one byte (a ret is appended to it)", kind_name(kind));
+    if (!body)
+        return refuse(&c, 0, 0, "no buffer (NULL pointer for %zu bytes)", len);
+    if (len > HV_CODE_MAX_BODY)
+        return refuse(&c, 0, 0, "%s of %zu bytes is too long: at most %u bytes, as the ret appended to it must fit in the %u-byte limit",
+                      kind_name(kind), len, HV_CODE_MAX_BODY, HV_CODE_MAX_BYTES);
+    if (!out || !out_len || out_size < len + 1)
+        return refuse(&c, 0, 0, "no room for the code: %zu bytes needed (the body and the appended ret)", len + 1);
+    if (out != body)
+        memmove(out, body, len);
+    out[len] = 0xc3;
+    *out_len = len + 1;
+    return check(out, len + 1, len, kind, report);
 }
 
 /* ---- disassembly ------------------------------------------------------ */
@@ -502,7 +561,7 @@ static void sink_printf(struct sink *s, const char *fmt, ...)
     s->total += len;
 }
 
-size_t hv_code_disassemble(const uint8_t *code, size_t len, char *out, size_t out_size)
+static size_t disassemble(const uint8_t *code, size_t len, size_t body, char *out, size_t out_size)
 {
     struct sink s = { out, out ? out_size : 0, 0 };
     ZydisDecoder dec;
@@ -531,7 +590,20 @@ size_t hv_code_disassemble(const uint8_t *code, size_t len, char *out, size_t ou
             snprintf(text, sizeof(text), "(bad)");
         }
         hex_bytes(hex, sizeof(hex), code + off, n, ZYDIS_MAX_INSTRUCTION_LENGTH);
-        sink_printf(&s, "%04zx  %-18s %s\n", off, hex, text);
+        if (off >= body)
+            sink_printf(&s, "%04zx  %-18s %-24s (appended)\n", off, hex, text);
+        else
+            sink_printf(&s, "%04zx  %-18s %s\n", off, hex, text);
     }
     return s.total;
+}
+
+size_t hv_code_disassemble(const uint8_t *code, size_t len, char *out, size_t out_size)
+{
+    return disassemble(code, len, len, out, out_size);
+}
+
+size_t hv_code_disassemble_prepared(const uint8_t *code, size_t len, size_t body_len, char *out, size_t out_size)
+{
+    return disassemble(code, len, body_len < len ? body_len : len, out, out_size);
 }

@@ -41,7 +41,9 @@ check bad-number "error: .*'fffff807\`73553180\`1' does not fit in 64 bits" wrms
 check dr-add 'event 1: !dr pid 490 core 3 imm yes, action break' '!dr' pid 490 core 3
 check dr-fires 'core 3 pid 490 event 1 #1\] mov to dr7, rax = 00000401' -f <(printf 'simulate dr core 3 pid 490 value 401\nlisten 1\n')
 check dr-other-pid-nothing '\(0 messages\)' -f <(printf 'simulate dr core 3 pid 491 value 401\nlisten 1\n')
-check dr-code-refused 'code refused: byte 0: jmp to 0x12 leaves the 3-byte buffer' '!dr' code '{eb 10 c3}'
+check dr-code-refused 'code refused: byte 0: jmp to 0x12 leaves the 3-byte code \(2 bytes \+ the appended ret\)' '!dr' code '{eb 10}'
+check dr-code-ret-appended '0003  c3 +ret +\(appended\)' '!dr' pid 490 code '{90 90 90}' condition '{90 90 90}'
+check dr-code-fires 'core 0 pid 490 event 2 #[0-9]+\] mov to dr7' -f <(printf 'simulate dr core 0 pid 490\nlisten 1\n')
 check events-list '1  enabled  !dr pid 490      core 3' events
 check events-clear 'no events' -f <(printf 'events c all\nevents\n')
 # the stub survives a client that sends garbage, and answers the next one

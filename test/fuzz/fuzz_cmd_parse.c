@@ -6,7 +6,8 @@
  *   - the status is SUCCESS or INVALID_PARAMETER, and the message is
  *     NUL-terminated, empty on success and non-empty on failure, also in
  *     a tiny message buffer;
- *   - on success: code_len, condition_len <= HV_EVENT_MAX_CODE, the script
+ *   - on success: code_len, condition_len <= HV_CMD_MAX_CODE_BODY (4095: a
+ *     ret is appended to the body), the script
  *     and the help topic are NUL-terminated inside their arrays (and the
  *     script is non-empty exactly when has_script), buffer_size <= 1 MiB,
  *     kind is one of the enum, op is e/d/c for EVENTS_CTL, cores are not
@@ -52,8 +53,8 @@ static void check_message(hv_status_t st, const char *err, size_t err_len)
 static void check_cmd(const struct hv_cmd *c)
 {
     REQUIRE(c->kind >= HV_CMD_NONE && c->kind <= HV_CMD_SIMULATE_DR, "kind %d", (int)c->kind);
-    REQUIRE(c->code_len <= HV_EVENT_MAX_CODE, "code_len %" PRIu32, c->code_len);
-    REQUIRE(c->condition_len <= HV_EVENT_MAX_CODE, "condition_len %" PRIu32, c->condition_len);
+    REQUIRE(c->code_len <= HV_CMD_MAX_CODE_BODY, "code_len %" PRIu32, c->code_len);
+    REQUIRE(c->condition_len <= HV_CMD_MAX_CODE_BODY, "condition_len %" PRIu32, c->condition_len);
     REQUIRE(memchr(c->script, '\0', sizeof(c->script)) != NULL, "script not terminated");
     REQUIRE(c->has_script == (c->script[0] != '\0'), "has_script %d, script '%s'", c->has_script, c->script);
     REQUIRE(memchr(c->topic, '\0', sizeof(c->topic)) != NULL, "topic not terminated");

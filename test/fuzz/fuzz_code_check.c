@@ -6,6 +6,10 @@
  * it decodes completely, has as many instructions as the report says
  * (>= 1), ends in a plain near ret, contains nothing privileged, and every
  * relative branch lands on an instruction start inside the buffer.
+ * The same bytes as a body through hv_code_prepare: the built buffer is
+ * exactly body + c3, an accepted one obeys the same rules and its
+ * appended ret is an instruction of its own; the marked disassembly
+ * never crashes either.
  *
  * Run: fuzz_code_check -max_len=4200 -runs=200000 (lengths past the 4096
  * limit must be refused, so let the fuzzer try them).
@@ -106,6 +110,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             REQUIRE(st == HV_STATUS_INVALID_PARAMETER, "status %#x", st);
             REQUIRE(size == 0 || r.offset < size, "offset %u in a %zu-byte buffer", r.offset, size);
         }
+    }
+
+    /* As a body: hv_code_prepare appends the ret. */
+    for (k = HV_CODE_ACTION; k <= HV_CODE_CONDITION; k++) {
+        static uint8_t built[HV_CODE_MAX_BYTES + 1];
+        size_t len = 12345;
+        hv_status_t st = hv_code_prepare(data, size, (enum hv_code_kind)k, built, sizeof(built), &len, &r);
+
+        REQUIRE(st == r.status, "prepare returned %#x, report says %#x", st, r.status);
+        REQUIRE(memchr(r.message, '\0', sizeof(r.message)) != NULL && r.message[0] != '\0', "prepare message");
+        if (size == 0 || size > HV_CODE_MAX_BODY) {
+            REQUIRE(st == HV_STATUS_INVALID_PARAMETER && len == 0, "body of %zu bytes: %#x", size, st);
+            continue;
+        }
+        REQUIRE(len == size + 1 && memcmp(built, data, size) == 0 && built[size] == 0xc3, "built buffer");
+        if (st == HV_STATUS_SUCCESS) {
+            verify_accepted(built, len, &r);
+            REQUIRE(g_start[size], "the appended ret at byte %zu is not an instruction of its own", size);
+        } else {
+            REQUIRE(st == HV_STATUS_INVALID_PARAMETER, "prepare status %#x", st);
+            REQUIRE(r.offset < len, "offset %u in a %zu-byte buffer", r.offset, len);
+        }
+        (void)hv_code_disassemble_prepared(built, len, size, small, sizeof(small));
     }
 
     {

@@ -408,44 +408,45 @@ static void code_limits(void **state)
     size_t i, o;
 
     (void)state;
-    /* 4096 separate bytes. */
+    /* Given 4095 separate bytes (the body: a ret is appended to it), then
+     * they parse. */
     o = (size_t)sprintf(g_line, "!dr code {");
-    for (i = 0; i < HV_EVENT_MAX_CODE; i++)
+    for (i = 0; i < HV_CMD_MAX_CODE_BODY; i++)
         o += (size_t)sprintf(g_line + o, "%02x ", (unsigned)(i & 0xff));
     strcpy(g_line + o, "}");
     parse_ok(g_line);
-    assert_int_equal(g_cmd.code_len, HV_EVENT_MAX_CODE);
-    for (i = 0; i < HV_EVENT_MAX_CODE; i++)
+    assert_int_equal(g_cmd.code_len, HV_CMD_MAX_CODE_BODY);
+    for (i = 0; i < HV_CMD_MAX_CODE_BODY; i++)
         assert_int_equal(g_cmd.code[i], i & 0xff);
 
-    /* 4097: refused. */
+    /* 4096: the ret would not fit: refused, saying why. */
     strcpy(g_line + o, "c3}");
-    parse_bad(g_line, "code {} has more than 4096 bytes");
+    parse_bad(g_line, "code {} has more than 4095 bytes: a ret (c3) is appended to them and the whole must fit in 4096");
 
-    /* Contiguous: 4096 ok, 4097 refused, also when the last token crosses. */
+    /* Contiguous: 4095 ok, 4096 refused, also when the last token crosses. */
     o = (size_t)sprintf(g_line, "!dr condition {");
-    for (i = 0; i < HV_EVENT_MAX_CODE; i++)
+    for (i = 0; i < HV_CMD_MAX_CODE_BODY; i++)
         o += (size_t)sprintf(g_line + o, "c3");
     strcpy(g_line + o, "}");
     parse_ok(g_line);
-    assert_int_equal(g_cmd.condition_len, HV_EVENT_MAX_CODE);
-    assert_int_equal(g_cmd.condition[HV_EVENT_MAX_CODE - 1], 0xc3);
+    assert_int_equal(g_cmd.condition_len, HV_CMD_MAX_CODE_BODY);
+    assert_int_equal(g_cmd.condition[HV_CMD_MAX_CODE_BODY - 1], 0xc3);
     strcpy(g_line + o, "c3}");
-    parse_bad(g_line, "condition {} has more than 4096 bytes");
+    parse_bad(g_line, "condition {} has more than 4095 bytes");
     strcpy(g_line + o - 2, " c3c3}");
-    parse_bad(g_line, "condition {} has more than 4096 bytes");
+    parse_bad(g_line, "condition {} has more than 4095 bytes");
 
     /* Both at the limit at once. */
     o = (size_t)sprintf(g_line, "!dr code {");
-    for (i = 0; i < HV_EVENT_MAX_CODE; i++)
+    for (i = 0; i < HV_CMD_MAX_CODE_BODY; i++)
         o += (size_t)sprintf(g_line + o, "90");
     o += (size_t)sprintf(g_line + o, "} condition {");
-    for (i = 0; i < HV_EVENT_MAX_CODE; i++)
+    for (i = 0; i < HV_CMD_MAX_CODE_BODY; i++)
         o += (size_t)sprintf(g_line + o, "c3");
     strcpy(g_line + o, "}");
     parse_ok(g_line);
-    assert_int_equal(g_cmd.code_len, HV_EVENT_MAX_CODE);
-    assert_int_equal(g_cmd.condition_len, HV_EVENT_MAX_CODE);
+    assert_int_equal(g_cmd.code_len, HV_CMD_MAX_CODE_BODY);
+    assert_int_equal(g_cmd.condition_len, HV_CMD_MAX_CODE_BODY);
 }
 
 static void script_limits(void **state)

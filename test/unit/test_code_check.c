@@ -1,4 +1,5 @@
-/* The client's custom-code validator (hv_code_check) and disassembler:
+/* The client's custom-code validator (hv_code_check), HyperDbg's body
+ * convention (hv_code_prepare appends the ret) and the disassembler:
  * shape (size, decodability, final ret), control transfers, the refused
  * instruction classes, RIP-relative operands, and the report. */
 #include "support.h"
@@ -69,18 +70,184 @@ static void expect_refused(const char *hex, uint32_t offset, const char *needle)
     assert_non_null(strstr(r.message, needle));
 }
 
-/* ---- shape ------------------------------------------------------------ */
+/* ---- the body convention: hv_code_prepare appends the ret ------------- */
 
-static void seed_without_ret_is_refused(void **state)
+/* `hex` as a body through hv_code_prepare; *st = its status, *out the
+ * buffer it built (64 bytes). */
+static struct hv_code_report prepare_hex(const char *hex, enum hv_code_kind kind, hv_status_t *st, uint8_t *out,
+                                         size_t *out_len)
+{
+    uint8_t body[64];
+    size_t n = parse_hex(hex, body, sizeof(body));
+    struct hv_code_report r;
+
+    memset(&r, 0xAB, sizeof(r));
+    *st = hv_code_prepare(body, n, kind, out, 64, out_len, &r);
+    assert_int_equal(*st, r.status);
+    assert_non_null(memchr(r.message, '\0', sizeof(r.message)));
+    return r;
+}
+
+static void prepare_ok(const char *hex, enum hv_code_kind kind, uint32_t instructions)
+{
+    uint8_t out[64], body[64];
+    size_t n = parse_hex(hex, body, sizeof(body)), len = 0;
+    hv_status_t st;
+    struct hv_code_report r = prepare_hex(hex, kind, &st, out, &len);
+
+    if (st != HV_STATUS_SUCCESS)
+        print_error("body '%s' refused: %s\n", hex, r.message);
+    assert_int_equal(st, HV_STATUS_SUCCESS);
+    assert_int_equal(r.instructions, instructions);
+    /* Exactly the body, then c3. */
+    assert_int_equal(len, n + 1);
+    assert_memory_equal(out, body, n);
+    assert_int_equal(out[n], 0xc3);
+}
+
+static void prepare_refused(const char *hex, uint32_t offset, const char *needle)
+{
+    uint8_t out[64];
+    size_t len = 0;
+    hv_status_t st;
+    struct hv_code_report r = prepare_hex(hex, HV_CODE_ACTION, &st, out, &len);
+
+    if (st == HV_STATUS_SUCCESS || r.offset != offset || !strstr(r.message, needle))
+        print_error("body '%s': status %#x offset %u message \"%s\"; wanted offset %u and \"%s\"\n",
+                    hex, st, r.offset, r.message, offset, needle);
+    assert_int_equal(st, HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(r.offset, offset);
+    assert_non_null(strstr(r.message, needle));
+}
+
+static void reference_examples_get_a_ret(void **state)
+{
+    uint8_t out[64];
+    size_t len = 0;
+    hv_status_t st;
+    struct hv_code_report r;
+
+    (void)state;
+    /* Given HyperDbg's own example body "90 90 90" (no ret),
+     * when it is prepared as custom code and as a condition,
+     * then both are accepted as nop nop nop ret. */
+    r = prepare_hex("90 90 90", HV_CODE_ACTION, &st, out, &len);
+    assert_int_equal(st, HV_STATUS_SUCCESS);
+    assert_int_equal(len, 4);
+    assert_memory_equal(out, "\x90\x90\x90\xc3", 4);
+    assert_int_equal(r.instructions, 4);
+    assert_string_equal(r.message, "custom code ok: 4 instructions, 4 bytes (the appended ret included)");
+    r = prepare_hex("90 90 90", HV_CODE_CONDITION, &st, out, &len);
+    assert_int_equal(st, HV_STATUS_SUCCESS);
+    assert_int_equal(r.instructions, 4);
+    assert_string_equal(r.message, "condition ok: 4 instructions, 4 bytes (the appended ret included)");
+}
+
+static void bodies_that_used_to_need_a_ret(void **state)
+{
+    (void)state;
+    /* Given bodies whose last instruction is not a ret,
+     * when prepared, then they run to the appended ret. */
+    prepare_ok("c3 90", HV_CODE_ACTION, 3);                     /* ret nop ret */
+    prepare_ok("b8 01 00 00 00", HV_CODE_CONDITION, 2);        /* mov eax, 1; ret */
+    prepare_ok("48 89 11", HV_CODE_ACTION, 2);                  /* mov [rcx], rdx; ret */
+    /* Given a body that already ends in ret, then a second one is
+     * appended all the same (never reached, harmless). */
+    prepare_ok("90 90 c3", HV_CODE_ACTION, 4);
+    prepare_ok("c3", HV_CODE_ACTION, 2);
+    prepare_ok("f3 c3", HV_CODE_ACTION, 2);                     /* rep ret; ret */
+}
+
+static void branches_may_target_the_appended_ret(void **state)
+{
+    (void)state;
+    prepare_ok("eb 00", HV_CODE_ACTION, 2);                     /* jmp to the ret */
+    prepare_ok("74 01 90", HV_CODE_CONDITION, 3);               /* jz over the nop, onto the ret */
+    prepare_ok("e8 00 00 00 00", HV_CODE_ACTION, 2);            /* call the ret; ret */
+    /* ... but not past it, and the message counts the ret in. */
+    prepare_refused("eb 01", 0, "byte 0: jmp to 0x3 leaves the 3-byte code (2 bytes + the appended ret)");
+    prepare_refused("eb 10", 0, "jmp to 0x12 leaves the 3-byte code (2 bytes + the appended ret)");
+    prepare_refused("48 8b 05 01 00 00 00", 0, "outside the 8-byte code (7 bytes + the appended ret)");
+    /* The ret is readable by rip-relative loads like the body. */
+    prepare_ok("8a 05 00 00 00 00", HV_CODE_CONDITION, 2);      /* mov al, [rip+0] = the c3 */
+}
+
+static void an_incomplete_last_instruction_is_refused(void **state)
+{
+    (void)state;
+    /* Given a body cut in the middle of its last instruction, when the c3
+     * is appended it would become part of it: refused, naming it. */
+    prepare_refused("b8 01 00 00", 0,
+                    "byte 0: the last instruction (b8 01 00 00) is incomplete: with the appended ret it decodes as "
+                    "'mov eax, 0xc3000001'");
+    prepare_refused("90 f3", 1, "byte 1: the last instruction (f3) is incomplete");
+    prepare_refused("90 48", 1, "byte 1: the last instruction (48) is incomplete");
+    /* An earlier problem is still reported first. */
+    prepare_refused("f4 b8 01", 0, "byte 0: hlt halts the core in VMX root");
+    /* Everything the validator refuses stays refused. */
+    prepare_refused("0f 01 c1", 0, "vmcall");
+    prepare_refused("fa", 0, "cli");
+    prepare_refused("ff e0", 0, "indirect jmp");
+    prepare_refused("66 c3", 0, "operand-size prefix on ret");
+}
+
+static void prepare_limits_and_arguments(void **state)
+{
+    uint8_t *body = malloc(HV_CODE_MAX_BYTES + 1), *out = malloc(HV_CODE_MAX_BYTES + 1);
+    struct hv_code_report r;
+    size_t len = 7;
+
+    (void)state;
+    assert_non_null(body);
+    assert_non_null(out);
+    memset(body, 0x90, HV_CODE_MAX_BYTES + 1);
+    /* Given a 4095-byte body, then body + ret is exactly the limit. */
+    assert_int_equal(hv_code_prepare(body, HV_CODE_MAX_BODY, HV_CODE_ACTION, out, HV_CODE_MAX_BYTES, &len, &r),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(len, HV_CODE_MAX_BYTES);
+    assert_int_equal(out[HV_CODE_MAX_BYTES - 1], 0xc3);
+    assert_int_equal(r.instructions, HV_CODE_MAX_BYTES);
+    /* Given a 4096-byte body, then the ret does not fit: a clear error. */
+    assert_int_equal(hv_code_prepare(body, HV_CODE_MAX_BYTES, HV_CODE_ACTION, out, HV_CODE_MAX_BYTES + 1, &len, &r),
+                     HV_STATUS_INVALID_PARAMETER);
+    assert_string_equal(r.message, "custom code of 4096 bytes is too long: at most 4095 bytes, as the ret appended "
+                                   "to it must fit in the 4096-byte limit");
+    assert_int_equal(len, 0);
+    /* Empty, NULL, no room, bad kind, no report. */
+    assert_int_equal(hv_code_prepare(body, 0, HV_CODE_CONDITION, out, 8, &len, &r), HV_STATUS_INVALID_PARAMETER);
+    assert_string_equal(r.message, "empty condition: give at least one byte (a ret is appended to it)");
+    assert_int_equal(hv_code_prepare(NULL, 3, HV_CODE_ACTION, out, 8, &len, &r), HV_STATUS_INVALID_PARAMETER);
+    assert_non_null(strstr(r.message, "NULL"));
+    assert_int_equal(hv_code_prepare(body, 3, HV_CODE_ACTION, out, 3, &len, &r), HV_STATUS_INVALID_PARAMETER);
+    assert_non_null(strstr(r.message, "4 bytes needed"));
+    assert_int_equal(hv_code_prepare(body, 3, HV_CODE_ACTION, NULL, 0, &len, &r), HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(hv_code_prepare(body, 3, HV_CODE_ACTION, out, 8, NULL, &r), HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(hv_code_prepare(body, 3, (enum hv_code_kind)9, out, 8, &len, &r), HV_STATUS_INVALID_PARAMETER);
+    assert_non_null(strstr(r.message, "unknown code kind 9"));
+    assert_int_equal(hv_code_prepare(body, 3, HV_CODE_ACTION, out, 8, &len, NULL), HV_STATUS_INVALID_PARAMETER);
+    /* In place: out == body. */
+    body[0] = 0x31;
+    body[1] = 0xc0;
+    assert_int_equal(hv_code_prepare(body, 2, HV_CODE_CONDITION, body, 3, &len, &r), HV_STATUS_SUCCESS);
+    assert_memory_equal(body, "\x31\xc0\xc3", 3);
+    free(body);
+    free(out);
+}
+
+/* ---- shape of a raw buffer (hv_code_check) ----------------------------- */
+
+static void raw_buffer_without_ret_is_refused(void **state)
 {
     hv_status_t st;
     struct hv_code_report r = check_hex("90 90 90", HV_CODE_ACTION, &st);
 
     (void)state;
+    /* hv_code_check validates what is armed as is: an SDK user who skips
+     * hv_code_prepare must bring the ret, and is told where it comes from. */
     assert_int_equal(st, HV_STATUS_INVALID_PARAMETER);
     assert_int_equal(r.offset, 2);
     assert_int_equal(r.instructions, 3);
-    assert_string_equal(r.message, "last instruction must be ret (found nop at byte 2)");
+    assert_string_equal(r.message, "last instruction must be ret (found nop at byte 2); hv_code_prepare() appends one");
 }
 
 static void ending_in_ret_is_accepted(void **state)
@@ -92,7 +259,6 @@ static void ending_in_ret_is_accepted(void **state)
     expect_ok("f2 c3", HV_CODE_ACTION, 1);          /* bnd ret */
     expect_ok("c3 90 c3", HV_CODE_ACTION, 3);       /* early return */
     expect_refused("c3 90", 1, "last instruction must be ret (found nop at byte 1)");
-    expect_refused("b8 01 00 00 00", 0, "last instruction must be ret (found mov eax, 0x01 at byte 0)");
 }
 
 static void success_report(void **state)
@@ -439,12 +605,32 @@ static void disassembly(void **state)
     }
     assert_int_equal(hv_code_disassemble(code, 0, out, sizeof(out)), 0);
     assert_string_equal(out, "");
+
+    /* A prepared buffer: the appended ret is marked. */
+    {
+        static const uint8_t prepared[] = { 0x90, 0x90, 0x90, 0xc3 };
+
+        hv_code_disassemble_prepared(prepared, sizeof(prepared), 3, out, sizeof(out));
+        assert_string_equal(out,
+                            "0000  90                 nop\n"
+                            "0001  90                 nop\n"
+                            "0002  90                 nop\n"
+                            "0003  c3                 ret                      (appended)\n");
+        /* body_len == len marks nothing: the plain disassembly. */
+        hv_code_disassemble_prepared(code, sizeof(code), sizeof(code), out, sizeof(out));
+        assert_string_equal(out, want);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seed_without_ret_is_refused),
+        cmocka_unit_test(reference_examples_get_a_ret),
+        cmocka_unit_test(bodies_that_used_to_need_a_ret),
+        cmocka_unit_test(branches_may_target_the_appended_ret),
+        cmocka_unit_test(an_incomplete_last_instruction_is_refused),
+        cmocka_unit_test(prepare_limits_and_arguments),
+        cmocka_unit_test(raw_buffer_without_ret_is_refused),
         cmocka_unit_test(ending_in_ret_is_accepted),
         cmocka_unit_test(success_report),
         cmocka_unit_test(empty_and_bad_arguments),

@@ -28,8 +28,9 @@
  *
  * Braces: `{` opens a value that ends at the next `}` (no nesting). Code
  * and condition values are hex bytes: blank-separated tokens of 1-2 hex
- * digits or contiguous even-length hex strings ("90 90 c3", "9090c3"),
- * 1 .. HV_EVENT_MAX_CODE bytes. A script value is kept verbatim with the
+ * digits or contiguous even-length hex strings ("90 90 90", "909090"),
+ * 1 .. HV_CMD_MAX_CODE_BODY (4095) bytes: they are the body, to which the
+ * caller appends a ret (hv_code_prepare), as HyperDbg does. A script value is kept verbatim with the
  * blanks around it trimmed, 1 .. HV_EVENT_MAX_SCRIPT-1 characters;
  * `script {file:PATH}` reads the text from PATH instead (trimmed the same
  * way; a NUL byte in the file or text past the limit is refused).
@@ -86,9 +87,9 @@ struct hv_cmd {
     uint32_t buffer_size;    /* 0 .. HV_EVENT_MAX_BUFFER, 0 = none */
     bool has_script;
     char script[HV_EVENT_MAX_SCRIPT];          /* NUL-terminated */
-    uint32_t code_len;                         /* 0 = no code */
+    uint32_t code_len;                         /* 0 = no code; the body, no ret appended */
     uint8_t code[HV_EVENT_MAX_CODE];
-    uint32_t condition_len;                    /* 0 = no condition */
+    uint32_t condition_len;                    /* 0 = no condition; the body */
     uint8_t condition[HV_EVENT_MAX_CODE];
     /* events e|d|c */
     char op;                 /* 'e', 'd' or 'c' (lower case) */
@@ -96,6 +97,10 @@ struct hv_cmd {
     uint32_t seconds;        /* listen; 0 = until interrupted */
     char topic[32];          /* help [command], as typed; "" = overview */
 };
+
+/* Most hex bytes in code {} / condition {}: a ret is appended to them
+ * (hv_code_prepare) and the whole must fit in HV_EVENT_MAX_CODE. */
+#define HV_CMD_MAX_CODE_BODY (HV_EVENT_MAX_CODE - 1u)
 
 /* Default DR7 value of `simulate dr` without `value`. */
 #define HV_CMD_SIMULATE_DR7_DEFAULT 0x400u

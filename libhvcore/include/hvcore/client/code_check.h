@@ -2,8 +2,17 @@
 /*
  * Client-side validation of "custom code" buffers (user mode, libc).
  *
- * `!dr code {90 90 c3}` and `condition {...}` attach raw x86-64 machine
- * code to an event. The hypervisor copies the bytes into a read-only +
+ * `!dr code {90 90 90}` and `condition {...}` attach raw x86-64 machine
+ * code to an event. As in HyperDbg, the hex bytes a user writes are the
+ * body of a function: hv_code_prepare() appends a ret (c3) to them, always
+ * (also to a body that already ends in ret: the second one is never
+ * reached and harmless), so what is armed is exactly "the bytes, then
+ * ret". A body may therefore have at most HV_CODE_MAX_BODY (4095) bytes,
+ * and its last instruction must be complete: `b8 01 00 00` + c3 would
+ * decode as mov eax, 0xc3000001 and is refused. Branches may target any
+ * instruction of the body or the appended ret.
+ *
+ * The hypervisor copies the bytes into a read-only +
  * executable mapping (behind an ENDBR64 it prepends) and calls them in VMX
  * root with the Microsoft x64 ABI:
  *
@@ -86,6 +95,8 @@ extern "C" {
 
 /* Largest custom-code or condition buffer; the core enforces it again. */
 #define HV_CODE_MAX_BYTES 4096u
+/* Largest body for hv_code_prepare(): the appended ret must fit too. */
+#define HV_CODE_MAX_BODY (HV_CODE_MAX_BYTES - 1u)
 
 enum hv_code_kind {
     HV_CODE_ACTION,     /* custom code run as an event action */
@@ -109,6 +120,22 @@ hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kin
                           struct hv_code_report *report);
 
 /*
+ * HyperDbg's convention: build the buffer to arm from a body the user
+ * wrote. Copies body[0 .. len) to out (out == body is fine, other overlaps
+ * too), appends c3, sets *out_len = len + 1 and validates the result as
+ * hv_code_check() does (the rules above; branch targets may be the
+ * appended ret). Refused besides: an empty body, a body longer than
+ * HV_CODE_MAX_BODY ("at most 4095 bytes, as the ret appended to it must
+ * fit in the 4096-byte limit"), out_size < len + 1, and a body whose last
+ * instruction is incomplete so that the appended c3 would become part of
+ * it (report offset = that instruction). On a refusal after the copy, out
+ * and *out_len still hold the built buffer (to disassemble it). Messages
+ * name the buffer "the 4-byte code (3 bytes + the appended ret)".
+ */
+hv_status_t hv_code_prepare(const uint8_t *body, size_t len, enum hv_code_kind kind, uint8_t *out, size_t out_size,
+                            size_t *out_len, struct hv_code_report *report);
+
+/*
  * Disassemble into `out`, one line per instruction, Intel syntax, branch
  * targets as buffer offsets:
  *
@@ -121,6 +148,14 @@ hv_status_t hv_code_check(const uint8_t *code, size_t len, enum hv_code_kind kin
  * out_size - 1 characters plus a NUL. out may be NULL when out_size is 0.
  */
 size_t hv_code_disassemble(const uint8_t *code, size_t len, char *out, size_t out_size);
+
+/* The same for a buffer built by hv_code_prepare() from body_len bytes:
+ * the instructions from byte body_len on are marked "(appended)":
+ *
+ *   0002  90                 nop
+ *   0003  c3                 ret                      (appended)
+ */
+size_t hv_code_disassemble_prepared(const uint8_t *code, size_t len, size_t body_len, char *out, size_t out_size);
 
 #ifdef __cplusplus
 }
