@@ -139,7 +139,7 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
         return 1;
     }
     printf("event %u: !dr pid %s core %s imm %s%s%s%s%s\n", id,
-           c->pid == HV_EVENT_ANY_PID ? "any" : (sprintf(p, "%llx", (unsigned long long)c->pid), p),
+           c->pid_all ? "all" : c->pid == HV_EVENT_ANY_PID ? "any" : (sprintf(p, "%llx", (unsigned long long)c->pid), p),
            c->dr_core == HV_EVENT_ANY_CORE ? "any" : (sprintf(p + 12, "%x", c->dr_core), p + 12),
            c->imm ? "yes" : "no", ev.action_break ? ", action break" : "", c->code_len ? ", action code" : "",
            c->has_script ? ", action script" : "", c->condition_len ? ", with condition" : "");

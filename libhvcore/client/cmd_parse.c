@@ -521,9 +521,15 @@ static hv_status_t parse_dr(struct parser *p, struct hv_cmd *c)
     while (next_token(p, &t)) {
         if (tok_is(p, &t, "pid")) {
             if ((st = once(p, &seen, DR_PID, &t, name)) != HV_STATUS_SUCCESS ||
-                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
-                (st = pid_tok(p, &v, &c->pid, "any process")) != HV_STATUS_SUCCESS)
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS)
                 return st;
+            if (tok_is(p, &v, "all")) {
+                /* HyperDbg's `pid all`: every process, as no pid. */
+                c->pid = HV_EVENT_ANY_PID;
+                c->pid_all = true;
+            } else if ((st = pid_tok(p, &v, &c->pid, "any process or say 'pid all'")) != HV_STATUS_SUCCESS) {
+                return st;
+            }
         } else if (tok_is(p, &t, "core")) {
             if ((st = once(p, &seen, DR_CORE, &t, name)) != HV_STATUS_SUCCESS ||
                 (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
@@ -622,8 +628,12 @@ static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const stru
                 return st;
         } else if (tok_is(p, &t, "pid")) {
             if ((st = once(p, &seen, 2u, &t, name)) != HV_STATUS_SUCCESS ||
-                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
-                (st = pid_tok(p, &v, &c->pid, "the default pid (0)")) != HV_STATUS_SUCCESS)
+                (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS)
+                return st;
+            if (tok_is(p, &v, "all"))
+                return fail(p, "simulate dr: 'pid all' is not a process: the simulated guest runs one pid "
+                            "(leave 'pid' out for pid 0)");
+            if ((st = pid_tok(p, &v, &c->pid, "the default pid (0)")) != HV_STATUS_SUCCESS)
                 return st;
         } else if (tok_is(p, &t, "value")) {
             if ((st = once(p, &seen, 4u, &t, name)) != HV_STATUS_SUCCESS ||
@@ -758,13 +768,14 @@ static const char help_wrmsr[] =
     "    wrmsr c0000082 fffff807`73553180 core 2    only on core 2\n";
 
 static const char help_dr[] =
-    "!dr [pid <n>] [core <n>] [imm yes|no] [buffer <n>] [script {text}]\n"
+    "!dr [pid <n>|all] [core <n>] [imm yes|no] [buffer <n>] [script {text}]\n"
     "    [condition {hex bytes}] [code {hex bytes}]\n"
     "  Add an event that fires when the guest reads or writes a debug register\n"
     "  (MOV from/to DR0-DR7). Options come in any order, each at most once;\n"
     "  'dr' works without the '!'.\n"
     "\n"
-    "  pid <n>          only accesses by this process (default: any process)\n"
+    "  pid <n>|all      only accesses by this process; 'pid all' (or no pid)\n"
+    "                   means every process\n"
     "  core <n>         only accesses on this core (default: any core)\n"
     "  imm yes|no       yes (default): each message is delivered at once;\n"
     "                   no: messages are batched and flushed periodically, which\n"
@@ -802,6 +813,7 @@ static const char help_dr[] =
     "  Examples:\n"
     "    !dr                                        every access, everywhere\n"
     "    !dr pid 490 core 3\n"
+    "    !dr pid all script { $pid }                every process\n"
     "    !dr script { $pid $core } imm no\n"
     "    !dr pid 490 code {90 90 90}                nop nop nop, then the appended ret\n"
     "    !dr pid 490 code {90 90 90} condition {90 90 90}\n"

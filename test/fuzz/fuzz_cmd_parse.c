@@ -11,7 +11,8 @@
  *     and the help topic are NUL-terminated inside their arrays (and the
  *     script is non-empty exactly when has_script), buffer_size <= 1 MiB,
  *     kind is one of the enum, op is e/d/c for EVENTS_CTL, cores are not
- *     0xFFFFFFFF unless absent, and parsing the same line again gives the
+ *     0xFFFFFFFF unless absent, `pid all` only on !dr and as the any-pid
+ *     value, and parsing the same line again gives the
  *     same command;
  *   - on failure: *out is back to the defaults (kind NONE).
  *   - hv_parse_number: on success the value re-parses identically from its
@@ -62,6 +63,8 @@ static void check_cmd(const struct hv_cmd *c)
     /* The MSR field is 32 bits wide; the parser must have refused a wider
      * index rather than truncated it: re-checked by re-parsing below. */
     REQUIRE((uint64_t)c->msr <= UINT32_MAX, "msr");
+    if (c->pid_all)
+        REQUIRE(c->kind == HV_CMD_DR && c->pid == HV_EVENT_ANY_PID, "pid all with pid %#" PRIx64, c->pid);
     if (c->kind == HV_CMD_EVENTS_CTL)
         REQUIRE(c->op == 'e' || c->op == 'd' || c->op == 'c', "op %d", c->op);
     if (c->kind != HV_CMD_DR)

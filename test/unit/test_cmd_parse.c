@@ -208,6 +208,36 @@ static void dr_seeds(void **state)
     assert_memory_equal(g_cmd.code, "\x48\x89\x11\xc3", 4);
 }
 
+static void dr_pid_all(void **state)
+{
+    (void)state;
+    /* Given HyperDbg's `pid all`, then the event is for every process,
+     * as without pid, and the command remembers it was said. */
+    parse_ok("!dr pid all");
+    assert_dr_defaults_except(1);
+    assert_true(g_cmd.pid == HV_EVENT_ANY_PID);
+    assert_true(g_cmd.pid_all);
+    parse_ok("!dr core 2 PID All imm no");
+    assert_true(g_cmd.pid == HV_EVENT_ANY_PID);
+    assert_true(g_cmd.pid_all);
+    assert_int_equal(g_cmd.dr_core, 2);
+    parse_ok("!dr pid all code {90 90 90}");
+    assert_true(g_cmd.pid_all);
+    assert_int_equal(g_cmd.code_len, 3);
+    /* Omitted or a number: not `all`. */
+    parse_ok("!dr");
+    assert_false(g_cmd.pid_all);
+    parse_ok("!dr pid 490");
+    assert_false(g_cmd.pid_all);
+    /* Still once, and the reserved number points at the word. */
+    parse_bad("!dr pid all pid 490", "duplicate option 'pid' for !dr");
+    parse_bad("!dr pid 490 pid all", "duplicate option 'pid' for !dr");
+    parse_bad("!dr pid ffffffffffffffff", "say 'pid all'");
+    parse_bad("!dr pid alll", "pid: 'alll' is not a hex number");
+    /* simulate's pid is the process that runs, not a filter. */
+    parse_bad("simulate dr pid all", "simulate dr: 'pid all' is not a process");
+}
+
 static void dr_every_option(void **state)
 {
     (void)state;
@@ -797,6 +827,7 @@ int main(void)
         cmocka_unit_test(rdmsr_seeds),
         cmocka_unit_test(msr_errors),
         cmocka_unit_test(dr_seeds),
+        cmocka_unit_test(dr_pid_all),
         cmocka_unit_test(dr_every_option),
         cmocka_unit_test(dr_errors),
         cmocka_unit_test(number_forms),

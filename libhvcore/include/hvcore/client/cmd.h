@@ -4,7 +4,7 @@
  *
  *   rdmsr <msr> [core <n>]
  *   wrmsr <msr> <value> [core <n>]
- *   !dr [pid <n>] [core <n>] [imm yes|no] [buffer <n>] [script {text}]
+ *   !dr [pid <n>|all] [core <n>] [imm yes|no] [buffer <n>] [script {text}]
  *       [condition {hex bytes}] [code {hex bytes}]        ("dr" works too)
  *   events                      list
  *   events e|d|c <id|all>       enable, disable, clear (remove)
@@ -81,7 +81,9 @@ struct hv_cmd {
     uint64_t value;
     uint32_t core;
     /* !dr */
-    uint64_t pid;            /* HV_EVENT_ANY_PID when absent */
+    uint64_t pid;            /* HV_EVENT_ANY_PID when absent or `pid all` */
+    bool pid_all;            /* `pid all` was written: every process, also
+                                where a target later has a current process */
     uint32_t dr_core;        /* HV_EVENT_ANY_CORE when absent */
     bool imm;                /* default true */
     uint32_t buffer_size;    /* 0 .. HV_EVENT_MAX_BUFFER, 0 = none */
