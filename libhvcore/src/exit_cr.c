@@ -25,6 +25,42 @@ static enum hv_exit_action gp(struct hv_exit *e)
     return HV_ACTION_RESUME;
 }
 
+/* 64-bit mode is CS.L = 1 (VM entry guarantees EFER.LMA with it, SDM Vol.
+ * 3C, 27.3.1.2); outside it MOV CR moves 32 bits (SDM Vol. 2B, MOV CR). */
+static bool in_64bit_mode(void)
+{
+    return (hv_vmcs_read32(HV_VMCS_GUEST_CS_AR_BYTES) & (1u << 13)) != 0;
+}
+
+/* The value the guest believes a masked CR holds: the bits the host owns
+ * (mask = 1) come from the read shadow, the others from the real register
+ * (SDM Vol. 3C, 26.3 "MOV from CR0/CR4"). */
+static uint64_t guest_cr0(void)
+{
+    uint64_t m = hv_vmcs_readnat(HV_VMCS_CR0_GUEST_HOST_MASK);
+
+    return (hv_vmcs_readnat(HV_VMCS_GUEST_CR0) & ~m) | (hv_vmcs_readnat(HV_VMCS_CR0_READ_SHADOW) & m);
+}
+
+static uint64_t guest_cr4(void)
+{
+    uint64_t m = hv_vmcs_readnat(HV_VMCS_CR4_GUEST_HOST_MASK);
+
+    return (hv_vmcs_readnat(HV_VMCS_GUEST_CR4) & ~m) | (hv_vmcs_readnat(HV_VMCS_CR4_READ_SHADOW) & m);
+}
+
+/* Physical-address width: CR3 bits at or above it are reserved (#GP). */
+static uint32_t maxphyaddr(void)
+{
+    struct hv_cpuid_regs r;
+
+    hv_arch_cpuid(0x80000000u, 0, &r);
+    if (r.eax < 0x80000008u)
+        return 36; /* SDM Vol. 3A, 4.1.4: 36 when the leaf is absent */
+    hv_arch_cpuid(0x80000008u, 0, &r);
+    return r.eax & 0xFFu;
+}
+
 static void flush_guest_tlb(struct hv_exit *e)
 {
     /* With VPID the guest's translations survive VM transitions, so an
@@ -56,7 +92,7 @@ static enum hv_exit_action write_cr0(struct hv_exit *e, uint64_t v)
 static enum hv_exit_action write_cr4(struct hv_exit *e, uint64_t v)
 {
     const struct hv_vmx_caps *c = &e->vcpu->caps;
-    uint64_t old = hv_vmcs_readnat(HV_VMCS_CR4_READ_SHADOW);
+    uint64_t old = guest_cr4();
     uint64_t efer = hv_vmcs_read64(HV_VMCS_GUEST_IA32_EFER);
 
     /* Bits the CPU does not implement (FIXED1 = 0) are reserved; VMXE is
@@ -83,7 +119,9 @@ static enum hv_exit_action write_cr3(struct hv_exit *e, uint64_t v)
     /* Bit 63 is an instruction hint, not part of CR3: a GUEST_CR3 with it
      * set fails the next VM entry (DESIGN.md 7b; SDM 27.3.1.1). */
     v &= ~CR3_NOFLUSH;
-    if (v >> 52)
+    /* Bits at or above MAXPHYADDR are reserved: a #GP for the guest, never
+     * a GUEST_CR3 that fails the next VM entry (SDM Vol. 3C, 27.3.1.1). */
+    if (v >> maxphyaddr())
         return gp(e);
     if (hv_vmcs_writenat(HV_VMCS_GUEST_CR3, v) != HV_STATUS_SUCCESS)
         return hv_exit_unexpected(e);
@@ -101,6 +139,8 @@ enum hv_exit_action hv_exit_cr_access(struct hv_exit *e)
     switch (HV_QUAL_CR_ACCESS_TYPE(q)) {
     case HV_CR_ACCESS_MOV_TO_CR:
         v = hv_exit_gpr(e, reg);
+        if (!in_64bit_mode())
+            v = (uint32_t)v; /* a 32-bit source: the upper half is not read */
         switch (cr) {
         case 0: return write_cr0(e, v);
         case 3: return write_cr3(e, v);
@@ -120,13 +160,15 @@ enum hv_exit_action hv_exit_cr_access(struct hv_exit *e)
             v = hv_arch_read_cr(8);
         else
             return hv_exit_unexpected(e);
+        if (!in_64bit_mode())
+            v = (uint32_t)v; /* a 32-bit destination: the upper half is zeroed */
         hv_exit_set_gpr(e, reg, v);
         return HV_ACTION_SKIP;
     case HV_CR_ACCESS_CLTS:
-        shadow = hv_vmcs_readnat(HV_VMCS_CR0_READ_SHADOW);
+        shadow = guest_cr0();
         return write_cr0(e, shadow & ~CR0_TS);
     default: /* LMSW: loads CR0[3:0], can set PE but never clear it */
-        shadow = hv_vmcs_readnat(HV_VMCS_CR0_READ_SHADOW);
+        shadow = guest_cr0();
         v = HV_QUAL_CR_LMSW_DATA(q) & 0xFu;
         return write_cr0(e, (shadow & ~0xEull) | v | (shadow & HV_CR0_PE));
     }

@@ -93,6 +93,12 @@ static inline __attribute__((always_inline)) void skip_instruction(struct hv_exi
         next &= 0xFFFFFFFFull;
     hv_exit_set_rip(e, next);
 
+    /* RF suppresses instruction breakpoints for one instruction only: the
+     * CPU clears it when an instruction completes (SDM Vol. 3B, 18.3.1.1),
+     * so an emulated one must too, or the next breakpoint is missed. */
+    if (rflags & HV_RFLAGS_RF)
+        hv_exit_set_rflags(e, rflags & ~HV_RFLAGS_RF);
+
     /* Retiring an instruction ends the one-instruction shadow of a
      * preceding STI or MOV SS (SDM Vol. 3C, 25.4.2, Table 25-3). */
     if (intr & (HV_INTERRUPTIBILITY_STI | HV_INTERRUPTIBILITY_MOV_SS))
@@ -113,6 +119,82 @@ static inline __attribute__((always_inline)) void skip_instruction(struct hv_exi
 void hv_exit_skip_instruction(struct hv_exit *e)
 {
     skip_instruction(e);
+}
+
+/* ---- events interrupted by the exit -------------------------------------- */
+
+/* Reasons that can occur while an event is being delivered through the
+ * guest IDT, and so may carry valid IDT-vectoring information (SDM Vol. 3C,
+ * 28.2.4: a fault in the exception bitmap, a task switch through a task
+ * gate, an APIC access, an EPT violation or misconfiguration, a full PML
+ * log, an SPP-related event). Instruction exits never do: reading the
+ * field costs nothing on their path. */
+static const bool k_during_delivery[HV_EXIT_REASON_COUNT] = {
+    [HV_EXIT_EXCEPTION_NMI] = true,
+    [HV_EXIT_TASK_SWITCH] = true,
+    [HV_EXIT_APIC_ACCESS] = true,
+    [HV_EXIT_EPT_VIOLATION] = true,
+    [HV_EXIT_EPT_MISCONFIG] = true,
+    [HV_EXIT_PML_FULL] = true,
+    [HV_EXIT_SPP_EVENT] = true,
+};
+
+/* Exception classes for the double-fault rules (SDM Vol. 3A, 6.15, Table
+ * 6-5); anything that is not a hardware exception counts as benign. */
+enum exc_class { EXC_BENIGN, EXC_CONTRIBUTORY, EXC_PAGE_FAULT };
+
+static enum exc_class exc_class(uint32_t info)
+{
+    uint32_t v = HV_INTR_INFO_VECTOR(info);
+
+    if (((info >> HV_INTR_INFO_TYPE_SHIFT) & 7u) != HV_INTR_TYPE_HW_EXCEPTION)
+        return EXC_BENIGN;
+    if (v == HV_VECTOR_PF)
+        return EXC_PAGE_FAULT;
+    /* #DE, #TS, #NP, #SS, #GP, and #CP (21) with CET */
+    return (v == HV_VECTOR_DE || (v >= 10 && v <= 13) || v == 21) ? EXC_CONTRIBUTORY : EXC_BENIGN;
+}
+
+/*
+ * The exit interrupted the delivery of an event (IDT-vectoring information
+ * valid). Unless the handler injected something, deliver that event again
+ * at VM entry, with its error code and, for software events, its
+ * instruction length (SDM Vol. 3C, 28.2.4, 31.7.1.1): otherwise an
+ * interrupt or exception the guest was taking is lost. If the handler
+ * injected a hardware exception, combine the two as the CPU would: two
+ * contributory faults, or a #PF then a contributory fault or #PF, become a
+ * #DF; a fault while delivering a #DF is a triple fault (the caller's
+ * FATAL); otherwise the handler's exception is delivered (serially).
+ */
+static enum hv_exit_action complete_event_delivery(struct hv_exit *e, enum hv_exit_action action)
+{
+    uint32_t idt = hv_vmcs_read32(HV_VMCS_IDT_VECTORING_INFO);
+    uint32_t type = (idt >> HV_INTR_INFO_TYPE_SHIFT) & 7u;
+    uint32_t now;
+    enum exc_class first, second;
+
+    if (!(idt & HV_INTR_INFO_VALID))
+        return action;
+    if (!e->injected) {
+        uint32_t code = (idt & HV_INTR_INFO_DELIVER_CODE) ? hv_vmcs_read32(HV_VMCS_IDT_VECTORING_ERROR_CODE) : 0;
+
+        if (!hv_success(hv_inject_event(e, HV_INTR_INFO_VECTOR(idt), type,
+                                        (idt & HV_INTR_INFO_DELIVER_CODE) != 0, code)))
+            return hv_exit_unexpected(e);
+        return action;
+    }
+    now = hv_vmcs_read32(HV_VMCS_VM_ENTRY_INTR_INFO);
+    if (type == HV_INTR_TYPE_HW_EXCEPTION && HV_INTR_INFO_VECTOR(idt) == HV_VECTOR_DF &&
+        exc_class(now) != EXC_BENIGN)
+        return hv_exit_triple_fault(e);
+    first = exc_class(idt);
+    second = exc_class(now);
+    if ((first == EXC_CONTRIBUTORY && second == EXC_CONTRIBUTORY) ||
+        (first == EXC_PAGE_FAULT && second != EXC_BENIGN)) {
+        if (!hv_success(hv_inject_event(e, HV_VECTOR_DF, HV_INTR_TYPE_HW_EXCEPTION, true, 0)))
+            return hv_exit_unexpected(e);
+    }
+    return action;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -156,6 +238,9 @@ enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
         fn = hv_exit_unexpected;
 
     action = fn(&e);
+    if ((action == HV_ACTION_RESUME || action == HV_ACTION_SKIP) && e.basic < HV_EXIT_REASON_COUNT &&
+        k_during_delivery[e.basic])
+        action = complete_event_delivery(&e, action);
     switch (action) {
     case HV_ACTION_SKIP:
         /* A fault delivered at this instruction must find RIP on it. */

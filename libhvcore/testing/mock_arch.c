@@ -324,8 +324,14 @@ void hv_arch_write_dr(uint32_t dr, uint64_t value)
                       (unsigned long long)value);
         return;
     }
-    if (dr == 6)
-        value |= HV_DR6_FIXED_1;
+    if (dr == 6) {
+        struct hv_cpuid_regs r;
+        /* DR6.RTM (bit 16) is writable, active low, only with RTM
+         * (CPUID.(7,0):EBX[11]); otherwise it reads as 1 (SDM Vol. 3B, 18.2.3). */
+        bool rtm = hv_mocki_cpuid_get(cpu, 7, 0, &r) && (r.ebx & (1u << 11));
+
+        value |= HV_DR6_FIXED_1 & ~(rtm ? HV_DR6_RTM : 0);
+    }
     if (dr == 7)
         value |= HV_DR7_FIXED_1;
     cpu->dr[dr] = value;

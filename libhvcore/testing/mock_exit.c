@@ -39,9 +39,9 @@ static enum hv_exit_action mock_exit_locked(const struct hv_mock_exit *x)
     hv_mock_vmcs_seed(HV_VMCS_EXIT_QUALIFICATION, x->qualification);
     hv_mock_vmcs_seed(HV_VMCS_VM_EXIT_INSTRUCTION_LEN, x->instruction_len);
     hv_mock_vmcs_seed(HV_VMCS_VM_EXIT_INTR_INFO, x->intr_info);
-    hv_mock_vmcs_seed(HV_VMCS_IDT_VECTORING_INFO, 0);
+    hv_mock_vmcs_seed(HV_VMCS_IDT_VECTORING_INFO, x->idt_vectoring_info);
     hv_mock_vmcs_seed(HV_VMCS_VM_EXIT_INTR_ERROR_CODE, 0);
-    hv_mock_vmcs_seed(HV_VMCS_IDT_VECTORING_ERROR_CODE, 0);
+    hv_mock_vmcs_seed(HV_VMCS_IDT_VECTORING_ERROR_CODE, x->idt_vectoring_error);
     if (!hv_mock_vmcs_peek(HV_VMCS_VM_INSTRUCTION_ERROR, &entry_info))
         hv_mock_vmcs_seed(HV_VMCS_VM_INSTRUCTION_ERROR, 0);
     if (hv_mock_vmcs_peek(HV_VMCS_VM_ENTRY_INTR_INFO, &entry_info))

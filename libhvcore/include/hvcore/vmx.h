@@ -271,12 +271,16 @@ enum hv_intr_type {
 #define HV_VECTOR_UD  6u
 #define HV_VECTOR_GP  13u
 #define HV_VECTOR_PF  14u
+#define HV_VECTOR_DF  8u
+#define HV_VECTOR_MC  18u
 
 /* DR6/DR7 (SDM Vol. 3B, 18.2) */
 #define HV_DR6_BD        (1ull << 13)
 #define HV_DR6_BS        (1ull << 14)
+#define HV_DR6_RTM       (1ull << 16) /* active low: 0 = #DB/#BP inside an RTM region */
 #define HV_DR6_FIXED_1   0xFFFF0FF0ull
 #define HV_DR7_GD        (1ull << 13)
+#define HV_DR7_RTM       (1ull << 11) /* RTM debugging; reserved (0) without RTM */
 #define HV_DR7_FIXED_1   (1ull << 10)
 #define HV_DR7_RESET     0x400ull
 

@@ -185,6 +185,10 @@ struct hv_mock_exit {
     uint64_t qualification;
     uint32_t instruction_len;
     uint32_t intr_info;       /* VM_EXIT_INTR_INFO */
+    /* An exit during event delivery (SDM Vol. 3C, 28.2.4): the event that
+     * was being delivered, and its error code; 0 = none, as on most exits. */
+    uint32_t idt_vectoring_info;
+    uint32_t idt_vectoring_error;
 };
 enum hv_exit_action hv_mock_exit(const struct hv_mock_exit *exit);
 /* The vcpu the bound CPU's current VMCS belongs to (via HOST_RSP), or NULL. */

@@ -1,0 +1,372 @@
+/*
+ * Architectural corner cases of the default exit handlers and the
+ * dispatcher (issue 11, section 3), given/when/then against the mock.
+ * Each test failed before the change that made it pass.
+ */
+#include "exit_fixture.h"
+
+#include <string.h>
+
+#define INFO(type, vector) (HV_INTR_INFO_VALID | ((uint32_t)(type) << 8) | (uint32_t)(vector))
+#define GP_INJECTED (INFO(HV_INTR_TYPE_HW_EXCEPTION, HV_VECTOR_GP) | HV_INTR_INFO_DELIVER_CODE)
+#define UD_INJECTED INFO(HV_INTR_TYPE_HW_EXCEPTION, HV_VECTOR_UD)
+#define DB_INJECTED INFO(HV_INTR_TYPE_HW_EXCEPTION, HV_VECTOR_DB)
+#define PF_INFO (INFO(HV_INTR_TYPE_HW_EXCEPTION, HV_VECTOR_PF) | HV_INTR_INFO_DELIVER_CODE)
+#define DF_INJECTED (INFO(HV_INTR_TYPE_HW_EXCEPTION, HV_VECTOR_DF) | HV_INTR_INFO_DELIVER_CODE)
+#define CS_L (1ull << 13)
+#define CPUID_7_EBX_RTM (1u << 11)
+
+static uint64_t *R;
+static uint64_t rip0;
+
+static int setup(void **state)
+{
+    if (fx_setup(state))
+        return -1;
+    R = fx_v->gprs.r;
+    rip0 = fx_field(HV_VMCS_GUEST_RIP);
+    return 0;
+}
+
+/* Replace the fixture's hypervisor: `prepare` may change the fake CPUs
+ * before bring-up reads them, `reason`/`fn` installs a handler override. */
+static void restart(void (*prepare)(void), uint32_t reason, hv_exit_handler_fn fn)
+{
+    assert_int_equal(fx_teardown(NULL), 0);
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+    if (prepare != NULL)
+        prepare();
+    assert_int_equal(hv_create(&fx_hv, hv_mock_os(), NULL), HV_STATUS_SUCCESS);
+    if (fn != NULL)
+        assert_int_equal(hv_exit_set_handler(fx_hv, reason, fn), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(fx_hv), HV_STATUS_SUCCESS);
+    hv_mock_cpu_bind(1);
+    fx_v = hv_mock_current_vcpu();
+    assert_ptr_equal(fx_v, &fx_hv->vcpus[1]);
+    R = fx_v->gprs.r;
+    rip0 = fx_field(HV_VMCS_GUEST_RIP);
+}
+
+static void assert_skipped(uint32_t len)
+{
+    assert_int_equal(fx_field(HV_VMCS_GUEST_RIP), rip0 + len);
+    assert_int_equal(fx_injected(), 0);
+}
+
+static void assert_faulted(uint32_t info)
+{
+    assert_int_equal(fx_field(HV_VMCS_GUEST_RIP), rip0);
+    assert_int_equal(fx_injected(), info);
+}
+
+static void enter_compatibility_mode(void)
+{
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_CS_AR_BYTES, fx_field(HV_VMCS_GUEST_CS_AR_BYTES) & ~CS_L);
+}
+
+/* ---- retiring an instruction ------------------------------------------------ */
+
+static void skip_clears_resume_flag(void **state)
+{
+    (void)state;
+    /* Given RFLAGS.RF set (the guest returned from a #DB handler with IRET)... */
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_RFLAGS, HV_RFLAGS_RF | HV_RFLAGS_IF | HV_RFLAGS_FIXED);
+    R[HV_GPR_RAX] = 0;
+    /* ...when an emulated CPUID retires... */
+    assert_int_equal(fx_exit(HV_EXIT_CPUID, 0, 2), HV_ACTION_RESUME);
+    /* ...then RF is clear, as after any completed instruction (SDM 18.3.1.1). */
+    assert_skipped(2);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_RFLAGS), HV_RFLAGS_IF | HV_RFLAGS_FIXED);
+}
+
+/* ---- MOV DR ----------------------------------------------------------------- */
+
+static void mov_dr4_with_de_is_ud_before_gp_and_general_detect(void **state)
+{
+    uint64_t cr4 = fx_field(HV_VMCS_GUEST_CR4);
+
+    (void)state;
+    /* Given CR4.DE, CPL 3 and DR7.GD all at once... */
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_CR4, cr4 | HV_CR4_DE);
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_DR7, 0x400 | HV_DR7_GD);
+    fx_set_cpl(3);
+    /* ...when the guest reads DR4... */
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(4, HV_DR_MOV_FROM_DR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    /* ...then #UD wins, and GD is untouched (no #DB was delivered). */
+    assert_faulted(UD_INJECTED);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_DR7), 0x400 | HV_DR7_GD);
+    fx_set_cpl(0);
+    /* And at CPL 3 without the #UD condition, #GP comes before the #DB. */
+    fx_set_cpl(3);
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(0, HV_DR_MOV_FROM_DR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_faulted(GP_INJECTED);
+    fx_set_cpl(0);
+}
+
+static void mov_dr_outside_64bit_mode_moves_32_bits(void **state)
+{
+    (void)state;
+    enter_compatibility_mode();
+    /* Given a 32-bit operand whose register holds junk above bit 31... */
+    R[HV_GPR_RAX] = 0xFFFFFFFF00000401ull;
+    /* ...MOV to DR7 takes the low half: no #GP for the upper bits. */
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(7, HV_DR_MOV_TO_DR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_skipped(3);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_DR7), 0x401);
+    /* MOV from DR0 writes 32 bits, zeroing the upper half. */
+    hv_arch_write_dr(0, 0x123456789ABCDEF0ull);
+    R[HV_GPR_RBX] = 0xFFFFFFFFFFFFFFFFull;
+    rip0 = fx_field(HV_VMCS_GUEST_RIP);
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(0, HV_DR_MOV_FROM_DR, HV_GPR_RBX), 3),
+                     HV_ACTION_RESUME);
+    assert_skipped(3);
+    assert_int_equal(R[HV_GPR_RBX], 0x9ABCDEF0ull);
+}
+
+static void add_rtm(void)
+{
+    struct hv_cpuid_regs r;
+    uint32_t i;
+
+    for (i = 0; i < hv_mock_cpu_count(); i++) {
+        uint32_t prev = hv_mock_cpu_bind(i);
+
+        hv_arch_cpuid(7, 0, &r);
+        r.ebx |= CPUID_7_EBX_RTM;
+        hv_mock_cpuid_set(i, 7, 0, &r);
+        hv_mock_cpu_bind(prev);
+    }
+}
+
+static void dr7_rtm_bit_is_kept_only_with_rtm(void **state)
+{
+    (void)state;
+    /* Given the Haswell profile without RTM, DR7 bit 11 reads as 0... */
+    R[HV_GPR_RAX] = 0xC01; /* L0 | RTM | bit 10 */
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(7, HV_DR_MOV_TO_DR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_DR7), 0x401);
+    /* ...and with RTM (CPUID.(7,0):EBX[11]) it enables RTM debugging. */
+    restart(add_rtm, 0, NULL);
+    assert_true(fx_v->caps.has_rtm);
+    R[HV_GPR_RAX] = 0xC01;
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(7, HV_DR_MOV_TO_DR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_DR7), 0xC01);
+}
+
+static void injected_db_sets_dr6_rtm(void **state)
+{
+    (void)state;
+    /* Given a CPU with RTM and a guest that cleared the active-low DR6.RTM... */
+    restart(add_rtm, 0, NULL);
+    hv_arch_write_dr(6, HV_DR6_FIXED_1 & ~HV_DR6_RTM);
+    assert_int_equal(hv_arch_read_dr(6), HV_DR6_FIXED_1 & ~HV_DR6_RTM);
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_DR7, 0x400 | HV_DR7_GD);
+    /* ...when general detect raises a #DB... */
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(1, HV_DR_MOV_FROM_DR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    /* ...then DR6 reads as after a hardware #DB outside RTM: RTM set, BD set. */
+    assert_faulted(DB_INJECTED);
+    assert_int_equal(hv_arch_read_dr(6), HV_DR6_FIXED_1 | HV_DR6_BD);
+}
+
+/* ---- MOV CR ----------------------------------------------------------------- */
+
+static void cr4_write_checks_use_the_guests_view(void **state)
+{
+    uint64_t real = fx_field(HV_VMCS_GUEST_CR4);
+    uint64_t shadow = fx_field(HV_VMCS_CR4_READ_SHADOW);
+
+    (void)state;
+    /* Given the guest enabled PCIDE without an exit (an unowned bit: the
+     * shadow still says 0) and uses PCID 5... */
+    assert_int_equal(fx_field(HV_VMCS_CR4_GUEST_HOST_MASK) & (1ull << 17), 0);
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_CR4, real | (1ull << 17));
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_CR3, 0x12345005ull);
+    /* ...when it writes CR4 keeping PCIDE (a change to an owned bit exits)... */
+    R[HV_GPR_RBX] = shadow | (1ull << 17);
+    assert_int_equal(fx_exit(HV_EXIT_CR_ACCESS, HV_QUAL_CR_MAKE(4, HV_CR_ACCESS_MOV_TO_CR, HV_GPR_RBX), 3),
+                     HV_ACTION_RESUME);
+    /* ...then it is not the 0 -> 1 transition that needs CR3[11:0] = 0. */
+    assert_skipped(3);
+    assert_true(fx_field(HV_VMCS_GUEST_CR4) & (1ull << 17));
+}
+
+static void lmsw_keeps_unowned_cr0_bits(void **state)
+{
+    uint64_t real = fx_field(HV_VMCS_GUEST_CR0);
+    const uint64_t am = 1ull << 18;
+
+    (void)state;
+    /* Given AM, an unowned bit, cleared in the real CR0 but set in the
+     * stale shadow... */
+    assert_int_equal(fx_field(HV_VMCS_CR0_GUEST_HOST_MASK) & am, 0);
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_CR0, real & ~am);
+    hv_mock_vmcs_seed(HV_VMCS_CR0_READ_SHADOW, fx_field(HV_VMCS_CR0_READ_SHADOW) | am);
+    /* ...when LMSW exits (it touches PE, an owned bit)... */
+    assert_int_equal(fx_exit(HV_EXIT_CR_ACCESS, HV_QUAL_CR_MAKE(0, HV_CR_ACCESS_LMSW, 0) | (0x3ull << 16), 3),
+                     HV_ACTION_RESUME);
+    /* ...then AM stays as the guest had it. */
+    assert_skipped(3);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_CR0) & am, 0);
+}
+
+static void cr3_above_maxphyaddr_is_gp(void **state)
+{
+    struct hv_cpuid_regs r;
+    uint32_t width;
+
+    (void)state;
+    hv_arch_cpuid(0x80000008u, 0, &r);
+    width = r.eax & 0xFF;
+    assert_true(width < 52);
+    /* Given a CR3 with a bit at MAXPHYADDR set: #GP, GUEST_CR3 unchanged. */
+    hv_mock_vmcs_seed(HV_VMCS_GUEST_CR3, 0x1000);
+    R[HV_GPR_RAX] = (1ull << width) | 0x2000;
+    assert_int_equal(fx_exit(HV_EXIT_CR_ACCESS, HV_QUAL_CR_MAKE(3, HV_CR_ACCESS_MOV_TO_CR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_faulted(GP_INJECTED);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_CR3), 0x1000);
+    /* The highest valid bit is accepted. */
+    R[HV_GPR_RAX] = (1ull << (width - 1)) | 0x2000;
+    assert_int_equal(fx_exit(HV_EXIT_CR_ACCESS, HV_QUAL_CR_MAKE(3, HV_CR_ACCESS_MOV_TO_CR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_skipped(3);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_CR3), (1ull << (width - 1)) | 0x2000);
+}
+
+static void mov_to_cr_outside_64bit_mode_moves_32_bits(void **state)
+{
+    (void)state;
+    enter_compatibility_mode();
+    R[HV_GPR_RAX] = 0xFFFFFFFF12345000ull;
+    assert_int_equal(fx_exit(HV_EXIT_CR_ACCESS, HV_QUAL_CR_MAKE(3, HV_CR_ACCESS_MOV_TO_CR, HV_GPR_RAX), 3),
+                     HV_ACTION_RESUME);
+    assert_skipped(3);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_CR3), 0x12345000ull);
+}
+
+/* ---- events interrupted by the exit ----------------------------------------- */
+
+static enum hv_exit_action resume_handler(struct hv_exit *e)
+{
+    (void)e;
+    return HV_ACTION_RESUME; /* e.g. a user's EPT handler fixed the mapping */
+}
+
+static enum hv_exit_action inject_gp_handler(struct hv_exit *e)
+{
+    (void)hv_inject_gp(e, 0);
+    return HV_ACTION_RESUME;
+}
+
+static enum hv_exit_action exit_with_vectoring(uint32_t info, uint32_t code, uint32_t len)
+{
+    struct hv_mock_exit x = { .reason = HV_EXIT_EPT_VIOLATION, .instruction_len = len,
+                              .idt_vectoring_info = info, .idt_vectoring_error = code };
+
+    return hv_mock_exit(&x);
+}
+
+static void interrupted_event_is_delivered_again(void **state)
+{
+    (void)state;
+    restart(NULL, HV_EXIT_EPT_VIOLATION, resume_handler);
+    /* Given an EPT violation while the guest took a #PF with error code 2... */
+    assert_int_equal(exit_with_vectoring(PF_INFO, 2, 0), HV_ACTION_RESUME);
+    /* ...then the #PF is injected again, with its error code, at the same RIP. */
+    assert_faulted(PF_INFO);
+    assert_int_equal(fx_field(HV_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 2);
+    /* A software interrupt (INT 0x80) keeps its instruction length. */
+    assert_int_equal(exit_with_vectoring(INFO(HV_INTR_TYPE_SW_INTERRUPT, 0x80), 0, 2), HV_ACTION_RESUME);
+    assert_faulted(INFO(HV_INTR_TYPE_SW_INTERRUPT, 0x80));
+    assert_int_equal(fx_field(HV_VMCS_VM_ENTRY_INSTRUCTION_LEN), 2);
+    /* An external interrupt too. */
+    assert_int_equal(exit_with_vectoring(INFO(HV_INTR_TYPE_EXTERNAL, 0x31), 0, 0), HV_ACTION_RESUME);
+    assert_faulted(INFO(HV_INTR_TYPE_EXTERNAL, 0x31));
+    /* No valid vectoring information: nothing is injected. */
+    assert_int_equal(exit_with_vectoring(0, 0, 0), HV_ACTION_RESUME);
+    assert_faulted(0);
+}
+
+static void handler_fault_during_delivery_follows_the_double_fault_rules(void **state)
+{
+    (void)state;
+    restart(NULL, HV_EXIT_EPT_VIOLATION, inject_gp_handler);
+    /* A #GP while delivering a #PF is a #DF (error code 0). */
+    assert_int_equal(exit_with_vectoring(PF_INFO, 2, 0), HV_ACTION_RESUME);
+    assert_faulted(DF_INJECTED);
+    assert_int_equal(fx_field(HV_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
+    /* A #GP while delivering a #GP: #DF too. */
+    assert_int_equal(exit_with_vectoring(GP_INJECTED, 0, 0), HV_ACTION_RESUME);
+    assert_faulted(DF_INJECTED);
+    /* A #GP while delivering a benign #UD: handled serially, the #GP. */
+    assert_int_equal(exit_with_vectoring(UD_INJECTED, 0, 0), HV_ACTION_RESUME);
+    assert_faulted(GP_INJECTED);
+    /* A fault while delivering a #DF is a triple fault: fatal, with a dump. */
+    support_count_mock_failures();
+    assert_int_equal(exit_with_vectoring(DF_INJECTED, 0, 0), HV_ACTION_FATAL);
+    assert_non_null(strstr(hv_exit_last_dump(fx_v), "reason="));
+    hv_mock_cpu(1)->in_guest = true;
+    support_fail_on_mock_failure();
+}
+
+/* ---- hv_inject_event refuses what VM entry would refuse --------------------- */
+
+static hv_status_t inject_status[16];
+static int inject_count;
+
+static enum hv_exit_action try_bad_injections(struct hv_exit *e)
+{
+    inject_count = 0;
+    inject_status[inject_count++] = hv_inject_event(e, 3, 1 /* reserved type */, false, 0);
+    inject_status[inject_count++] = hv_inject_event(e, 3, HV_INTR_TYPE_NMI, false, 0);
+    inject_status[inject_count++] = hv_inject_event(e, 32, HV_INTR_TYPE_HW_EXCEPTION, false, 0);
+    inject_status[inject_count++] = hv_inject_event(e, HV_VECTOR_GP, HV_INTR_TYPE_HW_EXCEPTION, false, 0);
+    inject_status[inject_count++] = hv_inject_event(e, HV_VECTOR_UD, HV_INTR_TYPE_HW_EXCEPTION, true, 0);
+    inject_status[inject_count++] = hv_inject_event(e, HV_VECTOR_GP, HV_INTR_TYPE_HW_EXCEPTION, true, 0x10000);
+    inject_status[inject_count++] = hv_inject_event(e, 0x80, HV_INTR_TYPE_SW_INTERRUPT, false, 0);
+    inject_status[inject_count++] = hv_inject_event(e, 1, HV_INTR_TYPE_OTHER, false, 0);
+    inject_status[inject_count++] = hv_inject_event(e, 0x30, HV_INTR_TYPE_EXTERNAL, true, 0);
+    return HV_ACTION_RESUME;
+}
+
+static void inject_event_refuses_invalid_combinations(void **state)
+{
+    int i;
+
+    (void)state;
+    restart(NULL, HV_EXIT_RDPMC, try_bad_injections);
+    /* An exit with instruction length 0: a software interrupt cannot use it. */
+    assert_int_equal(fx_exit(HV_EXIT_RDPMC, 0, 0), HV_ACTION_RESUME);
+    assert_int_equal(inject_count, 9);
+    for (i = 0; i < inject_count; i++)
+        if (inject_status[i] != HV_STATUS_INVALID_PARAMETER)
+            fail_msg("bad injection %d accepted: 0x%x", i, inject_status[i]);
+    /* Nothing reached the VM-entry fields: the entry would have failed. */
+    assert_faulted(0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fx_teardown)
+    const struct CMUnitTest tests[] = {
+        T(skip_clears_resume_flag),
+        T(mov_dr4_with_de_is_ud_before_gp_and_general_detect),
+        T(mov_dr_outside_64bit_mode_moves_32_bits),
+        T(dr7_rtm_bit_is_kept_only_with_rtm),
+        T(injected_db_sets_dr6_rtm),
+        T(cr4_write_checks_use_the_guests_view),
+        T(lmsw_keeps_unowned_cr0_bits),
+        T(cr3_above_maxphyaddr_is_gp),
+        T(mov_to_cr_outside_64bit_mode_moves_32_bits),
+        T(interrupted_event_is_delivered_again),
+        T(handler_fault_during_delivery_follows_the_double_fault_rules),
+        T(inject_event_refuses_invalid_combinations),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
