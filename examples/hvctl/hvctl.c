@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,34 @@ static const char *hex64(uint64_t v, char *buf)
     return buf;
 }
 
+/* What a command did, judged against what its line says (`expect fail`). */
+enum outcome {
+    OUT_OK,         /* did everything it was asked */
+    OUT_FAILED,     /* did nothing: refused, an error, or every target core failed */
+    OUT_PARTIAL,    /* rdmsr/wrmsr: some target cores failed, others did not */
+    OUT_UNPARSED,   /* the line does not parse */
+};
+
+/* The last failure in words, for the message naming a mismatched line. */
+static char g_why[320];
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void why(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(g_why, sizeof(g_why), fmt, ap);
+    va_end(ap);
+}
+
 static void print_status_line(const char *what, hv_status_t st)
 {
     printf("%s: %s (0x%08x)\n", what, hv_status_name(st), st);
+    if (!hv_success(st))
+        why("%s: %s (0x%08x)", what, hv_status_name(st), st);
 }
 
 static const char *route_name(uint32_t r)
@@ -60,35 +86,59 @@ static const char *route_name(uint32_t r)
 
 /* ---- commands ----------------------------------------------------------------- */
 
+/* Returns an enum outcome: every target core succeeded (OK), every one
+ * failed or none ran (FAILED), or some of each (PARTIAL). */
 static int do_msr(struct hv_engine *e, const struct hv_cmd *c)
 {
-    uint32_t cap = hv_engine_cpu_count(e), n = 0, i;
+    uint32_t cap = hv_engine_cpu_count(e), n = 0, i, bad = 0;
     struct hv_abi_msr_result *r = calloc(cap ? cap : 1, sizeof(*r));
-    char a[24], b[24];
-    hv_status_t st;
+    char a[24], b[24], cores[160] = "";
+    size_t o = 0;
+    hv_status_t st, first = HV_STATUS_SUCCESS;
+    bool same = true;
 
-    if (r == NULL)
-        return 1;
+    if (r == NULL) {
+        why("out of memory");
+        return OUT_FAILED;
+    }
     if (c->kind == HV_CMD_WRMSR)
         st = hv_engine_msr_write(e, c->core, c->msr, c->value, r, cap, &n);
     else
         st = hv_engine_msr_read(e, c->core, c->msr, r, cap, &n);
     if (n == 0) {
-        print_status_line(c->kind == HV_CMD_WRMSR ? "wrmsr" : "rdmsr", st);
+        print_status_line(c->kind == HV_CMD_WRMSR ? "wrmsr" : "rdmsr", hv_success(st) ? HV_STATUS_INTERNAL_ERROR : st);
         free(r);
-        return 1;
+        return OUT_FAILED;
     }
     for (i = 0; i < n; i++) {
-        if (!hv_success(r[i].status))
+        if (!hv_success(r[i].status)) {
+            if (bad++ == 0)
+                first = r[i].status;
+            else if (r[i].status != first)
+                same = false;
+            if (o < sizeof(cores))
+                o += (size_t)snprintf(cores + o, sizeof(cores) - o, "%s%x", bad > 1 ? ", " : "", r[i].core);
             printf("core : %x - msr[%x]: %s (0x%08x)%s\n", r[i].core, c->msr, hv_status_name(r[i].status),
                    r[i].status, r[i].status == HV_STATUS_EXCEPTION_GENERAL_PROTECTION ? ", the CPU raised #GP" : "");
-        else if (c->kind == HV_CMD_RDMSR)
+        } else if (c->kind == HV_CMD_RDMSR) {
             printf("core : %x - msr[%x] = %s%s\n", r[i].core, c->msr, hex64(r[i].value, a), route_name(r[i].route));
-        else
+        } else {
             printf("core : %x - msr[%x] <- %s%s\n", r[i].core, c->msr, hex64(r[i].value, b), route_name(r[i].route));
+        }
     }
     free(r);
-    return hv_success(st) ? 0 : 1;
+    if (bad == 0)
+        return OUT_OK;
+    if (bad == n) {
+        if (n == 1)
+            why("%s (0x%08x) on core %s", hv_status_name(first), first, cores);
+        else
+            why("%s on each of the %u cores", same ? hv_status_name(first) : "errors", n);
+        return OUT_FAILED;
+    }
+    why("%s on core%s %s; %u of the %u cores succeeded", same ? hv_status_name(first) : "errors", bad > 1 ? "s" : "",
+        cores, n - bad, n);
+    return OUT_PARTIAL;
 }
 
 /* HyperDbg's convention: the bytes are the body, a ret is appended. */
@@ -100,6 +150,7 @@ static int show_code(const char *what, const uint8_t *body, uint32_t len, enum h
 
     if (!hv_success(hv_code_prepare(body, len, kind, code, HV_EVENT_MAX_CODE, code_len, &rep))) {
         printf("%s refused: %s\n", what, rep.message);
+        why("%s refused: %s", what, rep.message);
         return 1;
     }
     hv_code_disassemble_prepared(code, *code_len, len, dis, sizeof(dis));
@@ -239,20 +290,27 @@ static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
     return 0;
 }
 
-static int run_line(struct hv_engine *e, const char *line, bool *quit)
+/* Run one line; *expect_fail = the line said `expect fail`. */
+static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, bool *expect_fail)
 {
     struct hv_cmd *c = calloc(1, sizeof(*c));
     char err[256];
     int rc = 0;
     hv_status_t st;
 
-    if (c == NULL)
-        return 1;
+    *expect_fail = false;
+    g_why[0] = '\0';
+    if (c == NULL) {
+        why("out of memory");
+        return OUT_FAILED;
+    }
     if (!hv_success(hv_cmd_parse(line, c, err, sizeof(err)))) {
         printf("error: %s\n", err);
+        why("%s", err);
         free(c);
-        return 1;
+        return OUT_UNPARSED;
     }
+    *expect_fail = c->expect_fail;
     switch (c->kind) {
     case HV_CMD_NONE: break;
     case HV_CMD_HELP: fputs(hv_cmd_help(c->topic[0] ? c->topic : NULL), stdout); break;
@@ -276,8 +334,62 @@ static int run_line(struct hv_engine *e, const char *line, bool *quit)
         break;
     }
     free(c);
+    if (rc != OUT_OK && g_why[0] == '\0')
+        why("it failed");
+    if (rc == OUT_FAILED && *expect_fail)
+        printf("(failed, as expected)\n");
     fflush(stdout);
-    return rc;
+    return (enum outcome)rc;
+}
+
+/* Where the lines come from, and how they behaved. */
+struct script {
+    const char *name;          /* "demo.hvctl", "<stdin>", or NULL for one command */
+    unsigned line;             /* current line number, from 1 */
+    unsigned commands;         /* lines that were commands (not empty, not comments) */
+    unsigned mismatches;
+    char lines[128];           /* the mismatched line numbers, for the summary */
+};
+
+/* Judge one line's outcome against what it says; a mismatch is named on
+ * stderr (FILE:LINE: the command: what happened). */
+static void judge(struct script *s, const char *line, enum outcome out, bool expect_fail)
+{
+    char where[300], cmd[200];
+    size_t a = strspn(line, " \t\r\v\f"), n = strlen(line + a), o;
+
+    while (n > 0 && strchr(" \t\r\n\v\f", line[a + n - 1]))
+        n--;
+    if (n == 0 || line[a] == '#')
+        return;                             /* not a command */
+    s->commands++;
+    if (out == OUT_OK && !expect_fail)
+        return;
+    if (out == OUT_FAILED && expect_fail)
+        return;
+    snprintf(cmd, sizeof(cmd), "%.*s%s", (int)(n > 120 ? 117 : n), line + a, n > 120 ? "..." : "");
+    if (s->name)
+        snprintf(where, sizeof(where), "%s:%u: ", s->name, s->line);
+    else
+        where[0] = '\0';
+    if (out == OUT_UNPARSED)
+        fprintf(stderr, "hvctl: %s%s: does not parse: %s\n", where, cmd, g_why);
+    else if (out == OUT_OK)
+        fprintf(stderr, "hvctl: %s%s: succeeded, but the line expects it to fail\n", where, cmd);
+    else if (out == OUT_PARTIAL && expect_fail)
+        fprintf(stderr, "hvctl: %s%s: failed only on some cores (%s); 'expect fail' wants every target core to fail\n",
+                where, cmd, g_why);
+    else if (out == OUT_PARTIAL)
+        fprintf(stderr, "hvctl: %s%s: failed on some cores: %s\n", where, cmd, g_why);
+    else
+        fprintf(stderr, "hvctl: %s%s: failed: %s (write 'expect fail' before the command if that is intended)\n",
+                where, cmd, g_why);
+    s->mismatches++;
+    o = strlen(s->lines);
+    if (o + 16 < sizeof(s->lines))
+        snprintf(s->lines + o, sizeof(s->lines) - o, "%s%u", o ? ", " : "", s->line);
+    else if (!strstr(s->lines, "..."))
+        snprintf(s->lines + o, sizeof(s->lines) - o, ", ...");
 }
 
 static int serve(int argc, char **argv)
@@ -377,16 +489,34 @@ int main(int argc, char **argv)
     }
     if (i < argc) {
         /* One command from the arguments. */
-        char line[8192] = "";
-        size_t off = 0;
+        struct script one = { .name = NULL, .line = 1 };
+        size_t len = 1, off = 0;
+        char *line;
+        int k;
+        enum outcome out;
+        bool expect_fail;
 
-        for (; i < argc; i++)
-            off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s", off ? " " : "", argv[i]);
-        rc = run_line(e, line, &quit);
+        for (k = i; k < argc; k++)
+            len += strlen(argv[k]) + 1;
+        line = malloc(len);
+        if (line == NULL) {
+            hv_engine_destroy(e);
+            return 1;
+        }
+        line[0] = '\0';
+        for (k = i; k < argc; k++)
+            off += (size_t)snprintf(line + off, len - off, "%s%s", off ? " " : "", argv[k]);
+        out = run_line(e, line, &quit, &expect_fail);
+        judge(&one, line, out, expect_fail);
+        rc = one.mismatches ? 1 : 0;
+        free(line);
     } else {
         FILE *in = stdin;
         bool tty;
-        char buf[8192];
+        struct script sc = { .name = file ? file : "<stdin>" };
+        char *buf = NULL;
+        size_t cap = 0;
+        ssize_t got;
 
         if (file && !(in = fopen(file, "r"))) {
             fprintf(stderr, "hvctl: cannot read %s: %s\n", file, strerror(errno));
@@ -396,6 +526,8 @@ int main(int argc, char **argv)
         tty = !file && isatty(0);
         while (!quit) {
             char *line = NULL;
+            enum outcome out;
+            bool expect_fail;
 #ifdef HVCTL_READLINE
             if (tty) {
                 line = readline("hvctl> ");
@@ -410,19 +542,35 @@ int main(int argc, char **argv)
                     printf("hvctl> ");
                     fflush(stdout);
                 }
-                if (!fgets(buf, sizeof(buf), in))
+                if ((got = getline(&buf, &cap, in)) < 0)
                     break;
                 buf[strcspn(buf, "\n")] = '\0';
                 if (file || !tty)
                     printf("hvctl> %s\n", buf);
-                rc |= run_line(e, buf, &quit);
-            } else {
-                rc |= run_line(e, line, &quit);
-                free(line);
+                line = buf;
             }
+            sc.line++;
+            out = run_line(e, line, &quit, &expect_fail);
+            if (tty) {
+                /* Interactive: the exit status still says whether every
+                 * command behaved as written, without naming lines. */
+                if ((out == OUT_OK) == expect_fail || out == OUT_UNPARSED || out == OUT_PARTIAL)
+                    rc = 1;
+            } else {
+                judge(&sc, line, out, expect_fail);
+            }
+            if (line != buf)
+                free(line);
         }
+        free(buf);
         if (file)
             fclose(in);
+        if (sc.mismatches) {
+            fprintf(stderr, "hvctl: %s: %u of %u command%s did not behave as written (line%s %s)\n", sc.name,
+                    sc.mismatches, sc.commands, sc.commands == 1 ? "" : "s", sc.mismatches == 1 ? "" : "s",
+                    sc.lines);
+            rc = 1;
+        }
     }
     hv_engine_destroy(e);
     return rc;

@@ -647,6 +647,33 @@ static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const stru
     return HV_STATUS_SUCCESS;
 }
 
+static hv_status_t parse_line(struct parser *p, struct hv_cmd *c);
+
+/* expect fail <command>: the command itself, marked as expected to fail. */
+static hv_status_t parse_expect(struct parser *p, struct hv_cmd *c, const struct tok *cmd)
+{
+    char q[QUOTE_TOKEN];
+    struct tok t;
+    size_t rest;
+    hv_status_t st;
+
+    if (!next_token(p, &t))
+        return fail(p, "'%s' needs 'fail' and a command: expect fail <command>", tq(p, cmd, q));
+    if (!tok_is(p, &t, "fail"))
+        return fail(p, "'%s' must be followed by 'fail', not '%s': expect fail <command>", "expect", tq(p, &t, q));
+    skip_blanks(p);
+    rest = p->pos;
+    if (p->pos >= p->len || p->s[p->pos] == '#')
+        return fail(p, "'expect fail' needs a command to run: expect fail <command>");
+    if (next_token(p, &t) && tok_is(p, &t, "expect"))
+        return fail(p, "'expect fail' cannot be nested");
+    p->pos = rest;
+    st = parse_line(p, c);
+    if (st == HV_STATUS_SUCCESS)
+        c->expect_fail = true;
+    return st;
+}
+
 static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
 {
     char q[QUOTE_TOKEN];
@@ -658,6 +685,8 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
         return HV_STATUS_SUCCESS;               /* HV_CMD_NONE */
     (void)next_token(p, &cmd);
 
+    if (tok_is(p, &cmd, "expect"))
+        return parse_expect(p, c, &cmd);
     if (tok_is(p, &cmd, "rdmsr"))
         return parse_msr(p, c, &cmd, false);
     if (tok_is(p, &cmd, "wrmsr"))
@@ -748,7 +777,36 @@ static const char help_overview[] =
     "  status                              show the hypervisor's state\n"
     "  help [command]                      this overview, or one command in detail\n"
     "  quit | exit                         leave hvctl\n"
+    "  expect fail <command>               in a script: this command is meant to fail ('help expect')\n"
     "Keywords are case-insensitive. Empty lines and lines starting with # do nothing.\n";
+
+static const char help_expect[] =
+    "expect fail <command>\n"
+    "  Run <command> and say that it is meant to fail, e.g. to show an error in a\n"
+    "  script. A script (hvctl -f FILE, or commands on stdin) exits with status 0\n"
+    "  when every command behaved as written: the plain ones succeeded and the\n"
+    "  'expect fail' ones failed. Otherwise it exits with status 1 after naming\n"
+    "  each line that did not (FILE:LINE and the command) on stderr; a command\n"
+    "  marked 'expect fail' that succeeds is such a line too. The script always\n"
+    "  runs to its end.\n"
+    "\n"
+    "  What fails means:\n"
+    "    rdmsr/wrmsr   run on one core or on several; the command succeeds when\n"
+    "                  every target core succeeded, and fails when every target\n"
+    "                  core failed (e.g. #GP on each core) or nothing ran (a bad\n"
+    "                  core). Some cores failing and others not is neither: a\n"
+    "                  mismatch with or without 'expect fail', reported with the\n"
+    "                  failing cores.\n"
+    "    !dr           fails when the event is not added (code refused, unknown\n"
+    "                  output, the target said no).\n"
+    "    the others    fail when the target or the system answers with an error.\n"
+    "  A line that does not parse (a typo, a bad number) never counts as an\n"
+    "  expected failure: it is a mismatch with or without 'expect fail', so a typo\n"
+    "  cannot pass for the failure the script wanted to show.\n"
+    "\n"
+    "  Examples:\n"
+    "    expect fail rdmsr 12345678          an MSR that does not exist: #GP on each core\n"
+    "    expect fail !dr code {eb 10}        code that jumps out of its bytes is refused\n";
 
 static const char help_rdmsr[] =
     "rdmsr <msr> [core <n>]\n"
@@ -849,7 +907,7 @@ static const char help_status[] =
 static const char help_help[] =
     "help [command]\n"
     "  Without a command: the overview. With one: its syntax and options.\n"
-    "  Topics: rdmsr wrmsr !dr events listen simulate status help quit numbers\n";
+    "  Topics: rdmsr wrmsr !dr events listen simulate status expect help quit numbers\n";
 
 static const char help_quit[] =
     "quit | exit\n"
@@ -872,6 +930,7 @@ const char *hv_cmd_help(const char *topic)
         { "status", help_status },     { "help", help_help },
         { "quit", help_quit },         { "exit", help_quit },
         { "numbers", help_numbers },   { "number", help_numbers },
+        { "expect", help_expect },
     };
     size_t i, len;
 

@@ -160,20 +160,52 @@ static hv_status_t query_cpu_count(struct hv_engine *e)
 
 /* ---- creation --------------------------------------------------------------- */
 
+/* sim[:cores=N][,gp=MSR@CORE]...: MSR in hex, CORE a number (decimal or 0x). */
+#define SIM_MAX_GP 16u
+
 static hv_status_t create_sim(struct hv_engine *e, const char *args)
 {
     unsigned long cores = 4;
+    struct { uint32_t msr, core; } gp[SIM_MAX_GP];
+    uint32_t ngp = 0, i;
     hv_status_t st;
 
     if (*args == ':') {
-        char *end;
+        const char *p = args + 1;
+        bool first = true;
 
-        if (strncmp(args, ":cores=", 7) != 0)
-            return HV_STATUS_INVALID_PARAMETER;
-        errno = 0;
-        cores = strtoul(args + 7, &end, 0);
-        if (errno || *end || cores == 0 || cores > HV_MOCK_MAX_CPUS)
-            return HV_STATUS_INVALID_PARAMETER;
+        for (;;) {
+            char *end;
+
+            errno = 0;
+            if (first && !strncmp(p, "cores=", 6)) {
+                cores = strtoul(p + 6, &end, 0);
+                if (errno || end == p + 6 || cores == 0 || cores > HV_MOCK_MAX_CPUS)
+                    return HV_STATUS_INVALID_PARAMETER;
+            } else if (!strncmp(p, "gp=", 3) && ngp < SIM_MAX_GP) {
+                unsigned long msr = strtoul(p + 3, &end, 16), core;
+
+                if (errno || end == p + 3 || *end != '@' || msr > UINT32_MAX)
+                    return HV_STATUS_INVALID_PARAMETER;
+                p = end + 1;
+                core = strtoul(p, &end, 0);
+                if (errno || end == p || core >= HV_MOCK_MAX_CPUS)
+                    return HV_STATUS_INVALID_PARAMETER;
+                gp[ngp].msr = (uint32_t)msr;
+                gp[ngp++].core = (uint32_t)core;
+            } else {
+                return HV_STATUS_INVALID_PARAMETER;
+            }
+            first = false;
+            if (*end == '\0')
+                break;
+            if (*end != ',')
+                return HV_STATUS_INVALID_PARAMETER;
+            p = end + 1;
+        }
+        for (i = 0; i < ngp; i++)
+            if (gp[i].core >= cores)
+                return HV_STATUS_INVALID_PARAMETER;
     } else if (*args != '\0') {
         return HV_STATUS_INVALID_PARAMETER;
     }
@@ -185,6 +217,8 @@ static hv_status_t create_sim(struct hv_engine *e, const char *args)
     sim_taken = true;
     pthread_mutex_unlock(&sim_owner_lock);
     st = hv_mock_init((uint32_t)cores, HV_MOCK_PROFILE_HASWELL);
+    for (i = 0; hv_success(st) && i < ngp; i++)
+        hv_mock_msr_set_gp(gp[i].core, gp[i].msr, true, true);
     if (hv_success(st))
         st = hv_create(&e->hv, hv_mock_os(), NULL);
     if (hv_success(st)) {

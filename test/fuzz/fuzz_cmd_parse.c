@@ -63,6 +63,8 @@ static void check_cmd(const struct hv_cmd *c)
     /* The MSR field is 32 bits wide; the parser must have refused a wider
      * index rather than truncated it: re-checked by re-parsing below. */
     REQUIRE((uint64_t)c->msr <= UINT32_MAX, "msr");
+    if (c->expect_fail)
+        REQUIRE(c->kind != HV_CMD_NONE, "expect fail on an empty command");
     if (c->pid_all)
         REQUIRE(c->kind == HV_CMD_DR && c->pid == HV_EVENT_ANY_PID, "pid all with pid %#" PRIx64, c->pid);
     if (c->kind == HV_CMD_EVENTS_CTL)
@@ -128,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         REQUIRE(g_a.kind == HV_CMD_NONE && g_a.code_len == 0 && g_a.condition_len == 0 && !g_a.has_script &&
                 g_a.core == HV_ALL_CORES && g_a.pid == HV_EVENT_ANY_PID && g_a.dr_core == HV_EVENT_ANY_CORE &&
-                g_a.imm, "failure left a half-parsed command");
+                g_a.imm && !g_a.expect_fail && !g_a.pid_all, "failure left a half-parsed command");
     }
 
     /* Deterministic, and a tiny message buffer changes nothing but the text. */

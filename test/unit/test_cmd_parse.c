@@ -45,6 +45,8 @@ static void parse_bad(const char *line, const char *needle)
     assert_int_equal(g_cmd.code_len, 0);
     assert_int_equal(g_cmd.condition_len, 0);
     assert_false(g_cmd.has_script);
+    assert_false(g_cmd.expect_fail);
+    assert_false(g_cmd.pid_all);
 }
 
 /* The !dr defaults, for checking the options not given. */
@@ -725,12 +727,48 @@ static void help_quit_none(void **state)
     parse_bad("rdmsr 10 # no trailing comments", "unknown option '#' for rdmsr");
 }
 
+static void expect_fail_lines(void **state)
+{
+    (void)state;
+    /* Given `expect fail <command>`, then the command itself is parsed and
+     * marked as expected to fail. */
+    parse_ok("expect fail rdmsr 12345678");
+    assert_int_equal(g_cmd.kind, HV_CMD_RDMSR);
+    assert_int_equal(g_cmd.msr, 0x12345678);
+    assert_int_equal(g_cmd.core, HV_ALL_CORES);
+    assert_true(g_cmd.expect_fail);
+    parse_ok("  EXPECT   Fail !dr code {eb 10}");
+    assert_int_equal(g_cmd.kind, HV_CMD_DR);
+    assert_int_equal(g_cmd.code_len, 2);
+    assert_true(g_cmd.expect_fail);
+    parse_ok("expect fail wrmsr 175 00008000`00000000 core 1");
+    assert_int_equal(g_cmd.kind, HV_CMD_WRMSR);
+    assert_true(g_cmd.value == 0x0000800000000000ull);
+    assert_int_equal(g_cmd.core, 1);
+    assert_true(g_cmd.expect_fail);
+    parse_ok("expect fail events c 5");
+    assert_int_equal(g_cmd.kind, HV_CMD_EVENTS_CTL);
+    assert_true(g_cmd.expect_fail);
+    /* A plain line is not marked. */
+    parse_ok("rdmsr 12345678");
+    assert_false(g_cmd.expect_fail);
+    /* The marker needs its word and a command; the command must parse. */
+    parse_bad("expect", "'expect' needs 'fail' and a command: expect fail <command>");
+    parse_bad("expect rdmsr 1", "'expect' must be followed by 'fail', not 'rdmsr'");
+    parse_bad("expect failure rdmsr 1", "not 'failure'");
+    parse_bad("expect fail", "'expect fail' needs a command to run");
+    parse_bad("expect fail   # a comment", "'expect fail' needs a command to run");
+    parse_bad("expect fail expect fail rdmsr 1", "'expect fail' cannot be nested");
+    parse_bad("expect fail rdmsrr 1", "unknown command 'rdmsrr'");
+    parse_bad("expect fail rdmsr zz", "MSR index: 'zz' is not a hex number");
+}
+
 static void help_texts(void **state)
 {
     const char *overview = hv_cmd_help(NULL);
     const char *dr = hv_cmd_help("!dr");
     static const char *const topics[] = { "rdmsr", "wrmsr", "!dr", "events", "listen",
-                                          "simulate", "status", "help", "quit", "numbers" };
+                                          "simulate", "status", "help", "quit", "numbers", "expect" };
     size_t i;
 
     (void)state;
@@ -756,6 +794,12 @@ static void help_texts(void **state)
     assert_non_null(strstr(hv_cmd_help("numbers"), "0n"));
     assert_non_null(strstr(dr, "imm yes|no"));
     assert_non_null(strstr(dr, "not real time"));
+    assert_non_null(strstr(dr, "pid <n>|all"));
+    assert_non_null(strstr(dr, "a ret (c3) is\n  appended"));
+    assert_non_null(strstr(overview, "expect fail <command>"));
+    assert_non_null(strstr(hv_cmd_help("expect"), "expect fail rdmsr 12345678"));
+    assert_non_null(strstr(hv_cmd_help("expect"), "every target\n                  core failed"));
+    assert_non_null(strstr(hv_cmd_help("expect"), "never counts as an\n  expected failure"));
     assert_non_null(strstr(dr, "pre-allocated buffer"));
     assert_non_null(strstr(dr, "NULL"));
     assert_non_null(strstr(dr, "$context"));
@@ -838,6 +882,7 @@ int main(void)
         cmocka_unit_test(events_forms),
         cmocka_unit_test(listen_simulate_status),
         cmocka_unit_test(help_quit_none),
+        cmocka_unit_test(expect_fail_lines),
         cmocka_unit_test(help_texts),
         cmocka_unit_test(api_edges),
     };

@@ -13,6 +13,9 @@
  *   status
  *   help [command]
  *   quit | exit
+ *   expect fail <command>       <command>, with expect_fail set: a script
+ *                               says this command is meant to fail (hvctl
+ *                               judges the outcome; see hv_cmd_help("expect"))
  *   (empty line) | # comment    HV_CMD_NONE
  *
  * Lexing: tokens are separated by blanks (space, tab, CR, LF, VT, FF);
@@ -98,6 +101,7 @@ struct hv_cmd {
     uint32_t id;             /* HV_CMD_ALL_EVENTS (0xFFFFFFFF) for "all" */
     uint32_t seconds;        /* listen; 0 = until interrupted */
     char topic[32];          /* help [command], as typed; "" = overview */
+    bool expect_fail;        /* the line was `expect fail <command>` */
 };
 
 /* Most hex bytes in code {} / condition {}: a ret is appended to them

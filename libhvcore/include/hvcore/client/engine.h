@@ -5,6 +5,9 @@
  *   hv_engine_create(&e, "local")            the Linux device /dev/hvcore
  *   hv_engine_create(&e, "sim:cores=4")      the real core on the mock
  *                                            backend, in this process (no VT-x)
+ *   "sim:cores=4,gp=c0000082@2"              ...where core 2 raises #GP on
+ *                                            MSR c0000082 (hex; repeatable,
+ *                                            up to 16): per-core failures
  *   hv_engine_create(&e, "tcp:127.0.0.1:5555")  a stub speaking the wire
  *                                            protocol (hvctl serve)
  *
