@@ -33,6 +33,15 @@ static void capture_resume(struct hv_exit *e)
     r->idtr_limit = (uint16_t)hv_vmcs_read32(HV_VMCS_GUEST_IDTR_LIMIT);
     r->tr_selector = hv_vmcs_read16(HV_VMCS_GUEST_TR_SELECTOR);
     r->ldtr_selector = hv_vmcs_read16(HV_VMCS_GUEST_LDTR_SELECTOR);
+    r->sysenter_cs = hv_vmcs_read32(HV_VMCS_GUEST_SYSENTER_CS);
+    r->sysenter_esp = hv_vmcs_readnat(HV_VMCS_GUEST_SYSENTER_ESP);
+    r->sysenter_eip = hv_vmcs_readnat(HV_VMCS_GUEST_SYSENTER_EIP);
+    /* The guest's PAT/EFER live in the VMCS only while entry loads them
+     * (and exit saves them); otherwise the exit did not touch the MSRs. */
+    r->restore_pat = (e->vcpu->ctls.entry & HV_ENTRY_CTL_LOAD_PAT) && (e->vcpu->ctls.exit & HV_EXIT_CTL_LOAD_PAT);
+    r->restore_efer = (e->vcpu->ctls.entry & HV_ENTRY_CTL_LOAD_EFER) && (e->vcpu->ctls.exit & HV_EXIT_CTL_LOAD_EFER);
+    r->pat = r->restore_pat ? hv_vmcs_read64(HV_VMCS_GUEST_IA32_PAT) : 0;
+    r->efer = r->restore_efer ? hv_vmcs_read64(HV_VMCS_GUEST_IA32_EFER) : 0;
 }
 
 enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)

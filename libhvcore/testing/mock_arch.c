@@ -736,6 +736,16 @@ void hv_arch_restore_guest_state(const struct hv_guest_resume *r)
         m->value = r->fs_base;
     if ((m = hv_mocki_msr(cpu, HV_MSR_IA32_GS_BASE)) != NULL)
         m->value = r->gs_base;
+    if ((m = hv_mocki_msr(cpu, HV_MSR_IA32_SYSENTER_CS)) != NULL)
+        m->value = r->sysenter_cs;
+    if ((m = hv_mocki_msr(cpu, HV_MSR_IA32_SYSENTER_ESP)) != NULL)
+        m->value = r->sysenter_esp;
+    if ((m = hv_mocki_msr(cpu, HV_MSR_IA32_SYSENTER_EIP)) != NULL)
+        m->value = r->sysenter_eip;
+    if (r->restore_pat && (m = hv_mocki_msr(cpu, HV_MSR_IA32_PAT)) != NULL)
+        m->value = r->pat;
+    if (r->restore_efer && (m = hv_mocki_msr(cpu, HV_MSR_IA32_EFER)) != NULL)
+        m->value = r->efer;
     cpu->in_guest = false;
 }
 

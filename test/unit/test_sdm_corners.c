@@ -351,6 +351,44 @@ static void inject_event_refuses_invalid_combinations(void **state)
     assert_faulted(0);
 }
 
+/* ---- leaving VMX ---------------------------------------------------------- */
+
+static void devirtualization_restores_guest_msrs(void **state)
+{
+    static const struct { uint32_t msr; uint64_t value; } want[] = {
+        { HV_MSR_IA32_SYSENTER_CS, 0x23 },
+        { HV_MSR_IA32_SYSENTER_ESP, 0xFFFFFE0000ABC000ull },
+        { HV_MSR_IA32_SYSENTER_EIP, 0xFFFFFFFF81E00000ull },
+        { HV_MSR_IA32_PAT, 0x0007010600070106ull },
+        { HV_MSR_IA32_EFER, HV_EFER_LME | HV_EFER_LMA | HV_EFER_NXE }, /* SCE off */
+    };
+    struct hv_msr_result res[2];
+    uint32_t i, cpu;
+    uint64_t v;
+
+    (void)state;
+    /* Given guest-state MSRs changed through each core's VMCS (the VM exit
+     * that devirtualizes loads the host's values into the real MSRs)... */
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_int_equal(hv_msr_write(fx_hv, HV_ALL_CORES, want[i].msr, want[i].value, res, 2), HV_STATUS_SUCCESS);
+        assert_int_equal(res[0].route, 1); /* the VMCS guest field */
+    }
+    /* ...when the hypervisor stops... */
+    assert_int_equal(hv_stop(fx_hv), HV_STATUS_SUCCESS);
+    /* ...then every core continues natively with the guest's values. */
+    for (cpu = 0; cpu < 2; cpu++)
+        for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+            assert_true(hv_mock_msr_get(cpu, want[i].msr, &v));
+            if (v != want[i].value)
+                fail_msg("cpu %u msr %#x = %#llx, want %#llx", cpu, want[i].msr, (unsigned long long)v,
+                         (unsigned long long)want[i].value);
+        }
+    hv_destroy(fx_hv);
+    fx_hv = NULL;
+    assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
+    assert_int_equal(fx_setup(NULL), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fx_teardown)
@@ -367,6 +405,7 @@ int main(void)
         T(interrupted_event_is_delivered_again),
         T(handler_fault_during_delivery_follows_the_double_fault_rules),
         T(inject_event_refuses_invalid_combinations),
+        T(devirtualization_restores_guest_msrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -642,6 +642,16 @@ HV_NOTRACE void hv_arch_restore_guest_state(const struct hv_guest_resume *r)
     (void)hv_arch_wrmsr_safe(HV_MSR_IA32_DEBUGCTL, r->debugctl);
     (void)hv_arch_wrmsr_safe(HV_MSR_IA32_FS_BASE, r->fs_base);
     (void)hv_arch_wrmsr_safe(HV_MSR_IA32_GS_BASE, r->gs_base);
+    /* The exit loaded the host's SYSENTER MSRs (and PAT/EFER with those
+     * exit controls); the guest may have changed them through the VMCS.
+     * EFER keeps LME/LMA as they are: the guest is in IA-32e mode now. */
+    (void)hv_arch_wrmsr_safe(HV_MSR_IA32_SYSENTER_CS, r->sysenter_cs);
+    (void)hv_arch_wrmsr_safe(HV_MSR_IA32_SYSENTER_ESP, r->sysenter_esp);
+    (void)hv_arch_wrmsr_safe(HV_MSR_IA32_SYSENTER_EIP, r->sysenter_eip);
+    if (r->restore_pat)
+        (void)hv_arch_wrmsr_safe(HV_MSR_IA32_PAT, r->pat);
+    if (r->restore_efer)
+        (void)hv_arch_wrmsr_safe(HV_MSR_IA32_EFER, r->efer);
     /* Last: until here a fault is handled by the host IDT's fixups. */
     load_idt(r->idtr_base, r->idtr_limit);
 }

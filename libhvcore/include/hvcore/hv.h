@@ -96,6 +96,12 @@ struct hv_guest_resume {
     uint64_t gdtr_base, idtr_base;
     uint16_t gdtr_limit, idtr_limit, tr_selector;
     uint16_t ldtr_selector;     /* a VM exit loads a null LDTR (SDM 28.5.2) */
+    /* A VM exit loads the host's SYSENTER MSRs, and its PAT and EFER when
+     * the exit controls say so (SDM 28.5.1); the guest's values, which the
+     * MSR broadcast may have changed in the VMCS, are put back. */
+    uint64_t sysenter_esp, sysenter_eip, pat, efer;
+    uint32_t sysenter_cs;
+    bool restore_pat, restore_efer;
 };
 
 #define HV_DUMP_SIZE 1024u

@@ -1028,6 +1028,12 @@ static void fill_resume(struct hv_guest_resume *r, uint64_t *gdt, uint16_t gdt_l
     r->idtr_base = 0xFFFFFE0000000000ull;
     r->idtr_limit = 0xFFF;
     r->tr_selector = tr;
+    r->sysenter_cs = 0x10;
+    r->sysenter_esp = 0xFFFFFE0000ABC000ull;
+    r->sysenter_eip = 0xFFFFFFFF81E00000ull;
+    r->pat = 0x0007010600070106ull;
+    r->efer = 0xD01; /* SCE LME LMA NXE */
+    r->restore_pat = r->restore_efer = true;
 }
 
 static void test_restore(void)
@@ -1049,6 +1055,16 @@ static void test_restore(void)
     CHECK(strstr(M.trace, "lldt(0)") && M.ldtr == r.ldtr_selector, "LDTR reloaded");
     CHECK(M.idt_base == r.idtr_base && M.idt_limit == 0xFFF, "IDTR restored");
     CHECK(M.dr[7] == 0x401 && M.msr_debugctl == 1 && M.msr_fs == r.fs_base && M.msr_gs == r.gs_base, "dr7/msrs");
+    CHECK(strstr(M.trace, "wrmsr(174)=10;wrmsr(175)=fffffe0000abc000;wrmsr(176)=ffffffff81e00000;"
+                          "wrmsr(277)=7010600070106;wrmsr(c0000080)=d01;") != NULL,
+          "guest SYSENTER/PAT/EFER written back: %s", M.trace);
+    /* Without the PAT/EFER load controls the exit left those MSRs alone. */
+    reset_machine();
+    r.restore_pat = r.restore_efer = false;
+    hv_arch_restore_guest_state(&r);
+    CHECK(!strstr(M.trace, "wrmsr(277)") && !strstr(M.trace, "wrmsr(c0000080)") && strstr(M.trace, "wrmsr(176)") &&
+          M.rule_violations == 0, "PAT/EFER untouched without their controls: %s", M.trace);
+    r.restore_pat = r.restore_efer = true;
     const char *last = strrchr(M.trace, '(');
     CHECK(last && last >= M.trace + 4 && strncmp(last - 4, "lidt", 4) == 0, "lidt last: %s", M.trace);
     CHECK(gdt[8] >> 41 & 1, "OS GDT descriptor still busy, untouched");
