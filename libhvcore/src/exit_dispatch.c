@@ -4,6 +4,7 @@
  * per-core counters, the action protocol, and the fatal paths (unexpected
  * reasons, failed VMRESUME, exceptions in VMX root).
  */
+#include <hvcore/arch.h>
 #include <hvcore/exit.h>
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
@@ -320,10 +321,41 @@ void hv_exit_root_nmi(struct hv_vcpu *vcpu)
 
     /* Count it and ask for an exit as soon as the guest can take an NMI;
      * the NMI-window handler injects it (SDM Vol. 3C, 25.6.2, 27.7.6). */
-    __atomic_fetch_add(&vcpu->pending_nmis, 1u, __ATOMIC_RELAXED);
+    hv_exit_pend_nmi(vcpu);
     proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
+}
+
+bool hv_exit_root_machine_check(struct hv_vcpu *vcpu)
+{
+    char what[96];
+    struct hv_sb sb;
+    uint64_t mcg = 0;
+    uint32_t proc;
+    hv_status_t st = hv_arch_rdmsr_safe(HV_MSR_IA32_MCG_STATUS, &mcg);
+
+    /* RIPV: the interrupted instruction stream (the hypervisor's own code
+     * here) can be restarted. Then the error belongs to the OS to judge:
+     * it gets the #MC as if it had been running, with MCG_STATUS.MCIP and
+     * the banks still set for its handler (SDM Vol. 3B, 16.3.1.2, 16.10). */
+    if (hv_success(st) && (mcg & HV_MCG_STATUS_RIPV)) {
+        __atomic_store_n(&vcpu->pending_mce, 1u, __ATOMIC_RELAXED);
+        proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+        if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
+            (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
+        return true;
+    }
+    hv_sb_init(&sb, what, sizeof(what));
+    hv_sb_str(&sb, "machine check in VMX root, root code cannot continue: MCG_STATUS=");
+    if (hv_success(st))
+        hv_sb_hex(&sb, mcg);
+    else
+        hv_sb_str(&sb, "<unreadable>");
+    write_dump(vcpu, what, hv_vmcs_read32(HV_VMCS_VM_EXIT_REASON), exit_dump_fields,
+               sizeof(exit_dump_fields) / sizeof(exit_dump_fields[0]));
+    stop_machine(vcpu);
+    return false;
 }
 
 void hv_exit_update_proc_controls(struct hv_vcpu *vcpu, uint32_t set, uint32_t clear)
@@ -333,9 +365,10 @@ void hv_exit_update_proc_controls(struct hv_vcpu *vcpu, uint32_t set, uint32_t c
 
     if (next != proc)
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, next);
-    /* An NMI in root between the read and the write set the window bit in
-     * the value we just replaced; its counter says so. */
-    if (__atomic_load_n(&vcpu->pending_nmis, __ATOMIC_RELAXED) != 0 &&
+    /* An NMI or #MC in root between the read and the write set the window
+     * bit in the value we just replaced; its counter says so. */
+    if ((__atomic_load_n(&vcpu->pending_nmis, __ATOMIC_RELAXED) != 0 ||
+         __atomic_load_n(&vcpu->pending_mce, __ATOMIC_RELAXED) != 0) &&
         !(next & HV_PROC_NMI_WINDOW_EXITING)) {
         next |= HV_PROC_NMI_WINDOW_EXITING;
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, next);

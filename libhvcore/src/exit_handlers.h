@@ -21,4 +21,17 @@ enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e);
 enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e);
 enum hv_exit_action hv_exit_vmcall(struct hv_exit *e);       /* exit_vmcall.c */
 
+/* One more NMI owed to the guest. A CPU holds at most one NMI pending
+ * while another is being handled (blocked until IRET), so a guest can
+ * never see more than two of a burst (SDM Vol. 3A, 6.7.1); counting more
+ * would deliver NMIs that never existed. */
+static inline void hv_exit_pend_nmi(struct hv_vcpu *v)
+{
+    uint32_t n = __atomic_load_n(&v->pending_nmis, __ATOMIC_RELAXED);
+
+    while (n < 2u && !__atomic_compare_exchange_n(&v->pending_nmis, &n, n + 1u, false, __ATOMIC_RELAXED,
+                                                  __ATOMIC_RELAXED)) {
+    }
+}
+
 #endif

@@ -85,7 +85,7 @@ static void queue_nmi(struct hv_exit *e)
 {
     uint32_t proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
 
-    __atomic_fetch_add(&e->vcpu->pending_nmis, 1u, __ATOMIC_RELAXED);
+    hv_exit_pend_nmi(e->vcpu);
     if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
 }
@@ -105,20 +105,31 @@ enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e)
     return hv_exit_unexpected(e);
 }
 
+static bool owed_to_guest(const struct hv_vcpu *v)
+{
+    return __atomic_load_n(&v->pending_nmis, __ATOMIC_RELAXED) != 0 ||
+           __atomic_load_n(&v->pending_mce, __ATOMIC_RELAXED) != 0;
+}
+
 enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e)
 {
     struct hv_vcpu *v = e->vcpu;
     uint32_t proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
 
-    if (v->pending_nmis > 0) {
+    /* One event per entry. A machine check taken in root goes first (an
+     * abort-class exception); an owed NMI follows at the next window. */
+    if (v->pending_mce) {
+        if (hv_success(hv_inject_event(e, HV_VECTOR_MC, HV_INTR_TYPE_HW_EXCEPTION, false, 0)))
+            __atomic_store_n(&v->pending_mce, 0u, __ATOMIC_RELAXED);
+    } else if (v->pending_nmis > 0) {
         if (hv_success(hv_inject_nmi(e)))
             __atomic_fetch_sub(&v->pending_nmis, 1u, __ATOMIC_RELAXED);
     }
-    if (v->pending_nmis == 0) {
+    if (!owed_to_guest(v)) {
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc & ~HV_PROC_NMI_WINDOW_EXITING);
-        /* An NMI taken in root between our read and write set the window
-         * bit that we just cleared: its counter tells, so reopen it. */
-        if (__atomic_load_n(&v->pending_nmis, __ATOMIC_RELAXED) != 0)
+        /* An NMI or #MC taken in root between our read and write set the
+         * window bit that we just cleared: its counter tells, so reopen it. */
+        if (owed_to_guest(v))
             (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);
     }
     return HV_ACTION_RESUME;

@@ -240,6 +240,26 @@ vmx_on_failed:
     return st;
 }
 
+/* NMIs the guest was still owed when VMX went away: without them the OS
+ * misses a watchdog, perf or crash-dump NMI. The CPU runs natively now, so
+ * the OS raises them again on itself. */
+static void hand_back_nmis(struct hv *hv, struct hv_vcpu *v)
+{
+    uint32_t owed = __atomic_exchange_n(&v->pending_nmis, 0u, __ATOMIC_RELAXED);
+    uint32_t i;
+
+    if (owed == 0)
+        return;
+    if (!HV_OS_HAS(hv->os, nmi_self)) {
+        log_cpu_status(hv, v->index, owed == 1 ? "1 pending NMI dropped at devirtualization (no os->nmi_self)"
+                                               : "2 pending NMIs dropped at devirtualization (no os->nmi_self)",
+                       HV_STATUS_SUCCESS);
+        return;
+    }
+    for (i = 0; i < owed; i++)
+        hv->os->nmi_self(hv->os->ctx);
+}
+
 static hv_status_t stop_one(uint32_t cpu, void *arg)
 {
     struct hv *hv = arg;
@@ -256,6 +276,7 @@ static hv_status_t stop_one(uint32_t cpu, void *arg)
             return v->status;
         }
         log_cpu_status(hv, cpu, "devirtualized", HV_STATUS_SUCCESS);
+        hand_back_nmis(hv, v);
     } else if (v->steps & ~(uint32_t)HV_STEP_FEATURE_CONTROL_LOCKED) {
         hv_vmx_off(v);
     }

@@ -21,6 +21,9 @@
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 
+#include <asm/apic.h>
+#include <asm/irq_vectors.h>
+
 #include "hvcore_linux.h"
 
 static atomic_long_t allocations = ATOMIC_LONG_INIT(0);
@@ -294,6 +297,13 @@ static void lx_panic(void *ctx, const char *msg)
 	panic("hvcore: %s\n", msg);
 }
 
+/* An NMI the hypervisor still owed this CPU when it left VMX: a self-IPI
+ * with NMI delivery mode (the APIC driver turns NMI_VECTOR into it). */
+static void lx_nmi_self(void *ctx)
+{
+	apic->send_IPI_self(NMI_VECTOR);
+}
+
 static const struct hv_os_ops linux_ops = {
 	.size = sizeof(struct hv_os_ops),
 	.ctx = NULL,
@@ -313,6 +323,7 @@ static const struct hv_os_ops linux_ops = {
 	.panic = lx_panic,
 	.alloc_exec = lx_alloc_exec,
 	.free_exec = lx_free_exec,
+	.nmi_self = lx_nmi_self,
 };
 
 const struct hv_os_ops *hvl_os_ops(void)

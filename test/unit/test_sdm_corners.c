@@ -351,6 +351,123 @@ static void inject_event_refuses_invalid_combinations(void **state)
     assert_faulted(0);
 }
 
+/* ---- NMIs and machine checks owed to the guest ------------------------------ */
+
+#define NMI_INFO INFO(HV_INTR_TYPE_NMI, HV_VECTOR_NMI)
+#define MC_INJECTED INFO(HV_INTR_TYPE_HW_EXCEPTION, HV_VECTOR_MC)
+
+static enum hv_exit_action nmi_exit(void)
+{
+    struct hv_mock_exit x = { .reason = HV_EXIT_EXCEPTION_NMI, .intr_info = NMI_INFO };
+
+    return hv_mock_exit(&x);
+}
+
+static bool window_open(void)
+{
+    return (fx_field(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL) & HV_PROC_NMI_WINDOW_EXITING) != 0;
+}
+
+static void nmis_owed_are_capped_at_two(void **state)
+{
+    int i;
+
+    (void)state;
+    /* Given a burst of five NMIs (three in the guest, two in root)... */
+    for (i = 0; i < 3; i++)
+        assert_int_equal(nmi_exit(), HV_ACTION_RESUME);
+    hv_exit_root_nmi(fx_v);
+    hv_exit_root_nmi(fx_v);
+    /* ...the guest is owed two, as a CPU latches one while another is
+     * being handled; the window delivers exactly those, then closes. */
+    assert_int_equal(fx_v->pending_nmis, 2);
+    assert_true(window_open());
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(fx_exit(HV_EXIT_NMI_WINDOW, 0, 0), HV_ACTION_RESUME);
+        assert_int_equal(fx_injected(), NMI_INFO);
+    }
+    assert_int_equal(fx_v->pending_nmis, 0);
+    assert_false(window_open());
+}
+
+static uint32_t nmi_self_calls[2];
+
+static void count_nmi_self(void *ctx)
+{
+    (void)ctx;
+    nmi_self_calls[hv_mock_cpu_current()->index]++;
+}
+
+static void owed_nmis_go_back_to_the_os_at_devirtualization(void **state)
+{
+    static struct hv_os_ops os;
+
+    (void)state;
+    assert_int_equal(fx_teardown(NULL), 0);
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+    os = *hv_mock_os();
+    os.nmi_self = count_nmi_self;
+    memset(nmi_self_calls, 0, sizeof(nmi_self_calls));
+    assert_int_equal(hv_create(&fx_hv, &os, NULL), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(fx_hv), HV_STATUS_SUCCESS);
+    hv_mock_cpu_bind(1);
+    fx_v = hv_mock_current_vcpu();
+    /* Given two NMIs core 1's guest has not taken yet... */
+    assert_int_equal(nmi_exit(), HV_ACTION_RESUME);
+    assert_int_equal(nmi_exit(), HV_ACTION_RESUME);
+    /* ...when the hypervisor stops, core 1 raises both on itself, natively. */
+    assert_int_equal(hv_stop(fx_hv), HV_STATUS_SUCCESS);
+    assert_int_equal(nmi_self_calls[1], 2);
+    assert_int_equal(nmi_self_calls[0], 0);
+    assert_int_equal(fx_hv->vcpus[1].pending_nmis, 0);
+    hv_destroy(fx_hv);
+    fx_hv = NULL;
+    assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
+    assert_int_equal(fx_setup(NULL), 0);
+}
+
+static void machine_check_in_root_reaches_the_guests_os(void **state)
+{
+    (void)state;
+    /* Given a #MC in root that root may survive (MCG_STATUS: RIPV, MCIP)... */
+    hv_mock_msr_set(1, HV_MSR_IA32_MCG_STATUS, 0x5);
+    assert_true(hv_exit_root_machine_check(fx_v));
+    /* ...the next NMI window delivers it to the guest as #MC (vector 18),
+     * before anything else, and closes when nothing more is owed. */
+    assert_true(window_open());
+    assert_int_equal(fx_exit(HV_EXIT_NMI_WINDOW, 0, 0), HV_ACTION_RESUME);
+    assert_faulted(MC_INJECTED);
+    assert_int_equal(fx_v->pending_mce, 0);
+    assert_false(window_open());
+    /* With an NMI owed as well, the #MC goes first and the NMI next. */
+    hv_exit_root_nmi(fx_v);
+    assert_true(hv_exit_root_machine_check(fx_v));
+    assert_int_equal(fx_exit(HV_EXIT_NMI_WINDOW, 0, 0), HV_ACTION_RESUME);
+    assert_int_equal(fx_injected(), MC_INJECTED);
+    assert_true(window_open());
+    assert_int_equal(fx_exit(HV_EXIT_NMI_WINDOW, 0, 0), HV_ACTION_RESUME);
+    assert_int_equal(fx_injected(), NMI_INFO);
+    assert_false(window_open());
+}
+
+static void machine_check_root_cannot_survive_stops_the_machine(void **state)
+{
+    (void)state;
+    /* RIPV clear: the interrupted root code cannot go on; a dump names it
+     * and os->panic stops the machine (the mock reports the panic). */
+    hv_mock_msr_set(1, HV_MSR_IA32_MCG_STATUS, 0x4);
+    support_count_mock_failures();
+    assert_false(hv_exit_root_machine_check(fx_v));
+    assert_int_equal(hv_mock_failure_count(), 1);
+    assert_non_null(strstr(hv_exit_last_dump(fx_v), "machine check in VMX root"));
+    assert_int_equal(fx_v->pending_mce, 0);
+    /* MCG_STATUS unreadable: the same. */
+    hv_mock_msr_remove(1, HV_MSR_IA32_MCG_STATUS);
+    assert_false(hv_exit_root_machine_check(fx_v));
+    assert_int_equal(hv_mock_failure_count(), 2);
+    support_fail_on_mock_failure();
+}
+
 /* ---- leaving VMX ---------------------------------------------------------- */
 
 static void devirtualization_restores_guest_msrs(void **state)
@@ -405,6 +522,10 @@ int main(void)
         T(interrupted_event_is_delivered_again),
         T(handler_fault_during_delivery_follows_the_double_fault_rules),
         T(inject_event_refuses_invalid_combinations),
+        T(nmis_owed_are_capped_at_two),
+        T(owed_nmis_go_back_to_the_os_at_devirtualization),
+        T(machine_check_in_root_reaches_the_guests_os),
+        T(machine_check_root_cannot_survive_stops_the_machine),
         T(devirtualization_restores_guest_msrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

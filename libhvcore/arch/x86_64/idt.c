@@ -16,6 +16,8 @@
  * What an event in VMX root does (hv_arch_idt_dispatch):
  *   #UD, #GP, #PF at an exception-table site: continue at its fixup.
  *   NMI: hv_exit_root_nmi(vcpu), which queues it for the guest.
+ *   #MC: hv_exit_root_machine_check(vcpu): queued for the guest's OS when
+ *   root may continue (MCG_STATUS.RIPV), else a dump and a panic.
  *   anything else: hv_exit_root_exception(vcpu, vector, error code, RIP),
  *   which dumps state and panics; if it returns, the CPU halts.
  * The vcpu is found without any per-CPU OS data: VMREAD HOST_RSP gives the
@@ -89,7 +91,9 @@ HV_NOTRACE void hv_arch_idt_dispatch(struct hv_idt_frame *frame)
             hv_exit_root_nmi(vcpu);
         return;
     }
-    if (vcpu != NULL)
+    if (vector == HV_VECTOR_MC && vcpu != NULL && hv_exit_root_machine_check(vcpu))
+        return;
+    if (vcpu != NULL && vector != HV_VECTOR_MC)
         hv_exit_root_exception(vcpu, vector, frame->error_code, frame->rip);
     hv_arch_halt_forever();
 }

@@ -173,6 +173,14 @@ void hv_exit_update_proc_controls(struct hv_vcpu *vcpu, uint32_t set, uint32_t c
 /* An NMI arrived in VMX root: remember it and open an NMI window so it
  * reaches the guest at the next VM entry (SDM Vol. 3C, 26.7.6 / 25.6.2). */
 void hv_exit_root_nmi(struct hv_vcpu *vcpu);
+/* A machine check (#MC) arrived in VMX root. Policy: when the interrupted
+ * root code may continue (IA32_MCG_STATUS.RIPV = 1) it is recorded and
+ * delivered to the guest, i.e. to the OS's own machine-check handler,
+ * which finds the error in the banks, at the next NMI-window exit (opened
+ * here; SDM Vol. 3B, 16.10, Vol. 3C 26.7.6); returns true and the CPU
+ * resumes root. Otherwise (RIPV = 0, or MCG_STATUS unreadable) it dumps
+ * state and stops the machine through os->panic; returns false. */
+bool hv_exit_root_machine_check(struct hv_vcpu *vcpu);
 
 #ifdef __cplusplus
 }

@@ -132,8 +132,12 @@ struct hv_vcpu {
      * the control is on while this is non-zero. */
     uint32_t movdr_refs;
 
-    /* NMIs that arrived in VMX root, to re-inject through NMI-window exits. */
+    /* NMIs owed to the guest (arrived in VMX root, or exited with NMI
+     * exiting), re-injected through NMI-window exits; at most 2. What is
+     * still owed at devirtualization goes back through os->nmi_self. */
     volatile uint32_t pending_nmis;
+    /* A machine check taken in VMX root, to deliver to the guest's OS. */
+    volatile uint32_t pending_mce;
     struct hv_guest_resume resume;
     char dump[HV_DUMP_SIZE];    /* last fatal state dump (text) */
 

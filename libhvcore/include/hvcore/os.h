@@ -112,6 +112,16 @@ struct hv_os_ops {
      * platform without it (NULL member) has no custom-code actions. */
     void *(*alloc_exec)(void *ctx, const void *bytes, size_t len);
     void (*free_exec)(void *ctx, void *code, size_t len);
+
+    /* ---- NATIVE, optional (added in ABI 1.2) ----------------------------- */
+
+    /* Deliver an NMI to the calling CPU (a self-IPI with NMI delivery
+     * mode). Called on a CPU that has just left VMX (hv_stop), once for
+     * each NMI that arrived while the hypervisor owned the CPU and that the
+     * guest had not taken yet, so the OS's NMI handling (watchdog, perf,
+     * the crash path) still sees it. Interrupts may be off; must not sleep.
+     * NULL: such NMIs are logged as dropped. */
+    void (*nmi_self)(void *ctx);
 };
 
 /* Members a vtable of `size` bytes has (for the optional ones above). */

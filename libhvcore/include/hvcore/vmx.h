@@ -78,6 +78,8 @@ enum hv_exit_reason {
 #define HV_MSR_IA32_SYSENTER_EIP           0x00000176u
 #define HV_MSR_IA32_DEBUGCTL               0x000001D9u
 #define HV_MSR_IA32_PAT                    0x00000277u
+#define HV_MSR_IA32_MCG_STATUS             0x0000017Au
+#define HV_MCG_STATUS_RIPV                 (1ull << 0) /* restart IP valid */
 #define HV_MSR_IA32_PERF_GLOBAL_CTRL       0x0000038Fu
 #define HV_MSR_IA32_VMX_BASIC              0x00000480u
 #define HV_MSR_IA32_VMX_PINBASED_CTLS      0x00000481u

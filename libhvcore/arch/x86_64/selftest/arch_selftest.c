@@ -725,6 +725,19 @@ void hv_exit_root_exception(struct hv_vcpu *vcpu, uint32_t vector, uint64_t erro
     sim_abort();
 }
 
+static int root_mc_calls;
+static bool root_mc_continue;
+bool hv_exit_root_machine_check(struct hv_vcpu *vcpu)
+{
+    check_df();
+    root_mc_calls++;
+    root_vcpu_seen = vcpu;
+    clobber_all_volatile();
+    if (!root_mc_continue)
+        sim_abort(); /* the real one panics and does not return */
+    return root_mc_continue;
+}
+
 void hv_exit_root_nmi(struct hv_vcpu *vcpu)
 {
     check_df();
@@ -1225,6 +1238,19 @@ static void test_idt(void)
     CHECK(sim_out[HV_GPR_RSP] == (uint64_t)(uintptr_t)(guest_stack + 3000), "NMI restores RSP");
     CHECK(memcmp(sim_out_xmm, in_xmm, 256) == 0, "NMI preserves XMM");
     CHECK((sim_out_rflags & (F_CF | F_SF)) == (F_CF | F_SF) && !(sim_out_rflags & 0x400), "NMI restores RFLAGS");
+
+    /* #MC in root that root may survive: queued for the guest, everything preserved */
+    reset_machine(); setup_vcpu(); fill_inputs();
+    root_mc_calls = root_exc_calls = 0; root_vcpu_seen = NULL; root_mc_continue = true;
+    run_idt(18, 0, 0, (uint64_t)(uintptr_t)sim_landing, (uint64_t)(uintptr_t)(guest_stack + 3000));
+    CHECK(sim_landed && root_mc_calls == 1 && root_vcpu_seen == g_vcpu && root_exc_calls == 0, "#MC -> root_machine_check(vcpu), resumed");
+    for (int r = 0; r < 16; r++) if (r != HV_GPR_RSP) CHECK(sim_out[r] == in_gpr[r], "#MC preserves gpr %d", r);
+    CHECK(memcmp(sim_out_xmm, in_xmm, 256) == 0, "#MC preserves XMM");
+    /* ...and one it may not: never resumed (the core's handler panics) */
+    reset_machine(); setup_vcpu(); fill_inputs();
+    root_mc_calls = 0; root_mc_continue = false;
+    run_idt(18, 0, 0, (uint64_t)(uintptr_t)sim_landing, (uint64_t)(uintptr_t)(guest_stack + 3000));
+    CHECK(!sim_landed && root_mc_calls == 1 && root_exc_calls == 0, "#MC without RIPV is not resumed");
 
     /* NMI outside VMX operation (VMREAD #UD -> fixup): dropped */
     reset_machine(); setup_vcpu(); fill_inputs();
