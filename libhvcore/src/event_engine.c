@@ -136,6 +136,7 @@ static hv_status_t build_snapshot(struct hv *hv, struct hv_event_engine *g, stru
     if (mem == NULL)
         return HV_STATUS_INSUFFICIENT_RESOURCES;
     s = (struct ev_snapshot *)(void *)mem;
+    s->gen = ++g->snap_gen;
     s->mask = nslots - 1;
     s->nlist = g->nevents;
     s->pages = pages;

@@ -5,6 +5,7 @@
  * under its four keys: (this core, this pid), (this core, any pid),
  * (any core, this pid), (any core, any pid).
  */
+#include <hvcore/arch.h>
 #include <hvcore/event.h>
 #include <hvcore/exit.h>
 
@@ -188,6 +189,12 @@ void hv_event_dr_fire(struct hv_exit *x, const struct hv_msg_dr_access *dr)
     s = __atomic_load_n(&g->snap, __ATOMIC_ACQUIRE);
     if (s == NULL)
         return;
+    /* New snapshot, events, rings or code pages: drop root's stale
+     * translations before reading any of them (hv.h, root_tlb_gen). */
+    if (s->gen != x->vcpu->root_tlb_gen) {
+        hv_arch_flush_root_tlb(x->vcpu->caps.has_invpcid);
+        x->vcpu->root_tlb_gen = s->gen;
+    }
     pid = os->current_pid != NULL ? os->current_pid(os->ctx) : 0;
 
     for (k = 0; k < 4; k++) {

@@ -47,6 +47,7 @@ struct ev_slot {
 };
 
 struct ev_snapshot {
+    uint64_t gen;               /* publication number, from 1 (hv.h: root_tlb_gen) */
     uint32_t mask;              /* slots - 1 (power of two) */
     uint32_t nlist;
     size_t pages;
@@ -61,6 +62,7 @@ struct hv_event_engine {
     uint32_t nevents, cap;
     size_t events_pages;
     struct ev_snapshot *snap;   /* published; read with acquire */
+    uint64_t snap_gen;          /* generation of the last snapshot built */
     struct hv_msg_ring **rings; /* one per core */
     void **ring_mem;
     size_t rings_pages;

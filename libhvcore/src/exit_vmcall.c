@@ -3,6 +3,7 @@
  * The hypercall interface (vmcall.h). Only ring-0 code holding the key may
  * call; anything else sees the #UD a CPU without a hypervisor gives.
  */
+#include <hvcore/arch.h>
 #include <hvcore/exit.h>
 #include <hvcore/vmcall.h>
 #include <hvcore/vmcs.h>
@@ -64,6 +65,9 @@ enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)
         return HV_ACTION_DEVIRTUALIZE;
     case HV_VMCALL_RUN_IN_ROOT:
         req = (const struct hv_root_request *)(uintptr_t)r[HV_GPR_RDX];
+        /* The request, its argument and result buffers are OS memory,
+         * perhaps recycled since root last looked (hv.h, root_tlb_gen). */
+        hv_arch_flush_root_tlb(e->vcpu->caps.has_invpcid);
         if (req == NULL || req->fn == NULL)
             r[HV_GPR_RAX] = HV_STATUS_INVALID_PARAMETER;
         else

@@ -443,6 +443,15 @@ void hv_arch_wbinvd(void)
         cpu->wbinvd_count++;
 }
 
+void hv_arch_flush_root_tlb(bool have_invpcid)
+{
+    struct hv_mock_cpu *cpu = hv_mocki_cpu("hv_arch_flush_root_tlb");
+
+    (void)have_invpcid;
+    if (cpu != NULL)
+        cpu->root_tlb_flushes++;
+}
+
 /* ========================================================================
  * VMX instructions
  * ======================================================================== */

@@ -468,6 +468,57 @@ static void machine_check_root_cannot_survive_stops_the_machine(void **state)
     support_fail_on_mock_failure();
 }
 
+/* ---- VPID: root's own translations --------------------------------------- */
+
+static uint32_t root_flushes(uint32_t cpu)
+{
+    return hv_mock_cpu(cpu)->root_tlb_flushes;
+}
+
+static void dr_exit(void)
+{
+    R[HV_GPR_RAX] = 0x401;
+    assert_int_equal(fx_exit(HV_EXIT_MOV_DR, HV_QUAL_DR_MAKE(7, HV_DR_MOV_TO_DR, HV_GPR_RAX), 3), HV_ACTION_RESUME);
+}
+
+static void root_flushes_its_tlb_before_touching_recycled_os_memory(void **state)
+{
+    struct hv_event_spec spec = { .size = sizeof(spec), .type = HV_EVENT_DR_ACCESS, .pid = HV_EVENT_ANY_PID,
+                                  .core = HV_EVENT_ANY_CORE, .imm = true };
+    struct hv_msr_result res[1];
+    uint32_t f0 = root_flushes(0), f1 = root_flushes(1), id = 0;
+
+    (void)state;
+    assert_true(fx_v->ctls.proc2 & HV_PROC2_ENABLE_VPID);
+    /* A request run in root (an MSR read on core 1) reads a buffer the OS
+     * handed over: root's TLB is flushed first, on that core only. */
+    assert_int_equal(hv_msr_read(fx_hv, 1, HV_MSR_IA32_SYSENTER_ESP, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(root_flushes(1), f1 + 1);
+    assert_int_equal(root_flushes(0), f0);
+    /* The first DR exit that sees a new event snapshot flushes once... */
+    assert_int_equal(hv_event_add(fx_hv, &spec, &id), HV_STATUS_SUCCESS);
+    hv_mock_cpu_bind(1);
+    f1 = root_flushes(1);
+    dr_exit();
+    assert_int_equal(root_flushes(1), f1 + 1);
+    /* ...later ones on the same snapshot do not. */
+    dr_exit();
+    dr_exit();
+    assert_int_equal(root_flushes(1), f1 + 1);
+    /* A replaced snapshot (the event removed, one added) is new memory again. */
+    assert_int_equal(hv_event_remove(fx_hv, id), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_event_add(fx_hv, &spec, &id), HV_STATUS_SUCCESS);
+    hv_mock_cpu_bind(1);
+    f1 = root_flushes(1);
+    dr_exit();
+    assert_int_equal(root_flushes(1), f1 + 1);
+    /* Exits that only use the VMCS never flush. */
+    R[HV_GPR_RAX] = 0;
+    assert_int_equal(fx_exit(HV_EXIT_CPUID, 0, 2), HV_ACTION_RESUME);
+    assert_int_equal(root_flushes(1), f1 + 1);
+    assert_int_equal(hv_event_remove(fx_hv, id), HV_STATUS_SUCCESS);
+}
+
 /* ---- leaving VMX ---------------------------------------------------------- */
 
 static void devirtualization_restores_guest_msrs(void **state)
@@ -526,6 +577,7 @@ int main(void)
         T(owed_nmis_go_back_to_the_os_at_devirtualization),
         T(machine_check_in_root_reaches_the_guests_os),
         T(machine_check_root_cannot_survive_stops_the_machine),
+        T(root_flushes_its_tlb_before_touching_recycled_os_memory),
         T(devirtualization_restores_guest_msrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -302,6 +302,28 @@ HV_NOTRACE void hv_arch_wbinvd(void)
     __asm__ volatile("wbinvd" : : : "memory");
 }
 
+HV_NOTRACE void hv_arch_flush_root_tlb(bool have_invpcid)
+{
+    if (have_invpcid) {
+        /* Type 2: all PCIDs, global translations included; the descriptor
+         * is not used for this type but must be a valid operand. */
+        static const struct { uint64_t pcid, linear; } desc = { 0, 0 };
+
+        __asm__ volatile("invpcid %[desc], %[type]" : : [desc] "m"(desc), [type] "r"(2ull) : "memory");
+        return;
+    }
+    {
+        uint64_t cr4 = read_cr4();
+
+        if (cr4 & (1ull << 7)) { /* PGE: clearing it flushes everything */
+            write_cr4(cr4 & ~(1ull << 7));
+            write_cr4(cr4);
+        } else {
+            write_cr3(read_cr3() & ~(1ull << 63));
+        }
+    }
+}
+
 HV_NOTRACE _Noreturn void hv_arch_halt_forever(void)
 {
     for (;;)

@@ -51,6 +51,10 @@ uint64_t hv_arch_xgetbv(uint32_t xcr);
 hv_status_t hv_arch_xsetbv_safe(uint32_t xcr, uint64_t value);
 /* WBINVD (also used to give INVD write-back semantics). */
 void hv_arch_wbinvd(void);
+/* VMX root: invalidate every TLB entry of the current VPID (0, the host's),
+ * global ones included: INVPCID all-contexts when `have_invpcid`, else a
+ * CR4.PGE toggle (SDM Vol. 3A, 4.10.4.1). See hv.h, root_tlb_gen. */
+void hv_arch_flush_root_tlb(bool have_invpcid);
 
 /* VMX instructions. Results follow SDM Vol. 3C, 31.2: VMsucceed ->
  * SUCCESS; VMfailInvalid -> HV_STATUS_VMX_FAIL_INVALID; VMfailValid ->

@@ -138,6 +138,18 @@ struct hv_vcpu {
     volatile uint32_t pending_nmis;
     /* A machine check taken in VMX root, to deliver to the guest's OS. */
     volatile uint32_t pending_mce;
+    /*
+     * With VPID, VM transitions keep root's own translations (VPID 0) in
+     * the TLB (SDM Vol. 3C, 29.4.3.1), and the OS's INVLPGs and CR3 writes
+     * in the guest flush only the guest's VPID. Memory the OS recycles
+     * (vmalloc'd stacks holding request buffers, result arrays, replaced
+     * event snapshots, custom-code pages) could then be reached in root
+     * through a stale translation. So root flushes its TLB before it
+     * touches memory the OS handed it: every RUN_IN_ROOT request, and the
+     * first exit that sees a new event snapshot (its generation here).
+     * Exits that only use the VMCS and the vcpu pay nothing.
+     */
+    uint64_t root_tlb_gen;
     struct hv_guest_resume resume;
     char dump[HV_DUMP_SIZE];    /* last fatal state dump (text) */
 

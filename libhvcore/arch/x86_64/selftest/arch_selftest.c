@@ -436,12 +436,14 @@ static void emulate(int sig, ucontext_t *uc)
         g[REG_RIP] += i + m.len;
         return;
     }
-    if (op == 0x38 && opsz && (p[i] == 0x80 || p[i] == 0x81)) { /* invept / invvpid */
-        const char *name = p[i] == 0x80 ? "invept" : "invvpid";
+    if (op == 0x38 && opsz && (p[i] == 0x80 || p[i] == 0x81 || p[i] == 0x82)) { /* invept / invvpid / invpcid */
+        const char *name = p[i] == 0x80 ? "invept" : p[i] == 0x81 ? "invvpid" : "invpcid";
         i++;
         struct modrm m = decode_modrm(g, p + i, rex);
         M.inv_type = (uint64_t)g[greg_of[m.reg]];
         memcpy(M.inv_desc, (void *)(uintptr_t)m.ea, 16);
+        if (p[i - 1] == 0x82)
+            tr_add("invpcid(%llx);", (unsigned long long)M.inv_type);
         set_vmx_flags(g, name);
         g[REG_RIP] += i + m.len;
         return;
@@ -483,8 +485,8 @@ static bool privileged_at(const uint8_t *p)
         return ((m >> 3) & 7) == 2 || ((m >> 3) & 7) == 3;
     case 0xC7: /* vmxon/vmclear/vmptrld: /6 with a memory operand (the register form is RDRAND) */
         return (m >> 6) != 3 && ((m >> 3) & 7) == 6;
-    case 0x38: /* invept, invvpid */
-        return opsz && (m == 0x80 || m == 0x81);
+    case 0x38: /* invept, invvpid, invpcid */
+        return opsz && (m == 0x80 || m == 0x81 || m == 0x82);
     default:
         return false;
     }
@@ -508,7 +510,7 @@ static bool privileged_at(const uint8_t *p)
  */
 enum probe_id {
     P_VMCALL, P_VMXON, P_VMCLEAR, P_VMPTRLD, P_VMREAD, P_VMWRITE, P_VMLAUNCH, P_VMRESUME, P_VMXOFF,
-    P_INVEPT, P_INVVPID, P_RDMSR, P_WRMSR, P_XSETBV, P_MOVCR, P_MOVDR, P_LGDT, P_LIDT, P_LLDT, P_LTR,
+    P_INVEPT, P_INVVPID, P_INVPCID, P_RDMSR, P_WRMSR, P_XSETBV, P_MOVCR, P_MOVDR, P_LGDT, P_LIDT, P_LLDT, P_LTR,
     P_CLI, P_COUNT
 };
 static struct { const char *name; int sig; uint64_t rax; } probes[P_COUNT];
@@ -614,6 +616,7 @@ static void probe_all(void)
     PROBE(P_VMXOFF, "vmxoff", "vmxoff");
     PROBE(P_INVEPT, "invept", "movl $1, %%ecx\n\tinvept %[op], %%rcx");
     PROBE(P_INVVPID, "invvpid", "movl $1, %%ecx\n\tinvvpid %[op], %%rcx");
+    PROBE(P_INVPCID, "invpcid", "movl $2, %%ecx\n\tinvpcid %[op], %%rcx");
     PROBE(P_RDMSR, "rdmsr", "movl $0x10, %%ecx\n\trdmsr");
     PROBE(P_WRMSR, "wrmsr", "movl $0xFFFFFFFF, %%ecx\n\txorl %%edx, %%edx\n\txorl %%eax, %%eax\n\twrmsr");
     PROBE(P_XSETBV, "xsetbv", "xorl %%ecx, %%ecx\n\txgetbv\n\txsetbv");
@@ -858,6 +861,17 @@ static void test_vmx_status(void)
     CHECK(B(hv_arch_invept(2, 0)) == HV_STATUS_VM_INSTRUCTION_ERROR(28), "invept err");
     CHECK(B(hv_arch_invvpid(0, 0x7, 0xFFFF800000001000ull)) == 0 && M.inv_type == 0 && M.inv_desc[0] == 7 &&
           M.inv_desc[1] == 0xFFFF800000001000ull, "invvpid");
+    /* Root TLB flush: INVPCID all contexts (type 2), else CR4.PGE off and
+     * on again, else (no PGE) a CR3 reload. */
+    M.cr4 = CR4_BASE; M.cr3 = 0x5000; M.trace[0] = '\0';
+    B((hv_arch_flush_root_tlb(true), 0));
+    CHECK(strcmp(M.trace, "invpcid(2);") == 0 && M.inv_desc[0] == 0 && M.inv_desc[1] == 0, "invpcid flush: %s", M.trace);
+    M.trace[0] = '\0';
+    B((hv_arch_flush_root_tlb(false), 0));
+    CHECK(strcmp(M.trace, "cr4=350670;cr4=3506f0;") == 0 && M.cr4 == CR4_BASE, "PGE toggle flush: %s", M.trace);
+    M.cr4 = CR4_BASE & ~0x80ull; M.trace[0] = '\0';
+    B((hv_arch_flush_root_tlb(false), 0));
+    CHECK(strcmp(M.trace, "cr3=5000;") == 0, "CR3 reload flush: %s", M.trace);
     /* VMCS backend */
     M.vmcs[0x681E] = 0x1122334455667788ull;
     v = 0;

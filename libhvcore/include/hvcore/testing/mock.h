@@ -118,6 +118,14 @@ struct hv_mock_cpu {
     /* Counters for benchmarks and assertions. */
     uint64_t vmcs_reads, vmcs_writes;
     uint32_t wbinvd_count;
+    uint32_t root_tlb_flushes;  /* hv_arch_flush_root_tlb calls */
+
+    /* CET shadow-stack pointer. On a CPU with the load-CET-state control
+     * each simulated exit saves it into GUEST_SSP and each entry with
+     * that control on loads it back (SDM Vol. 3C, 28.3.3, 27.3.2.1); the
+     * same holds for S_CET, INTERRUPT_SSP_TABLE_ADDR, PKRS, BNDCFGS and
+     * RTIT_CTL in the MSR file. */
+    uint64_t ssp;
 };
 
 /* ---- Machine ----------------------------------------------------------- */
