@@ -156,12 +156,25 @@ hv_status_t hv_arch_wrmsr_safe(uint32_t msr, uint64_t value)
         if (r.ecx & (1u << 5))
             allowed |= HV_FEATURE_CONTROL_VMX_OUTSIDE_SMX;
         if ((r.ecx & (1u << 5)) && (r.ecx & (1u << 6)))
-            allowed |= HV_FEATURE_CONTROL_VMX_IN_SMX | 0xFF00ull;  /* SENTER bits */
+            allowed |= HV_FEATURE_CONTROL_VMX_IN_SMX;
+        if (r.ecx & (1u << 6))
+            allowed |= 0xFF00ull;                         /* SENTER enables */
+        hv_mocki_cpuid_get(cpu, 7, 0, &r);
+        if (r.ecx & (1u << 30))
+            allowed |= 1ull << 17;                        /* SGX launch control */
+        if (r.ebx & (1u << 2))
+            allowed |= 1ull << 18;                        /* SGX */
+        if (hv_mocki_cap(cpu, 0x179) & (1ull << 27))
+            allowed |= 1ull << 20;                        /* LMCE (MCG_CAP[27]) */
         if (value & ~allowed)
             return GP;
         break;
     case HV_MSR_IA32_EFER:
         if (value & ~EFER_VALID)
+            return GP;
+        /* NXE needs CPUID.80000001H:EDX.NX[20] (SDM Vol. 4, IA32_EFER). */
+        hv_mocki_cpuid_get(cpu, 0x80000001u, 0, &r);
+        if ((value & HV_EFER_NXE) && !(r.edx & (1u << 20)))
             return GP;
         /* LMA is set by the processor, not by WRMSR. */
         value = (value & ~HV_EFER_LMA) | (m->value & HV_EFER_LMA);
@@ -180,7 +193,7 @@ hv_status_t hv_arch_wrmsr_safe(uint32_t msr, uint64_t value)
             return GP;
         break;
     default:
-        if (msr_is_address(msr) && !hv_mocki_canonical(value))
+        if (msr_is_address(msr) && !hv_mocki_canonical(cpu, value))
             return GP;
         break;
     }
@@ -525,6 +538,9 @@ hv_status_t hv_arch_vmxon(uint64_t vmxon_pa)
     cpu->vmx_operation = true;
     cpu->vmxon_pa = vmxon_pa;
     cpu->current_vmcs_pa = ~0ull;
+    /* From here on the VMM has read the capabilities and the VMCS field
+     * set is fixed, as on a real CPU. */
+    hv_mocki_caps_freeze(cpu);
     return HV_STATUS_SUCCESS;
 }
 
@@ -681,7 +697,7 @@ hv_status_t hv_arch_invvpid(uint64_t type, uint16_t vpid, uint64_t linear)
     /* Types: 0 individual address (cap 40), 1 single context (41), 2 all
      * contexts (42), 3 single context keeping globals (43). */
     if (type > 3 || !(cap & (1ull << (40 + type))) ||
-        (type != 2 && vpid == 0) || (type == 0 && !hv_mocki_canonical(linear))) {
+        (type != 2 && vpid == 0) || (type == 0 && !hv_mocki_canonical(cpu, linear))) {
         hv_mocki_log("cpu%u: INVVPID: VMfail(28) type %llu vpid %u linear 0x%llx", cpu->index,
                      (unsigned long long)type, vpid, (unsigned long long)linear);
         return hv_mocki_vmfail(cpu, 28);
@@ -814,14 +830,9 @@ static bool aligned_pa(uint64_t pa, uint64_t align)
     return (pa & (align - 1u)) == 0 && (pa >> hv_mocki_maxphyaddr()) == 0;
 }
 
-/* The capability MSR VM entry checks a control word against: the TRUE
- * one when IA32_VMX_BASIC[55] is set (and the MSR exists). */
 static uint64_t ctl_cap(const struct entry_check *c, uint32_t plain, uint32_t true_msr)
 {
-    if ((hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_BASIC) & HV_VMX_BASIC_TRUE_CTLS) &&
-        hv_mocki_msr(c->cpu, true_msr) != NULL)
-        return hv_mocki_cap(c->cpu, true_msr);
-    return hv_mocki_cap(c->cpu, plain);
+    return hv_mocki_ctl_cap(c->cpu, plain, true_msr);
 }
 
 /* 27.2.1: VM-execution, VM-exit and VM-entry control fields (error 7). */
@@ -980,8 +991,8 @@ static bool check_host(struct entry_check *c)
     if (fld(c, HV_VMCS_HOST_CR3) >> hv_mocki_maxphyaddr())
         return FAIL(c, "HOST_CR3 0x%llx beyond the physical-address width",
                     (unsigned long long)fld(c, HV_VMCS_HOST_CR3));
-    if (!hv_mocki_canonical(fld(c, HV_VMCS_HOST_IA32_SYSENTER_ESP)) ||
-        !hv_mocki_canonical(fld(c, HV_VMCS_HOST_IA32_SYSENTER_EIP)))
+    if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_HOST_IA32_SYSENTER_ESP)) ||
+        !hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_HOST_IA32_SYSENTER_EIP)))
         return FAIL(c, "host SYSENTER_ESP/EIP not canonical");
     if ((exit & HV_EXIT_CTL_LOAD_PAT) && !pat_valid(fld(c, HV_VMCS_HOST_IA32_PAT)))
         return FAIL(c, "HOST_IA32_PAT 0x%llx invalid", (unsigned long long)fld(c, HV_VMCS_HOST_IA32_PAT));
@@ -1001,7 +1012,7 @@ static bool check_host(struct entry_check *c)
     if (!host64 && fld(c, HV_VMCS_HOST_SS_SELECTOR) == 0)
         return FAIL(c, "HOST_SS_SELECTOR is 0 with a 32-bit host");
     for (i = 0; i < sizeof(base_f) / sizeof(base_f[0]); i++) {
-        if (!hv_mocki_canonical(fld(c, base_f[i])))
+        if (!hv_mocki_canonical(c->cpu, fld(c, base_f[i])))
             return FAIL(c, "%s 0x%llx not canonical", hv_vmcs_field_name(base_f[i]),
                         (unsigned long long)fld(c, base_f[i]));
     }
@@ -1015,7 +1026,7 @@ static bool check_host(struct entry_check *c)
     if (host64) {
         if (!(cr4 & HV_CR4_PAE))
             return FAIL(c, "HOST_CR4.PAE clear with a 64-bit host");
-        if (!hv_mocki_canonical(fld(c, HV_VMCS_HOST_RIP)))
+        if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_HOST_RIP)))
             return FAIL(c, "HOST_RIP 0x%llx not canonical", (unsigned long long)fld(c, HV_VMCS_HOST_RIP));
     }
     return true;
@@ -1069,8 +1080,8 @@ static bool check_guest_segments(struct entry_check *c, bool ia32e, bool ug, uin
     if (!ug && (ss->sel & 3u) != (cs->sel & 3u))
         return FAIL(c, "guest SS.RPL != CS.RPL");
 
-    if (!hv_mocki_canonical(tr->base) || !hv_mocki_canonical(s[HV_SEG_FS].base) ||
-        !hv_mocki_canonical(s[HV_SEG_GS].base) || (!AR_UNUSABLE(ldtr->ar) && !hv_mocki_canonical(ldtr->base)))
+    if (!hv_mocki_canonical(c->cpu, tr->base) || !hv_mocki_canonical(c->cpu, s[HV_SEG_FS].base) ||
+        !hv_mocki_canonical(c->cpu, s[HV_SEG_GS].base) || (!AR_UNUSABLE(ldtr->ar) && !hv_mocki_canonical(c->cpu, ldtr->base)))
         return FAIL(c, "guest TR/FS/GS/LDTR base not canonical");
     if (cs->base >> 32)
         return FAIL(c, "guest CS base bits 63:32 set");
@@ -1182,8 +1193,8 @@ static bool check_guest(struct entry_check *c, uint32_t *qual)
     if (fld(c, HV_VMCS_GUEST_CR3) >> hv_mocki_maxphyaddr())
         return FAIL(c, "GUEST_CR3 0x%llx sets bits beyond the physical-address width (guest invalid CR3)",
                     (unsigned long long)fld(c, HV_VMCS_GUEST_CR3));
-    if (!hv_mocki_canonical(fld(c, HV_VMCS_GUEST_SYSENTER_ESP)) ||
-        !hv_mocki_canonical(fld(c, HV_VMCS_GUEST_SYSENTER_EIP)))
+    if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_SYSENTER_ESP)) ||
+        !hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_SYSENTER_EIP)))
         return FAIL(c, "guest SYSENTER_ESP/EIP not canonical");
     if ((entry & HV_ENTRY_CTL_LOAD_PAT) && !pat_valid(fld(c, HV_VMCS_GUEST_IA32_PAT)))
         return FAIL(c, "GUEST_IA32_PAT 0x%llx invalid", (unsigned long long)fld(c, HV_VMCS_GUEST_IA32_PAT));
@@ -1210,14 +1221,14 @@ static bool check_guest(struct entry_check *c, uint32_t *qual)
         return false;
 
     /* 27.3.1.3 descriptor-table registers */
-    if (!hv_mocki_canonical(fld(c, HV_VMCS_GUEST_GDTR_BASE)) || !hv_mocki_canonical(fld(c, HV_VMCS_GUEST_IDTR_BASE)))
+    if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_GDTR_BASE)) || !hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_IDTR_BASE)))
         return FAIL(c, "guest GDTR/IDTR base not canonical");
     if ((fld(c, HV_VMCS_GUEST_GDTR_LIMIT) >> 16) || (fld(c, HV_VMCS_GUEST_IDTR_LIMIT) >> 16))
         return FAIL(c, "guest GDTR/IDTR limit bits 31:16 set");
 
     /* 27.3.1.4 RIP */
     if (ia32e && AR_L((uint32_t)fld(c, HV_VMCS_GUEST_CS_AR_BYTES))) {
-        if (!hv_mocki_canonical(rip))
+        if (!hv_mocki_canonical(c->cpu, rip))
             return FAIL(c, "GUEST_RIP 0x%llx not canonical", (unsigned long long)rip);
     } else if (rip >> 32) {
         return FAIL(c, "GUEST_RIP 0x%llx: bits 63:32 set outside 64-bit mode", (unsigned long long)rip);
@@ -1304,6 +1315,7 @@ hv_status_t hv_arch_vmlaunch_here(void)
         return HV_STATUS_VM_ENTRY_FAILED;
     }
     hv_mocki_vmcs_set_launched(cpu->current_vmcs_pa, true);
+    hv_mocki_entry_load(cpu);
     cpu->in_guest = true;
     return HV_STATUS_SUCCESS;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Interfaces shared by the mock backend's files (not installed: SDK users
  * see only hvcore/testing/mock.h). Each function is defined in exactly one
- * of mock_machine.c, mock_vmcs.c and mock_os.c. */
+ * of mock_machine.c, mock_vmcs.c, mock_exit.c and mock_os.c. */
 #ifndef HVCORE_TESTING_MOCK_INTERNAL_H
 #define HVCORE_TESTING_MOCK_INTERNAL_H
 
@@ -12,8 +12,19 @@
 #else
 #define HV_MOCKI_PRINTF(f, a)
 #endif
+/* Per-CPU state the public struct does not show. */
+struct hv_mocki_cpu_priv {
+    /* The CPU's capabilities (CPUID, capability MSRs) are frozen from its
+     * first VMXON on; `supported` (the VMCS field set) is derived then. */
+    bool frozen;
+    uint8_t supported[HV_VMCS_FIELD_COUNT];
+};
+
 /* mock_machine.c */
 void hv_mocki_fail(const char *fmt, ...) HV_MOCKI_PRINTF(1, 2);
+struct hv_mocki_cpu_priv *hv_mocki_priv(const struct hv_mock_cpu *cpu);
+/* Freeze `cpu`'s capabilities and derive its VMCS field set (idempotent). */
+void hv_mocki_caps_freeze(struct hv_mock_cpu *cpu);
 struct hv_mock_cpu *hv_mocki_cpu(const char *caller);
 struct hv_mock_msr *hv_mocki_msr(struct hv_mock_cpu *cpu, uint32_t msr);
 uint64_t hv_mocki_cap(const struct hv_mock_cpu *cpu, uint32_t msr);
@@ -21,9 +32,14 @@ bool hv_mocki_cpuid_get(const struct hv_mock_cpu *cpu, uint32_t leaf, uint32_t s
                         struct hv_cpuid_regs *out);
 bool hv_mocki_vmx_foreign(const struct hv_mock_cpu *cpu);
 uint32_t hv_mocki_maxphyaddr(void);
-bool hv_mocki_canonical(uint64_t va);
+/* Canonical for `cpu`'s linear-address width (48, or 57 with LA57). */
+bool hv_mocki_canonical(const struct hv_mock_cpu *cpu, uint64_t va);
+/* The capability MSR VM entry checks a control word against: the TRUE
+ * one when IA32_VMX_BASIC[55] is set and it exists, else the plain one. */
+uint64_t hv_mocki_ctl_cap(const struct hv_mock_cpu *cpu, uint32_t plain, uint32_t true_msr);
 /* mock_vmcs.c */
-void hv_mocki_vmcs_reset(void);
+/* Which VMCS fields a CPU with `cpu`'s capability MSRs implements. */
+void hv_mocki_vmcs_derive_fields(const struct hv_mock_cpu *cpu, uint8_t *supported);
 void hv_mocki_vmcs_fini(void);
 void *hv_mocki_page_new(void);
 void hv_mocki_vmcs_init_region(uint64_t pa, uint32_t revision, bool launched);
@@ -34,6 +50,10 @@ bool hv_mocki_vmcs_get(const struct hv_mock_cpu *cpu, uint32_t field, uint64_t *
 void hv_mocki_vmcs_put(struct hv_mock_cpu *cpu, uint32_t field, uint64_t value);
 hv_status_t hv_mocki_vmfail(struct hv_mock_cpu *cpu, uint32_t number);
 bool hv_mocki_injected(struct hv_mock_cpu *cpu, enum hv_mock_vmx_op op, hv_status_t *st);
+/* mock_exit.c: the guest state a VM exit saves and a VM entry loads on
+ * their own (SDM Vol. 3C, 28.3.1/28.3.3 and 27.3.2.1). */
+void hv_mocki_exit_save(struct hv_mock_cpu *cpu);
+void hv_mocki_entry_load(struct hv_mock_cpu *cpu);
 /* mock_os.c */
 void hv_mocki_os_reset(void);
 void hv_mocki_os_fini(void);

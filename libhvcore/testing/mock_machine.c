@@ -88,11 +88,13 @@ void hv_mocki_fail(const char *fmt, ...)
 
 /* VMX capability MSRs of a profile (SDM Vol. 3D, Appendix A). Control MSRs
  * are allowed-0 settings in bits 31:0 (1 = must be 1) and allowed-1
- * settings in bits 63:32 (0 = must be 0). */
+ * settings in bits 63:32 (0 = must be 0). A zero ept_vpid / vmfunc /
+ * proc3 means the MSR does not exist (A.10, A.11, A.3.4: each exists only
+ * when a control that needs it may be 1). */
 struct vmx_caps_tab {
     uint64_t basic, pin, proc, exit, entry, misc;
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1, vmcs_enum;
-    uint64_t proc2, ept_vpid, vmfunc;
+    uint64_t proc2, proc3, ept_vpid, vmfunc;
     uint64_t true_pin, true_proc, true_exit, true_entry;
 };
 
@@ -162,27 +164,99 @@ static const struct vmx_caps_tab k_caps_skylake = {
     .true_entry = 0x0007FFFF000011FBull,
 };
 
+/*
+ * Sapphire Rapids class (4th-generation Xeon; Ice Lake server plus WAITPKG,
+ * PKS, perfmon v5). Against Skylake:
+ *  PIN     + 7 posted interrupts
+ *  PROC    + 17 activate tertiary controls (PROCBASED_CTLS3: 4 IPI virtualization)
+ *  PROC2   may set 0-20, 22-28, 30: adds 8/9 APIC-register virtualization and
+ *          virtual-interrupt delivery, 14 VMCS shadowing, 15 ENCLS exiting,
+ *          18 EPT-violation #VE, 19 conceal VMX from PT, 22 mode-based execute,
+ *          23 sub-page permissions, 24 PT uses guest PAs, 25 TSC scaling,
+ *          26 enable user wait and pause (WAITPKG), 27 PCONFIG, 28 ENCLV, 30 bus lock
+ *  EXIT    may set 0-22, 24-29: + 26 clear LBR_CTL, 27 clear UINV, 28 load CET
+ *          state, 29 load PKRS; no 23 (MPX is gone since Ice Lake)
+ *  ENTRY   may set 0-15, 17-22: + 19 load UINV, 20 load CET state, 21 load
+ *          LBR_CTL, 22 load PKRS; no 16 (BNDCFGS)
+ *  MISC    + 29 VMWRITE to any field (exit-information fields too)
+ *  CR4     FIXED1 adds UMIP (11), LA57 (12), PKE (22), CET (23), PKS (24)
+ *  EPT     + 7 5-level walks, 22 advanced exit information, 23 supervisor
+ *          shadow-stack control
+ */
+static const struct vmx_caps_tab k_caps_sapphire_rapids = {
+    .basic = 0x00D8100000000004ull,
+    .pin = 0x000000FF00000016ull,
+    .proc = 0xFFFBFFFE0401E172ull,
+    .exit = 0x3F7FFFFF00036DFFull,
+    .entry = 0x007EFFFF000011FFull,
+    .misc = 0x000000002004C1E5ull,
+    .cr0_fixed0 = 0x80000021ull,
+    .cr0_fixed1 = 0xFFFFFFFFull,
+    .cr4_fixed0 = 0x00002000ull,
+    .cr4_fixed1 = 0x01F77FFFull,
+    .vmcs_enum = 0x34ull,
+    .proc2 = 0x5FDFFFFF00000000ull,
+    .proc3 = 0x10ull,
+    .ept_vpid = 0x00000F0106F341C1ull,
+    .vmfunc = 0x1ull,
+    .true_pin = 0x000000FF00000016ull,
+    .true_proc = 0xFFFBFFFE04006172ull,
+    .true_exit = 0x3F7FFFFF00036DFBull,
+    .true_entry = 0x007EFFFF000011FBull,
+};
+
+/* Haswell without EPT, VPID, unrestricted guest and VM functions (PROC2
+ * may set 0, 2-4, 6, 10-12), as some nested hypervisors present VT-x; the
+ * EPT/VPID and VMFUNC capability MSRs do not exist. */
+static const struct vmx_caps_tab k_caps_no_ept_vpid = {
+    .basic = 0x00D810000000002Bull,
+    .pin = 0x0000007F00000016ull,
+    .proc = 0xFFF9FFFE0401E172ull,
+    .exit = 0x007FFFFF00036DFFull,
+    .entry = 0x0000FFFF000011FFull,
+    .misc = 0x00000000000481E5ull,
+    .cr0_fixed0 = 0x80000021ull,
+    .cr0_fixed1 = 0xFFFFFFFFull,
+    .cr4_fixed0 = 0x00002000ull,
+    .cr4_fixed1 = 0x003727FFull,
+    .vmcs_enum = 0x2Eull,
+    .proc2 = 0x00001C5D00000000ull,
+    .true_pin = 0x0000007F00000016ull,
+    .true_proc = 0xFFF9FFFE04006172ull,
+    .true_exit = 0x007FFFFF00036DFBull,
+    .true_entry = 0x0000FFFF000011FBull,
+};
+
+/* The CPUID leaves and non-VMX MSRs of a profile: one CPU generation. */
+enum cpu_model { MODEL_HASWELL, MODEL_SKYLAKE, MODEL_SAPPHIRE_RAPIDS };
+
 struct profile {
     const char *name;
-    bool vmx;                 /* CPUID.1:ECX.VMX and the 0x48x MSRs exist */
-    bool skylake;             /* Skylake CPUID/MSRs/caps, else Haswell */
-    bool true_ctls;           /* IA32_VMX_BASIC[55] and the TRUE MSRs */
-    bool in_use;              /* another hypervisor did VMXON already */
+    enum cpu_model model;
+    const struct vmx_caps_tab *caps;  /* NULL: CPUID.1:ECX.VMX = 0, no VMX MSRs */
+    bool true_ctls;                   /* IA32_VMX_BASIC[55] and the TRUE MSRs */
+    bool in_use;                      /* another hypervisor did VMXON already */
     uint64_t feature_control;
 };
 
 static const struct profile k_profiles[HV_MOCK_PROFILE_COUNT] = {
-    [HV_MOCK_PROFILE_HASWELL] = { "haswell", true, false, true, false, 0x5 },
-    [HV_MOCK_PROFILE_SKYLAKE] = { "skylake", true, true, true, false, 0x0 },
-    [HV_MOCK_PROFILE_NO_VMX] = { "no_vmx", false, false, false, false, 0x0 },
-    [HV_MOCK_PROFILE_VMX_LOCKED_OFF] = { "vmx_locked_off", true, false, true, false, 0x1 },
-    [HV_MOCK_PROFILE_VMX_IN_USE] = { "vmx_in_use", true, false, true, true, 0x5 },
-    [HV_MOCK_PROFILE_NO_TRUE_CTLS] = { "no_true_ctls", true, false, false, false, 0x5 },
+    [HV_MOCK_PROFILE_HASWELL] = { "haswell", MODEL_HASWELL, &k_caps_haswell, true, false, 0x5 },
+    [HV_MOCK_PROFILE_SKYLAKE] = { "skylake", MODEL_SKYLAKE, &k_caps_skylake, true, false, 0x0 },
+    [HV_MOCK_PROFILE_NO_VMX] = { "no_vmx", MODEL_HASWELL, NULL, false, false, 0x0 },
+    [HV_MOCK_PROFILE_VMX_LOCKED_OFF] = { "vmx_locked_off", MODEL_HASWELL, &k_caps_haswell, true, false, 0x1 },
+    [HV_MOCK_PROFILE_VMX_IN_USE] = { "vmx_in_use", MODEL_HASWELL, &k_caps_haswell, true, true, 0x5 },
+    [HV_MOCK_PROFILE_NO_TRUE_CTLS] = { "no_true_ctls", MODEL_HASWELL, &k_caps_haswell, false, false, 0x5 },
+    [HV_MOCK_PROFILE_SAPPHIRE_RAPIDS] = { "sapphire_rapids", MODEL_SAPPHIRE_RAPIDS,
+                                          &k_caps_sapphire_rapids, true, false, 0x5 },
+    [HV_MOCK_PROFILE_NO_EPT_VPID] = { "no_ept_vpid", MODEL_HASWELL, &k_caps_no_ept_vpid, true, false, 0x5 },
+    /* The Bochs CPU model of the second e2e machine (issue 11, section 1)
+     * goes here, with its capability MSRs as measured in test/e2e/README.md:
+     * [HV_MOCK_PROFILE_BOCHS_...] = { "bochs_...", MODEL_..., &k_caps_bochs_..., ... }, */
 };
 
 const char *hv_mock_profile_name(enum hv_mock_profile profile)
 {
-    if ((unsigned)profile >= HV_MOCK_PROFILE_COUNT)
+    if ((unsigned)profile >= HV_MOCK_PROFILE_COUNT || k_profiles[profile].name == NULL)
         return "?";
     return k_profiles[profile].name;
 }
@@ -192,8 +266,8 @@ const char *hv_mock_profile_name(enum hv_mock_profile profile)
  * ======================================================================== */
 
 static struct hv_mock_cpu *g_cpus;
+static struct hv_mocki_cpu_priv *g_priv;
 static uint32_t g_ncpus;
-static enum hv_mock_profile g_profile;
 /* Bumped by every hv_mock_init: a binding made for an older machine is void. */
 static uint32_t g_gen;
 static _Thread_local uint32_t tl_cpu = UINT32_MAX;
@@ -211,12 +285,79 @@ uint32_t hv_mocki_maxphyaddr(void)
     return MOCK_MAXPHYADDR;
 }
 
-bool hv_mocki_canonical(uint64_t va)
+/* The linear-address width: CPUID.80000008H:EAX[15:8], which is 57 on a
+ * CPU that supports 5-level paging (CPUID.(7,0):ECX.LA57[16]) and 48
+ * otherwise; a table that leaves the leaf out falls back on LA57. The
+ * checks that use it (WRMSR of address MSRs, VM-entry checks of bases and
+ * SYSENTER addresses) depend on the CPU, not on CR4.LA57 (Intel 5-Level
+ * Paging white paper 335252, 2.5-2.6). */
+static uint32_t linear_width(const struct hv_mock_cpu *cpu)
 {
-    /* 48-bit linear addresses: bits 63:47 all equal. */
-    uint64_t top = va >> 47;
+    struct hv_cpuid_regs r;
+    uint32_t w = 0;
 
-    return top == 0 || top == 0x1FFFFull;
+    if (hv_mocki_cpuid_get(cpu, 0x80000008u, 0, &r))
+        w = (r.eax >> 8) & 0xFFu;
+    if (w != 48 && w != 57) {
+        hv_mocki_cpuid_get(cpu, 7, 0, &r);
+        w = (r.ecx & (1u << 16)) ? 57 : 48;
+    }
+    return w;
+}
+
+bool hv_mocki_canonical(const struct hv_mock_cpu *cpu, uint64_t va)
+{
+    /* Bits 63:(width-1) all equal. */
+    uint32_t w = linear_width(cpu);
+    uint64_t top = va >> (w - 1u);
+
+    return top == 0 || top == (~0ull >> (w - 1u));
+}
+
+uint64_t hv_mocki_ctl_cap(const struct hv_mock_cpu *cpu, uint32_t plain, uint32_t true_msr)
+{
+    uint32_t i;
+
+    if (hv_mocki_cap(cpu, HV_MSR_IA32_VMX_BASIC) & HV_VMX_BASIC_TRUE_CTLS) {
+        for (i = 0; i < cpu->msr_count; i++) {
+            if (cpu->msrs[i].index == true_msr)
+                return cpu->msrs[i].value;
+        }
+    }
+    return hv_mocki_cap(cpu, plain);
+}
+
+struct hv_mocki_cpu_priv *hv_mocki_priv(const struct hv_mock_cpu *cpu)
+{
+    return &g_priv[cpu->index];
+}
+
+void hv_mocki_caps_freeze(struct hv_mock_cpu *cpu)
+{
+    struct hv_mocki_cpu_priv *p = hv_mocki_priv(cpu);
+
+    if (p->frozen)
+        return;
+    hv_mocki_vmcs_derive_fields(cpu, p->supported);
+    p->frozen = true;
+}
+
+bool hv_mock_caps_frozen(uint32_t cpu)
+{
+    return g_cpus != NULL && cpu < g_ncpus && g_priv[cpu].frozen;
+}
+
+/* A capability change on a frozen CPU: the core has read the old values
+ * and the VMCS field set was derived from them, so the change would model
+ * a CPU that cannot exist. Reported, and not applied. */
+static bool caps_changeable(const struct hv_mock_cpu *cpu, const char *caller, const char *what)
+{
+    if (!g_priv[cpu->index].frozen)
+        return true;
+    hv_mocki_fail("%s: %s of cpu%u changed after its first VMXON, when its VMCS field set "
+                  "was derived; change capabilities between hv_mock_init() and hv_start()",
+                  caller, what, cpu->index);
+    return false;
 }
 
 uint32_t hv_mock_cpu_count(void)
@@ -339,24 +480,58 @@ static bool cpu_range(uint32_t cpu, const char *caller, uint32_t *first, uint32_
     return true;
 }
 
+/* MSRs that describe what the CPU can do rather than hold state: the VMX
+ * capability MSRs (SDM Vol. 3D, Appendix A), MTRRCAP, ARCH_CAPABILITIES,
+ * MCG_CAP, PERF_CAPABILITIES, and anything the profile made read-only. */
+static bool is_capability_msr(struct hv_mock_cpu *c, uint32_t msr)
+{
+    const struct hv_mock_msr *m = hv_mocki_msr(c, msr);
+
+    if (msr >= HV_MSR_IA32_VMX_BASIC && msr <= HV_MSR_IA32_VMX_EXIT_CTLS2)
+        return true;
+    switch (msr) {
+    case 0xFE: case 0x10A: case 0x179: case 0x345:
+        return true;
+    default:
+        return m != NULL && m->read_only;
+    }
+}
+
+static char *msr_what(char *buf, size_t n, uint32_t msr)
+{
+    snprintf(buf, n, "capability MSR 0x%x", msr);
+    return buf;
+}
+
 void hv_mock_msr_set(uint32_t cpu, uint32_t msr, uint64_t value)
 {
     uint32_t i, end;
+    char what[40];
 
     if (!cpu_range(cpu, "hv_mock_msr_set", &i, &end))
         return;
-    for (; i < end; i++)
-        (void)msr_add(&g_cpus[i], msr, value, false);
+    for (; i < end; i++) {
+        bool cap = is_capability_msr(&g_cpus[i], msr);
+
+        if (cap && !caps_changeable(&g_cpus[i], "hv_mock_msr_set", msr_what(what, sizeof(what), msr)))
+            continue;
+        /* A capability MSR created here is read-only like the others. */
+        (void)msr_add(&g_cpus[i], msr, value, cap);
+    }
 }
 
 void hv_mock_msr_set_gp(uint32_t cpu, uint32_t msr, bool on_read, bool on_write)
 {
     struct hv_mock_msr *m;
     uint32_t i, end;
+    char what[40];
 
     if (!cpu_range(cpu, "hv_mock_msr_set_gp", &i, &end))
         return;
     for (; i < end; i++) {
+        if (is_capability_msr(&g_cpus[i], msr) &&
+            !caps_changeable(&g_cpus[i], "hv_mock_msr_set_gp", msr_what(what, sizeof(what), msr)))
+            continue;
         m = hv_mocki_msr(&g_cpus[i], msr);
         if (m == NULL)
             m = msr_add(&g_cpus[i], msr, 0, false);
@@ -372,6 +547,7 @@ void hv_mock_msr_remove(uint32_t cpu, uint32_t msr)
     struct hv_mock_cpu *c;
     struct hv_mock_msr *m;
     uint32_t i, end;
+    char what[40];
 
     if (!cpu_range(cpu, "hv_mock_msr_remove", &i, &end))
         return;
@@ -379,6 +555,9 @@ void hv_mock_msr_remove(uint32_t cpu, uint32_t msr)
         c = &g_cpus[i];
         m = hv_mocki_msr(c, msr);
         if (m == NULL)
+            continue;
+        if (is_capability_msr(c, msr) &&
+            !caps_changeable(c, "hv_mock_msr_remove", msr_what(what, sizeof(what), msr)))
             continue;
         memmove(m, m + 1, (size_t)(&c->msrs[c->msr_count] - (m + 1)) * sizeof(*m));
         c->msr_count--;
@@ -500,9 +679,115 @@ void hv_mock_cpuid_set(uint32_t cpu, uint32_t leaf, uint32_t subleaf,
     }
     if (!cpu_range(cpu, "hv_mock_cpuid_set", &i, &end))
         return;
-    for (; i < end; i++)
+    for (; i < end; i++) {
+        if (!caps_changeable(&g_cpus[i], "hv_mock_cpuid_set", "CPUID"))
+            continue;
         cpuid_put(&g_cpus[i], leaf, leaf_has_subleaves(leaf) ? subleaf : 0,
                   regs->eax, regs->ebx, regs->ecx, regs->edx);
+    }
+}
+
+bool hv_mock_cpuid_get(uint32_t cpu, uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *out)
+{
+    struct hv_cpuid_regs dummy;
+
+    if (out == NULL)
+        out = &dummy;
+    if (g_cpus == NULL || cpu >= g_ncpus) {
+        memset(out, 0, sizeof(*out));
+        return false;
+    }
+    return hv_mocki_cpuid_get(&g_cpus[cpu], leaf, subleaf, out);
+}
+
+void hv_mock_cpuid_update(uint32_t cpu, uint32_t leaf, uint32_t subleaf, enum hv_mock_reg reg,
+                          uint32_t set, uint32_t clear)
+{
+    struct hv_cpuid_regs r;
+    uint32_t *word;
+    uint32_t i, end;
+
+    if ((unsigned)reg > HV_MOCK_EDX) {
+        hv_mocki_fail("hv_mock_cpuid_update: register %d is not EAX..EDX", (int)reg);
+        return;
+    }
+    if (!cpu_range(cpu, "hv_mock_cpuid_update", &i, &end))
+        return;
+    for (; i < end; i++) {
+        if (!caps_changeable(&g_cpus[i], "hv_mock_cpuid_update", "CPUID"))
+            continue;
+        (void)hv_mocki_cpuid_get(&g_cpus[i], leaf, subleaf, &r);
+        word = reg == HV_MOCK_EAX ? &r.eax : reg == HV_MOCK_EBX ? &r.ebx
+             : reg == HV_MOCK_ECX ? &r.ecx : &r.edx;
+        *word = (*word & ~clear) | set;
+        cpuid_put(&g_cpus[i], leaf, leaf_has_subleaves(leaf) ? subleaf : 0, r.eax, r.ebx, r.ecx, r.edx);
+    }
+}
+
+/* ---- VMX controls: the plain and the TRUE MSR move together ------------- */
+
+struct ctls_msrs {
+    uint32_t plain, true_msr;   /* true_msr 0: no TRUE twin */
+    const char *name;
+};
+
+static const struct ctls_msrs k_ctls_msrs[] = {
+    [HV_MOCK_CTLS_PIN] = { HV_MSR_IA32_VMX_PINBASED_CTLS, HV_MSR_IA32_VMX_TRUE_PINBASED_CTLS, "pin-based" },
+    [HV_MOCK_CTLS_PROC] = { HV_MSR_IA32_VMX_PROCBASED_CTLS, HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+                            "primary processor-based" },
+    [HV_MOCK_CTLS_PROC2] = { HV_MSR_IA32_VMX_PROCBASED_CTLS2, 0, "secondary processor-based" },
+    [HV_MOCK_CTLS_EXIT] = { HV_MSR_IA32_VMX_EXIT_CTLS, HV_MSR_IA32_VMX_TRUE_EXIT_CTLS, "VM-exit" },
+    [HV_MOCK_CTLS_ENTRY] = { HV_MSR_IA32_VMX_ENTRY_CTLS, HV_MSR_IA32_VMX_TRUE_ENTRY_CTLS, "VM-entry" },
+};
+
+/* allowed-1 |= allow, &= ~forbid in one capability MSR; false (reported)
+ * if a bit to forbid is default-1 there (it would have to be 0 and 1). */
+static bool ctls_msr_update(struct hv_mock_cpu *c, uint32_t msr, uint32_t allow, uint32_t forbid,
+                            const char *name)
+{
+    struct hv_mock_msr *m = hv_mocki_msr(c, msr);
+
+    if (m == NULL) {
+        hv_mocki_fail("hv_mock_vmx_ctls_allow: cpu%u has no %s capability MSR 0x%x", c->index, name, msr);
+        return false;
+    }
+    if ((uint32_t)m->value & forbid) {
+        hv_mocki_fail("hv_mock_vmx_ctls_allow: %s controls 0x%x of cpu%u are default-1 in MSR 0x%x "
+                      "and cannot be forbidden", name, (uint32_t)m->value & forbid, c->index, msr);
+        return false;
+    }
+    m->value = (m->value | ((uint64_t)allow << 32)) & ~((uint64_t)forbid << 32);
+    return true;
+}
+
+void hv_mock_vmx_ctls_allow(uint32_t cpu, enum hv_mock_ctls ctls, uint32_t allow, uint32_t forbid)
+{
+    const struct ctls_msrs *k;
+    struct hv_mock_cpu *c;
+    uint32_t i, end;
+
+    if ((unsigned)ctls >= sizeof(k_ctls_msrs) / sizeof(k_ctls_msrs[0])) {
+        hv_mocki_fail("hv_mock_vmx_ctls_allow: no control word %d", (int)ctls);
+        return;
+    }
+    k = &k_ctls_msrs[ctls];
+    if (allow & forbid) {
+        hv_mocki_fail("hv_mock_vmx_ctls_allow: %s controls 0x%x both allowed and forbidden",
+                      k->name, allow & forbid);
+        return;
+    }
+    if (!cpu_range(cpu, "hv_mock_vmx_ctls_allow", &i, &end))
+        return;
+    for (; i < end; i++) {
+        c = &g_cpus[i];
+        if (!caps_changeable(c, "hv_mock_vmx_ctls_allow", "a VMX control capability"))
+            continue;
+        if (!ctls_msr_update(c, k->plain, allow, forbid, k->name))
+            continue;
+        /* SDM Vol. 3D, A.3: the TRUE MSRs report the same allowed-1 bits. */
+        if (k->true_msr != 0 && hv_mocki_msr(c, k->true_msr) != NULL)
+            (void)ctls_msr_update(c, k->true_msr, allow, forbid, k->name);
+    }
 }
 
 /* Four 32-bit registers of a brand-string leaf from 16 bytes of text. */
@@ -523,8 +808,13 @@ static void cpuid_brand(struct hv_mock_cpu *cpu, const char *brand)
 #define C1_ECX_VMX      (1u << 5)
 #define C1_ECX_SMX      (1u << 6)
 
-static void build_cpuid(struct hv_mock_cpu *c, const struct profile *p, uint32_t ncpus)
+/* The mock's linear-address width without LA57 (CPUID 0x80000008 EAX[15:8]). */
+#define MOCK_LINEAR_4LEVEL 48u
+#define MOCK_LINEAR_5LEVEL 57u
+
+static void build_cpuid_haswell_skylake(struct hv_mock_cpu *c, const struct profile *p, uint32_t ncpus)
 {
+    bool skylake = p->model == MODEL_SKYLAKE;
     /* Leaf 1 ECX (Haswell): SSE3 PCLMUL DTES64 MONITOR DS-CPL VMX EST TM2
      * SSSE3 FMA CX16 xTPR PDCM PCID SSE4.1 SSE4.2 x2APIC MOVBE POPCNT
      * TSC-deadline AES XSAVE OSXSAVE AVX F16C RDRAND; bit 31 (hypervisor
@@ -538,7 +828,7 @@ static void build_cpuid(struct hv_mock_cpu *c, const struct profile *p, uint32_t
     uint32_t fms = 0x000306C3u;                  /* family 6 model 0x3C */
     uint32_t ext_ecx = 0x21u;                    /* LAHF, LZCNT */
 
-    if (p->skylake) {
+    if (skylake) {
         ecx1 |= C1_ECX_SMX | (1u << 11);
         ebx7 |= (1u << 14) | (1u << 18) | (1u << 19) | (1u << 23);
         xcr0_mask = 0x1F;                        /* + BNDREGS, BNDCSR (MPX) */
@@ -547,7 +837,7 @@ static void build_cpuid(struct hv_mock_cpu *c, const struct profile *p, uint32_t
         fms = 0x000506E3u;                       /* family 6 model 0x5E */
         ext_ecx |= 1u << 8;                      /* PREFETCHW */
     }
-    if (!p->vmx)
+    if (p->caps == NULL)
         ecx1 &= ~C1_ECX_VMX;
 
     /* "GenuineIntel": EBX "Genu", EDX "ineI", ECX "ntel". */
@@ -556,27 +846,115 @@ static void build_cpuid(struct hv_mock_cpu *c, const struct profile *p, uint32_t
               ecx1, 0xBFEBFBFFu);
     cpuid_put(c, 0x7, 0, 0, ebx7, 0, 0);
     cpuid_put(c, 0xD, 0, xcr0_mask, 0x340, xsave_max, 0);
-    cpuid_put(c, 0xD, 1, d1_eax, p->skylake ? 0x340 : 0, 0, 0);
+    cpuid_put(c, 0xD, 1, d1_eax, skylake ? 0x340 : 0, 0, 0);
     cpuid_put(c, 0xD, 2, 0x100, 0x240, 0, 0);    /* AVX state: 256 bytes at 576 */
-    if (p->skylake) {
+    if (skylake) {
         cpuid_put(c, 0xD, 3, 0x40, 0x3C0, 0, 0); /* BNDREGS */
         cpuid_put(c, 0xD, 4, 0x40, 0x400, 0, 0); /* BNDCSR */
     }
     cpuid_put(c, 0x80000000u, 0, 0x80000008u, 0, 0, 0);
     /* EDX: SYSCALL NX 1G-pages RDTSCP LM */
     cpuid_put(c, 0x80000001u, 0, 0, 0, ext_ecx, 0x2C100800u);
-    cpuid_brand(c, p->skylake ? "Intel(R) Core(TM) i7-6700 CPU @ 3.40GHz"
-                              : "Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz");
-    cpuid_put(c, 0x80000008u, 0, (MOCK_MAXPHYADDR << 8) | MOCK_MAXPHYADDR, 0, 0, 0);
+    cpuid_brand(c, skylake ? "Intel(R) Core(TM) i7-6700 CPU @ 3.40GHz"
+                           : "Intel(R) Core(TM) i7-4770 CPU @ 3.40GHz");
+    cpuid_put(c, 0x80000008u, 0, (MOCK_LINEAR_4LEVEL << 8) | MOCK_MAXPHYADDR, 0, 0, 0);
+}
+
+static void build_cpuid_sapphire_rapids(struct hv_mock_cpu *c, uint32_t ncpus)
+{
+    /* Leaf 1 ECX: Haswell's plus SMX (6), SDBG (11), DCA (18). */
+    const uint32_t ecx1 = 0x7FFEFBFFu;
+
+    cpuid_put(c, 0x0, 0, 0x20, 0x756E6547u, 0x6C65746Eu, 0x49656E69u);
+    cpuid_put(c, 0x1, 0, 0x000806F8u,                 /* family 6 model 0x8F */
+              (c->index << 24) | ((ncpus & 0xFFu) << 16) | 0x0800u, ecx1, 0xBFEBFBFFu);
+    /* Leaf 7.0 EAX = 1 (subleaf 1 exists).
+     * EBX: FSGSBASE TSC_ADJUST BMI1 AVX2 FDP SMEP BMI2 ERMS INVPCID RTM(11)
+     *      RDT-M FPU-CS/DS RDT-A AVX512F/DQ RDSEED ADX SMAP AVX512IFMA
+     *      CLFLUSHOPT CLWB PT(25) AVX512CD SHA AVX512BW/VL; no HLE, SGX, MPX.
+     * ECX: AVX512VBMI UMIP PKU OSPKE WAITPKG(5) AVX512VBMI2 CET_SS(7) GFNI
+     *      VAES VPCLMULQDQ AVX512VNNI/BITALG TME AVX512VPOPCNTDQ LA57(16)
+     *      RDPID BUS_LOCK_DETECT CLDEMOTE MOVDIRI MOVDIR64B ENQCMD PKS(31).
+     * EDX: FSRM MD_CLEAR SERIALIZE TSXLDTRK ARCH_LBR CET_IBT(20) AVX512FP16
+     *      IBRS/IBPB STIBP L1D_FLUSH ARCH_CAPABILITIES SSBD. */
+    cpuid_put(c, 0x7, 0, 1, 0xF3BFBFEBu, 0xBB417FFEu, 0xBC994410u);
+    cpuid_put(c, 0x7, 1, 0x30, 0, 0, 0);               /* AVX-VNNI, AVX512_BF16 */
+    /* Architectural perfmon v5: 8 GP counters of 48 bits, fixed counters
+     * 0-3 (EDX[4:0] = 4 and the ECX bitmask 0xF), 48 bits wide. */
+    cpuid_put(c, 0xA, 0, 0x07300805u, 0, 0xF, 0x8604u);
+    /* XCR0: x87 SSE AVX opmask ZMM_Hi256 Hi16_ZMM PKRU; XSS: PT, CET_U,
+     * CET_S, arch LBR. */
+    cpuid_put(c, 0xD, 0, 0x2E7, 0xA88, 0xA88, 0);
+    cpuid_put(c, 0xD, 1, 0xF, 0x340, 0x9900, 0);      /* XSAVEOPT XSAVEC XGETBV1 XSAVES */
+    cpuid_put(c, 0xD, 2, 0x100, 0x240, 0, 0);
+    cpuid_put(c, 0xD, 5, 0x40, 0x440, 0, 0);
+    cpuid_put(c, 0xD, 6, 0x200, 0x480, 0, 0);
+    cpuid_put(c, 0xD, 7, 0x400, 0x680, 0, 0);
+    cpuid_put(c, 0xD, 8, 0x80, 0, 1, 0);              /* supervisor (XSS) states: ECX[0] */
+    cpuid_put(c, 0xD, 9, 0x8, 0xA80, 0, 0);
+    cpuid_put(c, 0xD, 11, 0x10, 0, 1, 0);
+    cpuid_put(c, 0xD, 12, 0x18, 0, 1, 0);
+    cpuid_put(c, 0xD, 15, 0x328, 0, 1, 0);
+    cpuid_put(c, 0x80000000u, 0, 0x80000008u, 0, 0, 0);
+    cpuid_put(c, 0x80000001u, 0, 0, 0, 0x121u, 0x2C100800u); /* LAHF LZCNT PREFETCHW */
+    cpuid_brand(c, "Intel(R) Xeon(R) Platinum 8480+");
+    cpuid_put(c, 0x80000008u, 0, (MOCK_LINEAR_5LEVEL << 8) | MOCK_MAXPHYADDR, 0, 0, 0);
+}
+
+static void build_cpuid(struct hv_mock_cpu *c, const struct profile *p, uint32_t ncpus)
+{
+    switch (p->model) {
+    case MODEL_SAPPHIRE_RAPIDS:
+        build_cpuid_sapphire_rapids(c, ncpus);
+        break;
+    case MODEL_HASWELL:
+    case MODEL_SKYLAKE:
+    default:
+        build_cpuid_haswell_skylake(c, p, ncpus);
+        break;
+    }
 }
 
 /* ========================================================================
  * MSR file of a profile
  * ======================================================================== */
 
+static void build_vmx_msrs(struct hv_mock_cpu *c, const struct profile *p)
+{
+    const struct vmx_caps_tab *k = p->caps;
+    uint32_t proc1 = (uint32_t)(k->proc >> 32), proc2 = (uint32_t)(k->proc2 >> 32);
+
+    (void)msr_add(c, HV_MSR_IA32_VMX_BASIC,
+                  p->true_ctls ? k->basic : (k->basic & ~HV_VMX_BASIC_TRUE_CTLS), true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_PINBASED_CTLS, k->pin, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_PROCBASED_CTLS, k->proc, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_EXIT_CTLS, k->exit, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_ENTRY_CTLS, k->entry, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_MISC, k->misc, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_CR0_FIXED0, k->cr0_fixed0, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_CR0_FIXED1, k->cr0_fixed1, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_CR4_FIXED0, k->cr4_fixed0, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_CR4_FIXED1, k->cr4_fixed1, true);
+    (void)msr_add(c, HV_MSR_IA32_VMX_VMCS_ENUM, k->vmcs_enum, true);
+    if (proc1 & HV_PROC_ACTIVATE_SECONDARY)
+        (void)msr_add(c, HV_MSR_IA32_VMX_PROCBASED_CTLS2, k->proc2, true);
+    if (proc2 & (HV_PROC2_ENABLE_EPT | HV_PROC2_ENABLE_VPID))
+        (void)msr_add(c, HV_MSR_IA32_VMX_EPT_VPID_CAP, k->ept_vpid, true);
+    if (p->true_ctls) {
+        (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_PINBASED_CTLS, k->true_pin, true);
+        (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS, k->true_proc, true);
+        (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_EXIT_CTLS, k->true_exit, true);
+        (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_ENTRY_CTLS, k->true_entry, true);
+    }
+    if (proc2 & HV_PROC2_ENABLE_VMFUNC)
+        (void)msr_add(c, HV_MSR_IA32_VMX_VMFUNC, k->vmfunc, true);
+    if (proc1 & HV_PROC_ACTIVATE_TERTIARY)
+        (void)msr_add(c, HV_MSR_IA32_VMX_PROCBASED_CTLS3, k->proc3, true);
+}
+
 static void build_msrs(struct hv_mock_cpu *c, const struct profile *p)
 {
-    const struct vmx_caps_tab *k = p->skylake ? &k_caps_skylake : &k_caps_haswell;
+    bool skylake = p->model == MODEL_SKYLAKE, spr = p->model == MODEL_SAPPHIRE_RAPIDS;
     uint64_t i = c->index;
     struct hv_mock_msr *m;
 
@@ -590,44 +968,41 @@ static void build_msrs(struct hv_mock_cpu *c, const struct profile *p)
     (void)msr_add(c, HV_MSR_IA32_SYSENTER_CS, 0x10, false);
     (void)msr_add(c, HV_MSR_IA32_SYSENTER_ESP, 0xFFFFFE0000003000ull + i * 0x3B000ull, false);
     (void)msr_add(c, HV_MSR_IA32_SYSENTER_EIP, 0xFFFFFFFF81C01590ull, false);
+    /* MCG_CAP: banks, CMCI, threshold status; SPR adds SER, EMC, ELOG, LMCE (27). */
+    (void)msr_add(c, 0x179, spr ? 0x0F000C14ull : 0xC09ull, true);
     (void)msr_add(c, 0x1A0, 0x850089, false);                                /* MISC_ENABLE */
     (void)msr_add(c, HV_MSR_IA32_DEBUGCTL, 0, false);
     (void)msr_add(c, HV_MSR_IA32_PAT, 0x0007040600070406ull, false);
     (void)msr_add(c, 0x2FF, 0xC06, false);                                   /* MTRR_DEF_TYPE */
-    (void)msr_add(c, 0x345, p->skylake ? 0x33C3 : 0x31C3, true);             /* PERF_CAPABILITIES */
+    /* PERF_CAPABILITIES; SPR: arch LBR format, PEBS v4, full-width writes,
+     * PERF_METRICS (15), PEBS to PT. */
+    (void)msr_add(c, 0x345, spr ? 0x1F4FFull : skylake ? 0x33C3 : 0x31C3, true);
     (void)msr_add(c, 0x38D, 0, false);                                       /* FIXED_CTR_CTRL */
-    (void)msr_add(c, HV_MSR_IA32_PERF_GLOBAL_CTRL, 0x000000070000000Full, false);
+    /* What Linux leaves enabled: every GP and fixed counter (+ PERF_METRICS). */
+    (void)msr_add(c, HV_MSR_IA32_PERF_GLOBAL_CTRL,
+                  spr ? 0x0001000F000000FFull : 0x000000070000000Full, false);
     (void)msr_add(c, 0x6E0, 0, false);                                       /* TSC_DEADLINE */
 
-    if (p->vmx) {
-        (void)msr_add(c, HV_MSR_IA32_VMX_BASIC,
-                      p->true_ctls ? k->basic : (k->basic & ~HV_VMX_BASIC_TRUE_CTLS), true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_PINBASED_CTLS, k->pin, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_PROCBASED_CTLS, k->proc, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_EXIT_CTLS, k->exit, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_ENTRY_CTLS, k->entry, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_MISC, k->misc, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_CR0_FIXED0, k->cr0_fixed0, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_CR0_FIXED1, k->cr0_fixed1, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_CR4_FIXED0, k->cr4_fixed0, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_CR4_FIXED1, k->cr4_fixed1, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_VMCS_ENUM, k->vmcs_enum, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_PROCBASED_CTLS2, k->proc2, true);
-        (void)msr_add(c, HV_MSR_IA32_VMX_EPT_VPID_CAP, k->ept_vpid, true);
-        if (p->true_ctls) {
-            (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_PINBASED_CTLS, k->true_pin, true);
-            (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS, k->true_proc, true);
-            (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_EXIT_CTLS, k->true_exit, true);
-            (void)msr_add(c, HV_MSR_IA32_VMX_TRUE_ENTRY_CTLS, k->true_entry, true);
-        }
-        (void)msr_add(c, HV_MSR_IA32_VMX_VMFUNC, k->vmfunc, true);
-    }
-    if (p->skylake) {
+    if (p->caps != NULL)
+        build_vmx_msrs(c, p);
+    if (skylake || spr)
         (void)msr_add(c, HV_MSR_IA32_RTIT_CTL, 0, false);                    /* Intel PT */
+    if (skylake) {
         (void)msr_add(c, HV_MSR_IA32_BNDCFGS, 0, false);                     /* MPX */
         (void)msr_add(c, 0xDA0, 0, false);                                   /* IA32_XSS */
     }
-    /* Not implemented on either profile (#GP): S_CET, the SSP table, PKRS. */
+    if (spr) {
+        (void)msr_add(c, 0xDA0, 0, false);                                   /* IA32_XSS */
+        (void)msr_add(c, 0xE1, 0x2FFFF, false);                              /* UMWAIT_CONTROL */
+        (void)msr_add(c, 0x329, 0, false);                                   /* PERF_METRICS */
+        (void)msr_add(c, 0x6A0, 0, false);                                   /* U_CET */
+        /* Linux with kernel IBT: ENDBR_EN only, no supervisor shadow stack. */
+        (void)msr_add(c, HV_MSR_IA32_S_CET, 0x4, false);
+        (void)msr_add(c, 0x6A4, 0, false);                                   /* PL0_SSP */
+        (void)msr_add(c, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, 0, false);
+        (void)msr_add(c, HV_MSR_IA32_PKRS, 0x55555554u, false);              /* Linux's PKS default */
+    }
+    /* Haswell and Skylake have no CET or PKS: S_CET, the SSP table and PKRS #GP there. */
 
     (void)msr_add(c, HV_MSR_IA32_EFER, HV_EFER_SCE | HV_EFER_LME | HV_EFER_LMA | HV_EFER_NXE, false);
     (void)msr_add(c, HV_MSR_IA32_STAR, 0x0023001000000000ull, false);
@@ -676,13 +1051,16 @@ static void build_registers(struct hv_mock_cpu *c, const struct profile *p)
     c->cr[0] = 0x80050033ull;                     /* PE MP ET NE WP AM PG */
     c->cr[2] = 0;
     c->cr[3] = 0x0000000001A0A000ull + (uint64_t)c->index * 0x2000ull;
-    /* PSE PAE MCE PGE OSFXSR OSXMMEXCPT OSXSAVE SMEP SMAP */
-    c->cr[4] = 0x003406F0ull | (p->in_use ? HV_CR4_VMXE : 0);
+    /* PSE PAE MCE PGE OSFXSR OSXMMEXCPT OSXSAVE SMEP SMAP; on Sapphire
+     * Rapids also UMIP, PKE and CET (Linux with kernel IBT), 4-level paging. */
+    c->cr[4] = 0x003406F0ull | (p->in_use ? HV_CR4_VMXE : 0) |
+               (p->model == MODEL_SAPPHIRE_RAPIDS ? (1ull << 11) | (1ull << 22) | (1ull << 23) : 0);
     c->cr[8] = 0;
     c->dr[6] = 0xFFFF0FF0ull;
     c->dr[7] = 0x400ull;
     c->rflags = 0x246ull;                          /* IF ZF PF, bit 1 */
-    c->xcr0 = 0x7;                                 /* x87 SSE AVX */
+    /* x87 SSE AVX; Sapphire Rapids adds AVX-512 (5-7) and PKRU (9). */
+    c->xcr0 = p->model == MODEL_SAPPHIRE_RAPIDS ? 0x2E7 : 0x7;
 
     c->sel[HV_SEG_CS] = 0x10;
     c->sel[HV_SEG_SS] = 0x18;
@@ -735,10 +1113,12 @@ hv_status_t hv_mock_init(uint32_t ncpus, enum hv_mock_profile profile)
     hv_mock_fini();
 
     g_cpus = calloc(ncpus, sizeof(*g_cpus));
-    if (g_cpus == NULL)
+    g_priv = calloc(ncpus, sizeof(*g_priv));
+    if (g_cpus == NULL || g_priv == NULL) {
+        hv_mock_fini();
         return HV_STATUS_INSUFFICIENT_RESOURCES;
+    }
     g_ncpus = ncpus;
-    g_profile = profile;
     g_gen++;
     p = &k_profiles[profile];
 
@@ -758,12 +1138,11 @@ hv_status_t hv_mock_init(uint32_t ncpus, enum hv_mock_profile profile)
         build_msrs(c, p);
     }
     hv_mocki_os_reset();
-    hv_mocki_vmcs_reset();
 
     if (p->in_use) {
         /* Another hypervisor did VMXON on every core and has a VMCS
          * current, so VMXON fails with VMfailValid(15). */
-        uint32_t rev = HV_VMX_BASIC_REVISION(k_caps_haswell.basic);
+        uint32_t rev = HV_VMX_BASIC_REVISION(p->caps->basic);
 
         for (i = 0; i < ncpus; i++) {
             struct hv_mock_cpu *c = &g_cpus[i];
@@ -780,6 +1159,7 @@ hv_status_t hv_mock_init(uint32_t ncpus, enum hv_mock_profile profile)
             g_foreign_vmxon[i] = c->vmxon_pa;
             hv_mocki_vmcs_init_region((uint64_t)(uintptr_t)vmcs, rev, true);
             c->current_vmcs_pa = (uint64_t)(uintptr_t)vmcs;
+            hv_mocki_caps_freeze(c);
         }
     }
     tl_cpu = 0;
@@ -792,7 +1172,9 @@ void hv_mock_fini(void)
     hv_mocki_vmcs_fini();
     hv_mocki_os_fini();
     free(g_cpus);
+    free(g_priv);
     g_cpus = NULL;
+    g_priv = NULL;
     g_ncpus = 0;
     memset(g_foreign_vmxon, 0, sizeof(g_foreign_vmxon));
     g_gen++;

@@ -10,14 +10,15 @@
  *
  * What the backend does, and why (SDM Vol. 3C, 31.3 VMREAD/VMWRITE):
  *  - no current VMCS                     -> VMfailInvalid
- *  - encoding not in HV_VMCS_FIELD_LIST, or a field this CPU profile does
- *    not implement (e.g. PML_ADDRESS on Haswell) -> VMfailValid(12)
+ *  - encoding not in HV_VMCS_FIELD_LIST, or a field this CPU does not
+ *    implement (e.g. PML_ADDRESS on Haswell; derived per CPU from its
+ *    capability MSRs at its first VMXON) -> VMfailValid(12)
  *  - claimed width != encoding bits 14:13 -> reported failure +
  *    HV_STATUS_INVALID_PARAMETER (the real backend ignores the width)
  *  - VMREAD of a field never written      -> reported failure, *value = 0,
  *    HV_STATUS_READ_FAILED
  *  - VMWRITE to a read-only data field (type 1: 0x24xx/0x44xx/0x64xx)
- *    -> VMfailValid(13) (IA32_VMX_MISC[29] is clear in every profile)
+ *    -> VMfailValid(13) unless IA32_VMX_MISC[29] (VMWRITE to any field)
  *  - values are truncated to the field width on write; a 64-bit field's
  *    HIGH encoding (bit 0 set) reads/writes its upper 32 bits.
  * VMfailValid also stores the error number in the current VMCS's
@@ -87,9 +88,7 @@ void *hv_mocki_page_new(void)
     return p;
 }
 
-/* ---- Which fields a profile implements ---------------------------------- */
-
-static uint8_t g_supported[HV_VMCS_FIELD_COUNT];
+/* ---- Which fields a CPU implements ------------------------------------- */
 
 /* Does a CPU with these capability MSRs implement `enc`? (SDM Vol. 3D,
  * Appendix B: fields exist only on processors that support the feature
@@ -183,17 +182,15 @@ static bool field_supported(uint32_t enc, const struct hv_mock_cpu *c)
     }
 }
 
-void hv_mocki_vmcs_reset(void)
+void hv_mocki_vmcs_derive_fields(const struct hv_mock_cpu *cpu, uint8_t *supported)
 {
-    struct hv_mock_cpu *c = hv_mock_cpu(0);
+    /* A CPU without VMX defines nothing; keep every field so that handler
+     * tests on it still have a VMCS to talk to. */
+    bool all = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_BASIC) == 0;
     int s;
 
-    for (s = 0; s < (int)HV_VMCS_FIELD_COUNT; s++) {
-        /* A profile without VMX defines nothing; keep every field so that
-         * handler tests on it still have a VMCS to talk to. */
-        g_supported[s] = c == NULL || hv_mocki_cap(c, HV_MSR_IA32_VMX_BASIC) == 0 ||
-                         field_supported(hv_vmcs_slot_encoding(s), c);
-    }
+    for (s = 0; s < (int)HV_VMCS_FIELD_COUNT; s++)
+        supported[s] = all || field_supported(hv_vmcs_slot_encoding(s), cpu);
 }
 
 void hv_mocki_vmcs_fini(void)
@@ -351,7 +348,8 @@ static inline __attribute__((always_inline)) hv_status_t access_check(struct hv_
     if (cpu->current_vmcs_pa == ~0ull)
         return HV_STATUS_VMX_FAIL_INVALID;
     s = slot_of(field, high);
-    if (s < 0 || !g_supported[s])
+    /* A VMCS is current, so VMXON froze this CPU's field set already. */
+    if (s < 0 || !hv_mocki_priv(cpu)->supported[s])
         return hv_mocki_vmfail(cpu, 12);
     if (width != HV_VMCS_FIELD_WIDTH(field)) {
         hv_mocki_fail("VMCS width mismatch: %s (0x%x) is %s, accessed as %s",
@@ -445,16 +443,14 @@ hv_status_t hv_mock_vmcs_make_current(void)
         cpu->vmxon_pa = (uint64_t)(uintptr_t)on;
     }
     cpu->cr[4] |= HV_CR4_VMXE;
+    hv_mocki_caps_freeze(cpu);
     hv_mocki_vmcs_init_region((uint64_t)(uintptr_t)vmcs, rev, true);
     cpu->current_vmcs_pa = (uint64_t)(uintptr_t)vmcs;
     return HV_STATUS_SUCCESS;
 }
 
-static struct mock_vmcs *current_for(const char *caller, struct hv_mock_cpu **out)
+static struct mock_vmcs *current_of(struct hv_mock_cpu *cpu, const char *caller)
 {
-    struct hv_mock_cpu *cpu = hv_mocki_cpu(caller);
-
-    *out = cpu;
     if (cpu == NULL)
         return NULL;
     if (cpu->current_vmcs_pa == ~0ull) {
@@ -464,10 +460,16 @@ static struct mock_vmcs *current_for(const char *caller, struct hv_mock_cpu **ou
     return region(cpu->current_vmcs_pa);
 }
 
-void hv_mock_vmcs_seed(uint32_t field, uint64_t value)
+static struct mock_vmcs *current_for(const char *caller, struct hv_mock_cpu **out)
 {
-    struct hv_mock_cpu *cpu;
-    struct mock_vmcs *v = current_for("hv_mock_vmcs_seed", &cpu);
+    struct hv_mock_cpu *cpu = hv_mocki_cpu(caller);
+
+    *out = cpu;
+    return current_of(cpu, caller);
+}
+
+static void seed(struct mock_vmcs *v, const char *caller, uint32_t field, uint64_t value)
+{
     bool high;
     int s;
 
@@ -475,16 +477,14 @@ void hv_mock_vmcs_seed(uint32_t field, uint64_t value)
         return;
     s = slot_of(field, &high);
     if (s < 0) {
-        hv_mocki_fail("hv_mock_vmcs_seed: unknown VMCS field encoding 0x%x", field);
+        hv_mocki_fail("%s: unknown VMCS field encoding 0x%x", caller, field);
         return;
     }
     store(v, s, field, high, value);
 }
 
-bool hv_mock_vmcs_peek(uint32_t field, uint64_t *value)
+static bool peek(const struct mock_vmcs *v, uint32_t field, uint64_t *value)
 {
-    struct hv_mock_cpu *cpu;
-    struct mock_vmcs *v = current_for("hv_mock_vmcs_peek", &cpu);
     uint64_t dummy;
     bool high;
     int s;
@@ -499,6 +499,58 @@ bool hv_mock_vmcs_peek(uint32_t field, uint64_t *value)
         return false;
     *value = load(v, s, high);
     return true;
+}
+
+void hv_mock_vmcs_seed(uint32_t field, uint64_t value)
+{
+    struct hv_mock_cpu *cpu;
+
+    seed(current_for("hv_mock_vmcs_seed", &cpu), "hv_mock_vmcs_seed", field, value);
+}
+
+bool hv_mock_vmcs_peek(uint32_t field, uint64_t *value)
+{
+    struct hv_mock_cpu *cpu;
+
+    return peek(current_for("hv_mock_vmcs_peek", &cpu), field, value);
+}
+
+/* Another CPU's VMCS, under that CPU's activity lock so that an exit it
+ * is simulating on another thread is never observed half-way. */
+static struct hv_mock_cpu *other_cpu(uint32_t index, const char *caller)
+{
+    struct hv_mock_cpu *cpu = hv_mock_cpu(index);
+
+    if (cpu == NULL)
+        hv_mocki_fail("%s: no fake CPU %u (%u exist)", caller, index, hv_mock_cpu_count());
+    return cpu;
+}
+
+void hv_mock_vmcs_seed_on(uint32_t cpu_index, uint32_t field, uint64_t value)
+{
+    struct hv_mock_cpu *cpu = other_cpu(cpu_index, "hv_mock_vmcs_seed_on");
+
+    if (cpu == NULL)
+        return;
+    hv_mock_cpu_lock(cpu_index);
+    seed(current_of(cpu, "hv_mock_vmcs_seed_on"), "hv_mock_vmcs_seed_on", field, value);
+    hv_mock_cpu_unlock(cpu_index);
+}
+
+bool hv_mock_vmcs_peek_on(uint32_t cpu_index, uint32_t field, uint64_t *value)
+{
+    struct hv_mock_cpu *cpu = other_cpu(cpu_index, "hv_mock_vmcs_peek_on");
+    bool ok;
+
+    if (cpu == NULL) {
+        if (value != NULL)
+            *value = 0;
+        return false;
+    }
+    hv_mock_cpu_lock(cpu_index);
+    ok = peek(current_of(cpu, "hv_mock_vmcs_peek_on"), field, value);
+    hv_mock_cpu_unlock(cpu_index);
+    return ok;
 }
 
 void hv_mock_vmcs_clear_fields(void)

@@ -75,7 +75,7 @@ static void one_core_vs_all_cores(void **state)
         assert_int_equal(res[i].status, HV_STATUS_SUCCESS);
         assert_int_equal(res[i].value, 0xfffff80773553180ull);
         /* ping + the two all-core requests (+ the single one on core 2) */
-        assert_int_equal(g_hv->vcpus[i].exit_count[HV_EXIT_VMCALL], i == 2 ? 4 : 3);
+        assert_int_equal(hv_mock_exit_count(g_hv, i, HV_EXIT_VMCALL), i == 2 ? 4 : 3);
     }
 }
 
@@ -93,7 +93,7 @@ static void fault_on_one_core_only(void **state)
     assert_int_equal(hv_msr_read(g_hv, HV_ALL_CORES, 0xDEADBEEFu, res, NCPU), HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
     for (i = 0; i < NCPU; i++) {
         assert_int_equal(res[i].status, HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
-        assert_true(hv_mock_cpu(i)->in_guest);
+        assert_true(hv_mock_cpu_in_guest(i));
     }
     assert_int_equal(hv_msr_write(g_hv, 3, 0xDEADBEEFu, 1, res, 1), HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
 }
@@ -138,20 +138,30 @@ static void guest_state_msrs_land_in_their_fields(void **state)
         assert_int_equal(res[0].value, cases[i].value);
     }
     /* PERF_GLOBAL_CTRL exists with architectural perfmon v2+ (CPUID 0xA):
-     * without it the write is the #GP a real CPU gives... */
+     * without it the write is the #GP a real CPU gives. */
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 0x3, res, 1),
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
-    /* ...with it (v3, 4 counters, 3 fixed), the load control gets switched
-     * on, and the guest's own writes are trapped since no exit control
-     * saves the MSR. */
-    {
-        struct hv_cpuid_regs r0 = { 0 }, pm = { .eax = 3 | (4u << 8), .edx = 3 };
+}
 
-        hv_arch_cpuid(0, 0, &r0);
-        r0.eax = 0xD;
-        hv_mock_cpuid_set(HV_MOCK_ALL_CPUS, 0, 0, &r0);
-        hv_mock_cpuid_set(HV_MOCK_ALL_CPUS, 0xA, 0, &pm);
-    }
+/* A Haswell that reports perfmon v3 (4 counters, 3 fixed): CPUID is a
+ * capability, so it is set before the first VMXON. */
+static int start_perfmon_v3(void **state)
+{
+    struct hv_cpuid_regs pm = { .eax = 3 | (4u << 8), .edx = 3 };
+
+    (void)state;
+    if (support_setup_machine(NCPU, HV_MOCK_PROFILE_HASWELL))
+        return -1;
+    hv_mock_cpuid_set(HV_MOCK_ALL_CPUS, 0xA, 0, &pm);
+    g_hv = support_start_hv();
+    return 0;
+}
+
+static void perf_global_ctrl_with_perfmon(void **state)
+{
+    (void)state;
+    /* The load control gets switched on, and the guest's own writes are
+     * trapped since no exit control saves the MSR. */
     /* Counter 5 does not exist: #GP. */
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 5, res, 1),
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
@@ -315,7 +325,7 @@ static void concurrent_callers_all_complete(void **state)
 
     (void)state;
     for (c = 0; c < NCPU; c++)
-        vmcalls_before[c] = g_hv->vcpus[c].exit_count[HV_EXIT_VMCALL];
+        vmcalls_before[c] = hv_mock_exit_count(g_hv, c, HV_EXIT_VMCALL);
     for (t = 0; t < THREADS; t++)
         pthread_create(&th[t], NULL, caller, (void *)(uintptr_t)t);
     for (t = 0; t < THREADS; t++)
@@ -324,7 +334,7 @@ static void concurrent_callers_all_complete(void **state)
         assert_int_equal(ok_count[t], PER_THREAD);
     /* Every request reached VMX root on each of its cores exactly once. */
     for (c = 0; c < NCPU; c++)
-        assert_int_equal(g_hv->vcpus[c].exit_count[HV_EXIT_VMCALL] - vmcalls_before[c], per_core_requests[c]);
+        assert_int_equal(hv_mock_exit_count(g_hv, c, HV_EXIT_VMCALL) - vmcalls_before[c], per_core_requests[c]);
 }
 
 int main(void)
@@ -333,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(one_core_vs_all_cores, start, stop),
         cmocka_unit_test_setup_teardown(fault_on_one_core_only, start, stop),
         cmocka_unit_test_setup_teardown(guest_state_msrs_land_in_their_fields, start, stop),
+        cmocka_unit_test_setup_teardown(perf_global_ctrl_with_perfmon, start_perfmon_v3, stop),
         cmocka_unit_test_setup_teardown(feature_control_is_virtual, start, stop),
         cmocka_unit_test_setup_teardown(forbidden_values_are_gp_and_change_nothing, start, stop),
         cmocka_unit_test_setup_teardown(bad_core_and_short_results_run_nothing, start, stop),

@@ -17,6 +17,38 @@
  * The "current CPU" of the arch seam is the fake CPU bound to the calling
  * thread (hv_mock_cpu_bind); run_on_cpu/run_on_each_cpu bind it for you.
  * Several threads may each be bound to a different fake CPU at once.
+ *
+ * Composing a CPU: hv_mock_init() builds every CPU from a profile; until a
+ * CPU's first VMXON (hv_start(), hv_vmx_on(), hv_mock_vmcs_make_current())
+ * a test may change its CPUID leaves (hv_mock_cpuid_set/_update), its
+ * capability MSRs (hv_mock_msr_set, hv_mock_vmx_ctls_allow) and anything
+ * else. At that first VMXON the CPU's capabilities freeze, as a real CPU's
+ * are fixed for the VMM that read them, and its VMCS field set is derived
+ * from its capability MSRs (a field exists only if its feature may be
+ * enabled, SDM Vol. 3D, Appendix B). A capability change after that is
+ * reported as a failure (see "Failure reporting") and not applied:
+ *
+ *     hv_mock_init(2, HV_MOCK_PROFILE_SKYLAKE);
+ *     hv_mock_vmx_ctls_allow(HV_MOCK_ALL_CPUS, HV_MOCK_CTLS_ENTRY,
+ *                            HV_ENTRY_CTL_LOAD_CET_STATE, 0);
+ *     hv_mock_vmx_ctls_allow(HV_MOCK_ALL_CPUS, HV_MOCK_CTLS_EXIT,
+ *                            HV_EXIT_CTL_LOAD_CET_STATE, 0);
+ *     hv_mock_cpuid_update(HV_MOCK_ALL_CPUS, 7, 0, HV_MOCK_ECX, 1u << 7, 0);
+ *     hv_mock_msr_set(HV_MOCK_ALL_CPUS, HV_MSR_IA32_S_CET, 0);
+ *     ... hv_start(): the CET guest-state fields now exist.
+ *
+ * "Capability" means CPUID, the VMX capability MSRs 0x480-0x493, MTRRCAP,
+ * ARCH_CAPABILITIES, MCG_CAP, PERF_CAPABILITIES and any MSR the profile
+ * made read-only. Registers, FEATURE_CONTROL and ordinary MSRs may change
+ * at any time. Writing struct hv_mock_cpu's msrs[]/cpuid[] directly
+ * bypasses the check: don't.
+ *
+ * Admin calls need guest CPL 0. Everything that reaches VMX root from the
+ * running guest does so by VMCALL (hv_msr_read/write on virtualized cores,
+ * hv_stop, event changes applied per core), and the VMCALL handler, like a
+ * CPU without a hypervisor, answers a VMCALL from CPL > 0 with #UD and
+ * runs nothing. The guest's CPL is GUEST_SS_AR_BYTES.DPL: a test that sets
+ * it to 3 to check a CPL rule must set it back to 0 before such calls.
  */
 #ifndef HVCORE_TESTING_MOCK_H
 #define HVCORE_TESTING_MOCK_H
@@ -41,13 +73,19 @@ extern "C" {
 #define HV_MOCK_GDT_ENTRIES   16u
 #define HV_MOCK_ALL_CPUS      0xFFFFFFFFu
 
+/* Profiles: the starting point of a fake CPU (see "Composing a CPU"). The
+ * exact values are in testing/mock_machine.c (k_caps_* and build_*). All
+ * report MAXPHYADDR 48 (the fake OS maps pa == va on a 47-bit heap). */
 enum hv_mock_profile {
     /* Like Bochs' corei7_haswell_4770: TRUE controls, secondary controls,
-     * EPT, VPID, unrestricted guest, RDTSCP, INVPCID, no XSAVES;
-     * FEATURE_CONTROL = 0x5 (locked, VMX outside SMX on). */
+     * EPT, VPID, unrestricted guest, RDTSCP, INVPCID, RTM, no XSAVES;
+     * 48-bit linear addresses; no CPUID leaf 0xA (reads as zeros: no
+     * architectural perfmon, so the core treats PERF_GLOBAL_CTRL as
+     * absent); FEATURE_CONTROL = 0x5 (locked, VMX outside SMX on). */
     HV_MOCK_PROFILE_HASWELL = 0,
     /* Skylake-like: as Haswell plus XSAVES (CPUID.(0xD,1):EAX[3] and the
-     * secondary control), PML; FEATURE_CONTROL = 0 (unlocked). */
+     * secondary control), PML, SMX, MPX (load BNDCFGS), the RTIT_CTL
+     * controls (but PT not in CPUID); FEATURE_CONTROL = 0 (unlocked). */
     HV_MOCK_PROFILE_SKYLAKE,
     /* CPUID.1:ECX.VMX = 0; the VMX MSRs raise #GP. */
     HV_MOCK_PROFILE_NO_VMX,
@@ -59,6 +97,31 @@ enum hv_mock_profile {
     /* Older CPU: IA32_VMX_BASIC[55] = 0, so CR3-load/store exiting are
      * default-1 in the plain PROCBASED_CTLS (no TRUE MSRs). */
     HV_MOCK_PROFILE_NO_TRUE_CTLS,
+    /* Ice Lake server / Sapphire Rapids class (family 6 model 0x8F):
+     *  - WAITPKG (CPUID.(7,0):ECX[5]) and "enable user wait and pause";
+     *  - XSAVES with supervisor states PT, CET_U, CET_S, arch LBR in XSS;
+     *  - CET: CET_SS and CET_IBT, the load-CET-state entry/exit controls,
+     *    S_CET = ENDBR_EN (Linux kernel IBT), CR4.CET set; cpu->ssp is the
+     *    shadow-stack pointer exits save into GUEST_SSP;
+     *  - PKS: CPUID.(7,0):ECX[31], load PKRS entry/exit controls, PKRS;
+     *  - LA57: CPUID.(7,0):ECX[16], CPUID.80000008H:EAX[15:8] = 57, so
+     *    canonical means 57-bit for MSRs and VMCS bases even though the
+     *    fake CR4.LA57 is 0 (4-level paging, as Linux boots by default);
+     *  - perfmon v5: 8 GP counters, fixed counters 0-3 (CPUID.0xA:EDX[4:0]
+     *    = 4 and ECX = 0xF), PERF_CAPABILITIES[15] (PERF_METRICS);
+     *    PERF_GLOBAL_CTRL = 0x0001000F000000FF;
+     *  - RTM, AVX-512, PKU; no MPX (no BNDCFGS), no SGX;
+     *  - posted interrupts, tertiary controls, VMCS shadowing, 5-level EPT,
+     *    IA32_VMX_MISC[29] (VMWRITE to exit-information fields succeeds);
+     *  - FEATURE_CONTROL = 0x5, MCG_CAP with LMCE. */
+    HV_MOCK_PROFILE_SAPPHIRE_RAPIDS,
+    /* Haswell without EPT, VPID, unrestricted guest and VMFUNC (as some
+     * nested hypervisors present VT-x): IA32_VMX_EPT_VPID_CAP and
+     * IA32_VMX_VMFUNC do not exist, nor do the EPT/VPID VMCS fields. */
+    HV_MOCK_PROFILE_NO_EPT_VPID,
+    /* Reserved: the CPU model of the second Bochs machine of the e2e suite
+     * (issue 11, section 1), with its capability MSRs as measured there
+     * (test/e2e/README.md). Add it here, before HV_MOCK_PROFILE_COUNT. */
     HV_MOCK_PROFILE_COUNT
 };
 
@@ -161,9 +224,31 @@ void hv_mock_msr_remove(uint32_t cpu, uint32_t msr);
 bool hv_mock_msr_get(uint32_t cpu, uint32_t msr, uint64_t *value);
 struct hv_mock_msr *hv_mock_msr_find(uint32_t cpu, uint32_t msr);
 
-/* ---- CPUID ---------------------------------------------------------------- */
+/* ---- CPUID (cpu may be HV_MOCK_ALL_CPUS; capability: see the top) ---------
+ * Leaves without subleaves ignore `subleaf`. A leaf the table lacks reads
+ * as zeros. */
 void hv_mock_cpuid_set(uint32_t cpu, uint32_t leaf, uint32_t subleaf,
                        const struct hv_cpuid_regs *regs);
+enum hv_mock_reg { HV_MOCK_EAX = 0, HV_MOCK_EBX, HV_MOCK_ECX, HV_MOCK_EDX };
+/* Set then clear bits of one register of a leaf (the leaf is created if
+ * missing), e.g. LA57 off: hv_mock_cpuid_update(c, 7, 0, HV_MOCK_ECX, 0, 1u << 16). */
+void hv_mock_cpuid_update(uint32_t cpu, uint32_t leaf, uint32_t subleaf, enum hv_mock_reg reg,
+                          uint32_t set, uint32_t clear);
+/* false (and zeros) if the leaf is not in `cpu`'s table. */
+bool hv_mock_cpuid_get(uint32_t cpu, uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *out);
+
+/* ---- VMX capability MSRs -------------------------------------------------- */
+enum hv_mock_ctls {
+    HV_MOCK_CTLS_PIN = 0, HV_MOCK_CTLS_PROC, HV_MOCK_CTLS_PROC2, HV_MOCK_CTLS_EXIT, HV_MOCK_CTLS_ENTRY
+};
+/* Let the controls `allow` be 1 and make the controls `forbid` 0 (their
+ * allowed-1 bits, SDM Vol. 3D, A.3-A.5), in the plain capability MSR and
+ * its TRUE twin alike. Forbidding a default-1 control, or a control word
+ * whose MSR the CPU lacks, is a reported failure. A capability change:
+ * only before the CPU's first VMXON. */
+void hv_mock_vmx_ctls_allow(uint32_t cpu, enum hv_mock_ctls ctls, uint32_t allow, uint32_t forbid);
+/* true once `cpu`'s capabilities are frozen (its first VMXON happened). */
+bool hv_mock_caps_frozen(uint32_t cpu);
 
 /* ---- VMX fault injection ------------------------------------------------- */
 /* Make the `nth` next call (1 = next) of `op` on `cpu` fail with `status`. */
@@ -177,6 +262,11 @@ hv_status_t hv_mock_vmcs_make_current(void);
 void hv_mock_vmcs_seed(uint32_t field, uint64_t value);
 /* Read back a field without counting it; false if never written. */
 bool hv_mock_vmcs_peek(uint32_t field, uint64_t *value);
+/* The same on fake CPU `cpu`'s current VMCS, whatever the calling thread
+ * is bound to (no re-binding); taken under that CPU's activity lock. No
+ * current VMCS there is a reported failure. */
+void hv_mock_vmcs_seed_on(uint32_t cpu, uint32_t field, uint64_t value);
+bool hv_mock_vmcs_peek_on(uint32_t cpu, uint32_t field, uint64_t *value);
 /* Forget every write to the current VMCS (fields become unwritten). */
 void hv_mock_vmcs_clear_fields(void);
 
@@ -205,9 +295,31 @@ struct hv_vcpu *hv_mock_current_vcpu(void);
  * mock): sets RAX/RCX/RDX/R8, exits with reason 18 and length 3. */
 uint64_t hv_mock_guest_vmcall(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3);
 
+/* ---- What the core recorded, per core ---------------------------------------
+ * Read-only views for assertions, instead of reaching into struct hv_vcpu.
+ * A core outside `hv` is a reported failure (and 0 / ""). */
+/* Is fake CPU `cpu` running as the guest? */
+bool hv_mock_cpu_in_guest(uint32_t cpu);
+/* A FATAL exit stops the machine on hardware; on the mock the CPU just
+ * stays in VMX root. Let it run as the guest again (so the test can go on
+ * or hv_stop() can devirtualize it). A CPU without a launched VMCS current
+ * is a reported failure. */
+void hv_mock_cpu_resume_guest(uint32_t cpu);
+/* Exits of basic reason `reason` on `core`; a reason beyond the table
+ * gives the count of all such reasons. */
+uint64_t hv_mock_exit_count(const struct hv *hv, uint32_t core, uint32_t reason);
+/* The last fatal dump of `core` ("" if none), and forgetting it. */
+const char *hv_mock_exit_dump(const struct hv *hv, uint32_t core);
+void hv_mock_exit_dump_clear(struct hv *hv, uint32_t core);
+/* The guest's virtual IA32_FEATURE_CONTROL on `core`. */
+uint64_t hv_mock_feature_control_virtual(const struct hv *hv, uint32_t core);
+/* Users of MOV-DR exiting on `core` (the control is on while > 0). */
+uint32_t hv_mock_movdr_refs(const struct hv *hv, uint32_t core);
+
 /* ---- Failure reporting ----------------------------------------------------
  * A read of a never-written field, a width mismatch, a PRE-LAUNCH OS call
- * inside an exit, an OS panic: all are reported here. The default handler
+ * inside an exit, an OS panic, a capability changed after the CPU's first
+ * VMXON: all are reported here. The default handler
  * prints the message to stderr and aborts; a cmocka test installs one that
  * calls fail_msg(), and a test that expects a failure installs a counter. */
 typedef void (*hv_mock_failure_fn)(void *ctx, const char *msg);
