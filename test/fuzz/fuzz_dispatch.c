@@ -98,9 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case HV_ACTION_SKIP:
         break;
     case HV_ACTION_FATAL:
-        if (strstr(g_v->dump, "hvcore FATAL") == NULL)
+        if (strstr(hv_mock_exit_dump(g_hv, 0), "hvcore FATAL") == NULL)
             abort(); /* fatal without a dump */
-        hv_mock_cpu(0)->in_guest = true;
+        hv_mock_cpu_resume_guest(0);
         break;
     case HV_ACTION_DEVIRTUALIZE:
         /* The guest asked to leave: bring the core back for the next input. */

@@ -26,8 +26,9 @@ int fx_teardown(void **state)
     support_fail_on_mock_failure();
     /* A FATAL exit leaves the core "stopped"; let it run for the teardown. */
     for (i = 0; i < 2; i++)
-        if (hv_mock_cpu(i)->vmx_operation && (fx_hv->vcpus[i].steps & HV_STEP_LAUNCHED))
-            hv_mock_cpu(i)->in_guest = true;
+        if (!hv_mock_cpu_in_guest(i) && hv_mock_cpu(i)->vmx_operation &&
+            (fx_hv->vcpus[i].steps & HV_STEP_LAUNCHED))
+            hv_mock_cpu_resume_guest(i);
     if (hv_stop(fx_hv) != HV_STATUS_SUCCESS)
         return -1;
     hv_destroy(fx_hv);

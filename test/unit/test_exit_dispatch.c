@@ -26,21 +26,21 @@ static void every_sdm_reason_gets_a_defined_action(void **state)
     assert_int_equal(sizeof(all_reasons) / sizeof(all_reasons[0]), 80);
     for (i = 0; i < sizeof(all_reasons) / sizeof(all_reasons[0]); i++) {
         uint32_t r = all_reasons[i];
-        uint64_t before = fx_v->exit_count[r];
+        uint64_t before = hv_mock_exit_count(fx_hv, 1, r);
         enum hv_exit_action a;
 
         memset(&fx_v->gprs, 0, sizeof(fx_v->gprs));
-        fx_v->dump[0] = '\0';
+        hv_mock_exit_dump_clear(fx_hv, 1);
         a = fx_exit(r, 0, 3);
         if (expect_fatal(r)) {
             if (a != HV_ACTION_FATAL)
                 fail_msg("reason %u: action %d, want FATAL", r, a);
-            assert_non_null(strstr(fx_v->dump, "hvcore FATAL cpu 1"));
-            hv_mock_cpu(1)->in_guest = true;
+            assert_non_null(strstr(hv_mock_exit_dump(fx_hv, 1), "hvcore FATAL cpu 1"));
+            hv_mock_cpu_resume_guest(1);
         } else if (a != HV_ACTION_RESUME) {
             fail_msg("reason %u: action %d, want RESUME", r, a);
         }
-        assert_int_equal(fx_v->exit_count[r], before + 1);
+        assert_int_equal(hv_mock_exit_count(fx_hv, 1, r), before + 1);
     }
 }
 
@@ -51,13 +51,13 @@ static void out_of_range_and_undefined_reasons_are_fatal(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        fx_v->dump[0] = '\0';
+        hv_mock_exit_dump_clear(fx_hv, 1);
         assert_int_equal(fx_exit(bad[i], 0, 0), HV_ACTION_FATAL);
-        assert_non_null(strstr(fx_v->dump, "unhandled VM exit"));
-        hv_mock_cpu(1)->in_guest = true;
+        assert_non_null(strstr(hv_mock_exit_dump(fx_hv, 1), "unhandled VM exit"));
+        hv_mock_cpu_resume_guest(1);
     }
     /* Reasons beyond the table are counted in the overflow slot. */
-    assert_int_equal(fx_v->exit_count[HV_EXIT_REASON_COUNT], 4);
+    assert_int_equal(hv_mock_exit_count(fx_hv, 1, HV_EXIT_REASON_COUNT), 4);
 }
 
 static void entry_failure_is_fatal_whatever_the_handler(void **state)
@@ -66,8 +66,8 @@ static void entry_failure_is_fatal_whatever_the_handler(void **state)
     /* Bit 31 set with basic reason 33 (invalid guest state), qual 4. */
     assert_int_equal(fx_exit(HV_EXIT_REASON_ENTRY_FAILURE | HV_EXIT_ENTRY_FAIL_GUEST_STATE, 4, 0),
                      HV_ACTION_FATAL);
-    assert_non_null(strstr(fx_v->dump, "VM-entry failure"));
-    assert_non_null(strstr(fx_v->dump, "reason=0x80000021"));
+    assert_non_null(strstr(hv_mock_exit_dump(fx_hv, 1), "VM-entry failure"));
+    assert_non_null(strstr(hv_mock_exit_dump(fx_hv, 1), "reason=0x80000021"));
 }
 
 static void cpuid_exit_reads_lazily_and_writes_only_rip(void **state)
@@ -160,7 +160,7 @@ static void resume_without_change_writes_nothing(void **state)
     assert_int_equal(cpu->vmcs_writes, w0);
     /* A handler returning an undefined action is a loud fatal, not a guess. */
     assert_int_equal(fx_exit(HV_EXIT_PAUSE, 0, 2), HV_ACTION_FATAL);
-    cpu->in_guest = true;
+    hv_mock_cpu_resume_guest(0);
     assert_int_equal(hv_stop(hv), HV_STATUS_SUCCESS);
     hv_destroy(hv);
     assert_int_equal(fx_setup(NULL), 0);
@@ -237,8 +237,8 @@ static void counters_are_per_core(void **state)
     fx_v->gprs.r[HV_GPR_RAX] = 0;
     assert_int_equal(fx_exit(HV_EXIT_CPUID, 0, 2), HV_ACTION_RESUME);
     assert_int_equal(fx_exit(HV_EXIT_CPUID, 0, 2), HV_ACTION_RESUME);
-    assert_int_equal(fx_hv->vcpus[1].exit_count[HV_EXIT_CPUID], 2);
-    assert_int_equal(fx_hv->vcpus[0].exit_count[HV_EXIT_CPUID], 0);
+    assert_int_equal(hv_mock_exit_count(fx_hv, 1, HV_EXIT_CPUID), 2);
+    assert_int_equal(hv_mock_exit_count(fx_hv, 0, HV_EXIT_CPUID), 0);
 }
 
 int main(void)

@@ -25,15 +25,15 @@ static void four_cores_virtualize_and_devirtualize(void **state)
     for (i = 0; i < 4; i++) {
         /* Given a started hypervisor, every core runs as a guest that
          * answered the VMCALL ping. */
-        assert_true(hv_mock_cpu(i)->in_guest);
+        assert_true(hv_mock_cpu_in_guest(i));
         assert_true(hv->vcpus[i].steps & HV_STEP_LAUNCHED);
-        assert_int_equal(hv->vcpus[i].exit_count[HV_EXIT_VMCALL], 1);
+        assert_int_equal(hv_mock_exit_count(hv, i, HV_EXIT_VMCALL), 1);
     }
     assert_true(hv_mock_os_log_contains("virtualized (VMLAUNCH ok, VMCALL ping answered)"));
     support_stop_hv(hv);
     for (i = 0; i < 4; i++) {
         /* Then after stop: out of VMX, CR4 back as found. */
-        assert_false(hv_mock_cpu(i)->in_guest);
+        assert_false(hv_mock_cpu_in_guest(i));
         assert_false(hv_mock_cpu(i)->vmx_operation);
         assert_int_equal(hv_mock_cpu(i)->cr[4], cr4[i]);
     }
@@ -95,13 +95,13 @@ static void failure_on_core_2_rolls_back_cores_0_and_1(void **state)
     assert_true(hv_mock_os_log_contains("cpu 2: virtualization failed: VM_INSTRUCTION_ERROR (0xe0e11007) VM-instruction error 7: VM entry with invalid control field(s)"));
     for (i = 0; i < 4; i++) {
         assert_false(hv_mock_cpu(i)->vmx_operation);
-        assert_false(hv_mock_cpu(i)->in_guest);
+        assert_false(hv_mock_cpu_in_guest(i));
     }
     /* Core 3 was never touched. */
     assert_int_equal(hv_mock_cpu(3)->op_calls[HV_MOCK_OP_VMXON], 0);
     /* Cores 0 and 1 went through a real devirtualize VMCALL. */
-    assert_int_equal(hv->vcpus[0].exit_count[HV_EXIT_VMCALL], 2);
-    assert_int_equal(hv->vcpus[1].exit_count[HV_EXIT_VMCALL], 2);
+    assert_int_equal(hv_mock_exit_count(hv, 0, HV_EXIT_VMCALL), 2);
+    assert_int_equal(hv_mock_exit_count(hv, 1, HV_EXIT_VMCALL), 2);
     hv_destroy(hv);
     assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
 }
