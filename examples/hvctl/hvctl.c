@@ -13,6 +13,7 @@
 #include <hvcore/client/cmd.h>
 #include <hvcore/client/code_check.h>
 #include <hvcore/client/engine.h>
+#include <hvcore/client/output.h>
 #include <hvcore/client/wire.h>
 #include <hvcore/event.h>
 #include <hvcore/msr.h>
@@ -33,6 +34,8 @@
 #endif
 
 static volatile sig_atomic_t interrupted;
+/* The session's event outputs (output create/open/close, !dr ... output {}). */
+static struct hv_output_set *g_outs;
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -164,8 +167,9 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
                                   .buffer_size = c->buffer_size };
     static uint8_t code[HV_EVENT_MAX_CODE], cond[HV_EVENT_MAX_CODE];
     size_t code_len = 0, cond_len = 0;
-    char p[24];
-    uint32_t id = 0;
+    const char *names[HV_OUTPUT_MAX_PER_EVENT];
+    char p[24], err[256], outs[360];
+    uint32_t id = 0, i;
     hv_status_t st;
 
     if (c->condition_len) {
@@ -184,16 +188,36 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
         ev.script = c->script;
     /* !dr with no action breaks on every access. */
     ev.action_break = !c->code_len && !c->has_script;
+    /* Forwarding: every named output must exist before the event is added. */
+    for (i = 0; i < c->output_count; i++)
+        names[i] = c->outputs[i];
+    if (!hv_success(hv_output_resolve(g_outs, names, c->output_count, err, sizeof(err)))) {
+        printf("!dr refused: %s\n", err);
+        why("!dr refused: %s", err);
+        return 1;
+    }
     st = hv_engine_event_add(e, &ev, &id);
     if (!hv_success(st)) {
         print_status_line("!dr", st);
         return 1;
     }
-    printf("event %u: !dr pid %s core %s imm %s%s%s%s%s\n", id,
+    if ((c->output_count || c->output_console) &&
+        !hv_success(hv_output_bind(g_outs, id, names, c->output_count, c->output_console, err, sizeof(err)))) {
+        printf("!dr: cannot forward event %u (%s): removed it again\n", id, err);
+        why("!dr: cannot forward event %u: %s", id, err);
+        (void)hv_engine_event_ctl(e, HV_ABI_EVENT_REMOVE, id);
+        return 1;
+    }
+    outs[0] = '\0';
+    if (hv_output_bindings(g_outs, id, outs + 10, sizeof(outs) - 12) > 0) {
+        memcpy(outs, ", output {", 10);
+        strcat(outs, "}");
+    }
+    printf("event %u: !dr pid %s core %s imm %s%s%s%s%s%s\n", id,
            c->pid_all ? "all" : c->pid == HV_EVENT_ANY_PID ? "any" : (sprintf(p, "%llx", (unsigned long long)c->pid), p),
            c->dr_core == HV_EVENT_ANY_CORE ? "any" : (sprintf(p + 12, "%x", c->dr_core), p + 12),
            c->imm ? "yes" : "no", ev.action_break ? ", action break" : "", c->code_len ? ", action code" : "",
-           c->has_script ? ", action script" : "", c->condition_len ? ", with condition" : "");
+           c->has_script ? ", action script" : "", c->condition_len ? ", with condition" : "", outs);
     return 0;
 }
 
@@ -208,6 +232,8 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
 
         st = hv_engine_event_ctl(e, op, c->id);
         print_status_line(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", st);
+        if (hv_success(st) && op == HV_ABI_EVENT_REMOVE)
+            hv_output_unbind(g_outs, c->id == HV_CMD_ALL_EVENTS ? HV_OUTPUT_ALL_EVENTS : c->id);
         return hv_success(st) ? 0 : 1;
     }
     st = hv_engine_event_list(e, info, 256, &n);
@@ -218,58 +244,114 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
     if (n == 0)
         printf("no events\n");
     for (i = 0; i < n && i < 256; i++) {
-        char pid[24], core[16];
+        char pid[24], core[16], outs[320];
 
         snprintf(pid, sizeof(pid), info[i].pid == HV_EVENT_ANY_PID ? "any" : "%llx", (unsigned long long)info[i].pid);
         snprintf(core, sizeof(core), info[i].core == HV_EVENT_ANY_CORE ? "any" : "%x", info[i].core);
-        printf("%4u  %-8s !dr pid %-8s core %-4s imm %-3s fired %llu%s%s%s\n", info[i].id,
+        printf("%4u  %-8s !dr pid %-8s core %-4s imm %-3s fired %llu%s%s%s", info[i].id,
                info[i].enabled ? "enabled" : "disabled", pid, core, info[i].imm ? "yes" : "no",
                (unsigned long long)info[i].fired, (info[i].actions >> 1) & 1 ? " break" : "",
                (info[i].actions >> 2) & 1 ? " code" : "", (info[i].actions >> 3) & 1 ? " script" : "");
+        if (hv_output_bindings(g_outs, info[i].id, outs, sizeof(outs)) > 0)
+            printf(" output {%s}", outs);
+        printf("\n");
     }
     return 0;
 }
 
 static void print_record(const struct hv_msg_record *r)
 {
-    static const char *const regs[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-                                          "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
-    struct hv_msg_dr_access a;
-    char v[24], rip[24];
+    char text[4096];
+    size_t n = hv_output_format_text(r, text, sizeof(text));
 
-    memcpy(&a, r->payload, sizeof(a));
-    if (r->h.lost_before)
-        printf("(%u messages lost before this one: the ring was full)\n", r->h.lost_before);
-    printf("[core %u pid %llx event %u #%llu] %s dr%u, %s = %s at %s", r->h.core, (unsigned long long)r->h.pid,
-           r->h.event_id, (unsigned long long)r->h.seq, a.direction ? "mov from" : "mov to", a.dr,
-           regs[a.gpr & 15], hex64(a.value, v), hex64(a.rip, rip));
-    if (r->h.kind == HV_MSG_SCRIPT) {
-        printf("\n  script: %.*s", (int)(r->h.payload_len > sizeof(a) ? r->h.payload_len - sizeof(a) : 0),
-               (const char *)r->payload + sizeof(a));
-    } else if (r->h.kind == HV_MSG_BREAK) {
-        uint64_t g[17];
-        int i;
+    fwrite(text, 1, n < sizeof(text) ? n : sizeof(text) - 1, stdout);
+}
 
-        memcpy(g, r->payload + sizeof(a), sizeof(g));
-        printf("\n  break (local mode: the guest continues):");
-        for (i = 0; i < 16; i++)
-            printf("%s%s=%s", i % 4 ? " " : "\n    ", regs[i], hex64(g[i], v));
-        printf("\n    rflags=%s", hex64(g[16], v));
-    } else if (r->h.kind == HV_MSG_CODE) {
-        uint32_t k, len = r->h.payload_len > sizeof(a) ? r->h.payload_len - (uint32_t)sizeof(a) : 0;
+/* The state of an output in words, by its type. */
+static const char *output_state(const struct hv_output_info *o)
+{
+    if (o->state == HV_OUTPUT_CLOSED)
+        return "closed";
+    if (o->type == HV_OUTPUT_NAMEDPIPE)
+        return o->state == HV_OUTPUT_READY ? "reader attached" : "waiting for a reader";
+    if (o->type == HV_OUTPUT_TCP)
+        return o->state == HV_OUTPUT_READY ? "connected" : "connecting";
+    return "open";
+}
 
-        printf("\n  code ran; buffer:");
-        for (k = 0; k < len && k < 32; k++)
-            printf(" %02x", r->payload[sizeof(a) + k]);
+static int do_output(const struct hv_cmd *c)
+{
+    struct hv_output_info *info;
+    uint32_t n = 0, i;
+    char err[256];
+    hv_status_t st;
+
+    switch (c->kind) {
+    case HV_CMD_OUTPUT_CREATE:
+        st = hv_output_create(g_outs, c->output_name, (enum hv_output_type)c->output_type, c->output_target,
+                              (enum hv_output_format)c->output_format, err, sizeof(err));
+        if (!hv_success(st))
+            break;
+        printf("output %s: %s %s, %s (closed: 'output open %s' starts it)\n", c->output_name,
+               hv_output_type_name((enum hv_output_type)c->output_type), c->output_target,
+               hv_output_format_name((enum hv_output_format)c->output_format), c->output_name);
+        return 0;
+    case HV_CMD_OUTPUT_OPEN:
+    case HV_CMD_OUTPUT_CLOSE:
+        st = c->kind == HV_CMD_OUTPUT_OPEN ? hv_output_open(g_outs, c->output_name, err, sizeof(err))
+                                           : hv_output_close(g_outs, c->output_name, err, sizeof(err));
+        if (!hv_success(st))
+            break;
+        info = malloc(sizeof(*info));
+        if (info == NULL || !hv_success(hv_output_query(g_outs, c->output_name, info))) {
+            free(info);
+            return 0;
+        }
+        if (c->kind == HV_CMD_OUTPUT_CLOSE)
+            printf("output %s: closed (sent %llu, dropped %llu)\n", info->name, (unsigned long long)info->sent,
+                   (unsigned long long)info->dropped);
+        else if (info->state == HV_OUTPUT_READY)
+            printf("output %s: %s, %s %s\n", info->name, output_state(info), hv_output_type_name(info->type),
+                   info->target);
+        else
+            printf("output %s: %s on %s (%s); retrying in the background, messages for it are dropped and "
+                   "counted meanwhile\n", info->name, output_state(info), info->target, info->error);
+        free(info);
+        return 0;
+    default:
+        info = calloc(HV_OUTPUT_MAX, sizeof(*info));
+        if (info == NULL || !hv_success(hv_output_list(g_outs, info, HV_OUTPUT_MAX, &n))) {
+            free(info);
+            why("out of memory");
+            return 1;
+        }
+        if (n == 0)
+            printf("no outputs ('help output')\n");
+        else
+            printf("%-12s %-9s %-6s %-20s %8s %8s %6s %6s  %s\n", "name", "type", "format", "state", "sent",
+                   "dropped", "queued", "events", "target");
+        for (i = 0; i < n && i < HV_OUTPUT_MAX; i++) {
+            printf("%-12s %-9s %-6s %-20s %8llu %8llu %6u %6u  %s", info[i].name, hv_output_type_name(info[i].type),
+                   hv_output_format_name(info[i].format), output_state(&info[i]),
+                   (unsigned long long)info[i].sent, (unsigned long long)info[i].dropped, info[i].queued,
+                   info[i].events, info[i].target);
+            if (info[i].error[0] && info[i].state != HV_OUTPUT_CLOSED)
+                printf(" (%s)", info[i].error);
+            printf("\n");
+        }
+        free(info);
+        return 0;
     }
-    printf("\n");
+    printf("error: %s\n", err);
+    why("%s", err);
+    return 1;
 }
 
 static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
 {
     struct hv_msg_record recs[64];
     time_t end = c->seconds ? time(NULL) + (time_t)c->seconds : 0;
-    uint32_t n, i, total = 0;
+    uint32_t n, i, total = 0, hidden = 0;
     hv_status_t st;
 
     interrupted = 0;
@@ -281,12 +363,21 @@ static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
             print_status_line("listen", st);
             return 1;
         }
-        for (i = 0; i < n; i++)
-            print_record(&recs[i]);
+        for (i = 0; i < n; i++) {
+            /* Forwarded records of events bound to open outputs; the
+             * console shows the rest (output.h: Routing). */
+            if (hv_output_forward(g_outs, &recs[i]))
+                print_record(&recs[i]);
+            else
+                hidden++;
+        }
         total += n;
         fflush(stdout);
     }
-    printf("(%u messages)\n", total);
+    if (hidden)
+        printf("(%u messages; %u of them forwarded only, see 'output')\n", total, hidden);
+    else
+        printf("(%u messages)\n", total);
     return 0;
 }
 
@@ -324,6 +415,10 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
     case HV_CMD_EVENTS_LIST:
     case HV_CMD_EVENTS_CTL: rc = do_events(e, c); break;
     case HV_CMD_LISTEN: rc = do_listen(e, c); break;
+    case HV_CMD_OUTPUT_LIST:
+    case HV_CMD_OUTPUT_CREATE:
+    case HV_CMD_OUTPUT_OPEN:
+    case HV_CMD_OUTPUT_CLOSE: rc = do_output(c); break;
     case HV_CMD_SIMULATE_DR:
         st = hv_engine_simulate_dr(e, c->core == HV_ALL_CORES ? 0 : c->core, c->pid == HV_EVENT_ANY_PID ? 0 : c->pid,
                                    c->value);
@@ -481,6 +576,10 @@ int main(int argc, char **argv)
         i += 2;
     }
     st = hv_engine_create(&e, target);
+    if (hv_success(st) && !hv_success(hv_output_set_create(&g_outs))) {
+        hv_engine_destroy(e);
+        st = HV_STATUS_INSUFFICIENT_RESOURCES;
+    }
     if (!hv_success(st)) {
         fprintf(stderr, "hvctl: cannot open target '%s': %s (0x%08x)%s\n", target, hv_status_name(st), st,
                 !strcmp(target, "local") ? "\n  (is hvcore.ko loaded? try --target sim:cores=4 on a machine without it)"
@@ -500,6 +599,7 @@ int main(int argc, char **argv)
             len += strlen(argv[k]) + 1;
         line = malloc(len);
         if (line == NULL) {
+            hv_output_set_destroy(g_outs);
             hv_engine_destroy(e);
             return 1;
         }
@@ -520,6 +620,7 @@ int main(int argc, char **argv)
 
         if (file && !(in = fopen(file, "r"))) {
             fprintf(stderr, "hvctl: cannot read %s: %s\n", file, strerror(errno));
+            hv_output_set_destroy(g_outs);
             hv_engine_destroy(e);
             return 1;
         }
@@ -572,6 +673,8 @@ int main(int argc, char **argv)
             rc = 1;
         }
     }
+    /* Closing the outputs writes what is still queued (up to a second each). */
+    hv_output_set_destroy(g_outs);
     hv_engine_destroy(e);
     return rc;
 }

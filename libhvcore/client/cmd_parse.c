@@ -505,7 +505,68 @@ static hv_status_t parse_msr(struct parser *p, struct hv_cmd *c, const struct to
     return HV_STATUS_SUCCESS;
 }
 
-enum { DR_PID = 1, DR_CORE = 2, DR_IMM = 4, DR_BUFFER = 8, DR_SCRIPT = 16, DR_CONDITION = 32, DR_CODE = 64 };
+enum { DR_PID = 1, DR_CORE = 2, DR_IMM = 4, DR_BUFFER = 8, DR_SCRIPT = 16, DR_CONDITION = 32, DR_CODE = 64,
+       DR_OUTPUT = 128 };
+
+static bool is_name_separator(char ch)
+{
+    return is_blank(ch) || ch == ',' || ch == ';';
+}
+
+/* One output name s[a..b) of `output {...}` into the command. */
+static hv_status_t add_output_name(struct parser *p, struct hv_cmd *c, size_t a, size_t b)
+{
+    char msg[160];
+    uint32_t i;
+
+    if (b - a == 7 && kw_eq(p->s + a, 7, "console")) {
+        c->output_console = true;
+        return HV_STATUS_SUCCESS;
+    }
+    if (hv_output_name_check(p->s + a, b - a, msg, sizeof(msg)) != HV_STATUS_SUCCESS)
+        return fail(p, "!dr output: %s", msg);
+    for (i = 0; i < c->output_count; i++)
+        if (strlen(c->outputs[i]) == b - a && memcmp(c->outputs[i], p->s + a, b - a) == 0)
+            return HV_STATUS_SUCCESS;           /* a name twice counts once */
+    if (c->output_count >= HV_OUTPUT_MAX_PER_EVENT)
+        return fail(p, "!dr output: at most %u outputs per event", HV_OUTPUT_MAX_PER_EVENT);
+    memcpy(c->outputs[c->output_count], p->s + a, b - a);
+    c->outputs[c->output_count][b - a] = '\0';
+    c->output_count++;
+    return HV_STATUS_SUCCESS;
+}
+
+/* output {a b} | {a, b} | {a;b} | NAME (one name without braces). */
+static hv_status_t dr_outputs(struct parser *p, struct hv_cmd *c, const struct tok *opt)
+{
+    size_t a, b, i;
+    struct tok v;
+    hv_status_t st;
+
+    skip_blanks(p);
+    if (p->pos < p->len && p->s[p->pos] != '{') {
+        (void)next_token(p, &v);
+        return add_output_name(p, c, v.off, v.off + v.len);
+    }
+    if ((st = brace_value(p, opt, "names", &a, &b)) != HV_STATUS_SUCCESS)
+        return st;
+    for (i = a; i < b;) {
+        size_t start;
+
+        while (i < b && is_name_separator(p->s[i]))
+            i++;
+        if (i >= b)
+            break;
+        start = i;
+        while (i < b && !is_name_separator(p->s[i]))
+            i++;
+        if ((st = add_output_name(p, c, start, i)) != HV_STATUS_SUCCESS)
+            return st;
+    }
+    if (c->output_count == 0 && !c->output_console)
+        return fail(p, "!dr output {} is empty: name at least one output (or console)");
+    return HV_STATUS_SUCCESS;
+}
 
 static hv_status_t parse_dr(struct parser *p, struct hv_cmd *c)
 {
@@ -564,6 +625,10 @@ static hv_status_t parse_dr(struct parser *p, struct hv_cmd *c)
             if ((st = once(p, &seen, DR_CONDITION, &t, name)) != HV_STATUS_SUCCESS ||
                 (st = brace_value(p, &t, "hex bytes", &a, &b)) != HV_STATUS_SUCCESS ||
                 (st = hex_bytes(p, "condition", a, b, c->condition, &c->condition_len)) != HV_STATUS_SUCCESS)
+                return st;
+        } else if (tok_is(p, &t, "output")) {
+            if ((st = once(p, &seen, DR_OUTPUT, &t, name)) != HV_STATUS_SUCCESS ||
+                (st = dr_outputs(p, c, &t)) != HV_STATUS_SUCCESS)
                 return st;
         } else if (tok_is(p, &t, "code")) {
             if ((st = once(p, &seen, DR_CODE, &t, name)) != HV_STATUS_SUCCESS ||
@@ -647,6 +712,85 @@ static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const stru
     return HV_STATUS_SUCCESS;
 }
 
+/* The NAME of output create/open/close. */
+static hv_status_t output_name(struct parser *p, struct hv_cmd *c, const struct tok *op)
+{
+    char q[QUOTE_TOKEN], msg[160];
+    struct tok t;
+
+    if (!next_token(p, &t))
+        return fail(p, "'output %s' needs an output name", tq(p, op, q));
+    if (hv_output_name_check(p->s + t.off, t.len, msg, sizeof(msg)) != HV_STATUS_SUCCESS)
+        return fail(p, "output %s: %s", tq(p, op, q), msg);
+    memcpy(c->output_name, p->s + t.off, t.len);
+    c->output_name[t.len] = '\0';
+    return HV_STATUS_SUCCESS;
+}
+
+/* output | output create NAME TYPE TARGET [text|json] | output open|close NAME */
+static hv_status_t parse_output(struct parser *p, struct hv_cmd *c)
+{
+    char q[QUOTE_TOKEN];
+    struct tok op, t;
+    size_t a, b;
+    hv_status_t st;
+
+    if (!next_token(p, &op)) {
+        c->kind = HV_CMD_OUTPUT_LIST;
+        return HV_STATUS_SUCCESS;
+    }
+    if (tok_is(p, &op, "open") || tok_is(p, &op, "close")) {
+        c->kind = tok_is(p, &op, "open") ? HV_CMD_OUTPUT_OPEN : HV_CMD_OUTPUT_CLOSE;
+        if ((st = output_name(p, c, &op)) != HV_STATUS_SUCCESS)
+            return st;
+        return expect_end(p, &op);
+    }
+    if (!tok_is(p, &op, "create"))
+        return fail(p, "unknown output operation '%s': use create, open or close (or 'output' alone to list)",
+                    tq(p, &op, q));
+    c->kind = HV_CMD_OUTPUT_CREATE;
+    if ((st = output_name(p, c, &op)) != HV_STATUS_SUCCESS)
+        return st;
+    if (!next_token(p, &t))
+        return fail(p, "output create %s needs a type: file, namedpipe or tcp", c->output_name);
+    if (tok_is(p, &t, "file"))
+        c->output_type = HV_OUTPUT_FILE;
+    else if (tok_is(p, &t, "namedpipe") || tok_is(p, &t, "pipe") || tok_is(p, &t, "fifo"))
+        c->output_type = HV_OUTPUT_NAMEDPIPE;
+    else if (tok_is(p, &t, "tcp"))
+        c->output_type = HV_OUTPUT_TCP;
+    else
+        return fail(p, "unknown output type '%s': use file, namedpipe or tcp", tq(p, &t, q));
+    skip_blanks(p);
+    if (p->pos < p->len && p->s[p->pos] == '{') {
+        if ((st = brace_value(p, &t, "path", &a, &b)) != HV_STATUS_SUCCESS)
+            return st;
+        trim(p->s, &a, &b);
+    } else if (next_token(p, &t)) {
+        a = t.off;
+        b = t.off + t.len;
+    } else {
+        a = b = 0;
+    }
+    if (a == b)
+        return fail(p, "output create %s %s needs a %s", c->output_name, hv_output_type_name(c->output_type),
+                    c->output_type == HV_OUTPUT_TCP ? "HOST:PORT (e.g. 127.0.0.1:9000)" : "path");
+    if (b - a > HV_OUTPUT_TARGET_MAX)
+        return fail(p, "output create %s: the target is longer than %u characters", c->output_name,
+                    HV_OUTPUT_TARGET_MAX);
+    memcpy(c->output_target, p->s + a, b - a);
+    c->output_target[b - a] = '\0';
+    c->output_format = HV_OUTPUT_TEXT;
+    if (next_token(p, &t)) {
+        if (tok_is(p, &t, "json"))
+            c->output_format = HV_OUTPUT_JSON;
+        else if (!tok_is(p, &t, "text"))
+            return fail(p, "output create %s: unknown format '%s': use text or json", c->output_name, tq(p, &t, q));
+        return expect_end(p, &t);
+    }
+    return HV_STATUS_SUCCESS;
+}
+
 static hv_status_t parse_line(struct parser *p, struct hv_cmd *c);
 
 /* expect fail <command>: the command itself, marked as expected to fail. */
@@ -695,6 +839,8 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
         return parse_dr(p, c);
     if (tok_is(p, &cmd, "events"))
         return parse_events(p, c);
+    if (tok_is(p, &cmd, "output"))
+        return parse_output(p, c);
     if (tok_is(p, &cmd, "simulate"))
         return parse_simulate(p, c, &cmd);
     if (tok_is(p, &cmd, "listen")) {
@@ -774,11 +920,50 @@ static const char help_overview[] =
     "  listen [seconds]                    print event messages (0 = until Ctrl-C)\n"
     "  simulate dr [core <n>] [pid <n>] [value <n>]\n"
     "                                      inject a guest MOV to DR7 (simulated target)\n"
+    "  output                              list the event outputs (forwarding, 'help output')\n"
+    "  output create <name> file|namedpipe|tcp <target> [text|json]\n"
+    "                                      define where events can be forwarded\n"
+    "  output open|close <name>            start or stop writing to an output\n"
     "  status                              show the hypervisor's state\n"
     "  help [command]                      this overview, or one command in detail\n"
     "  quit | exit                         leave hvctl\n"
     "  expect fail <command>               in a script: this command is meant to fail ('help expect')\n"
     "Keywords are case-insensitive. Empty lines and lines starting with # do nothing.\n";
+
+static const char help_output[] =
+    "output\n"
+    "  List the outputs: name, type, target, format, state, and how many\n"
+    "  messages were sent, dropped and are queued.\n"
+    "output create <name> file <path> [text|json]\n"
+    "output create <name> namedpipe <path> [text|json]\n"
+    "output create <name> tcp <host>:<port> [text|json]\n"
+    "  Define an output (HyperDbg's event forwarding). A name is 1-31 letters,\n"
+    "  digits, '_', '-' or '.', starting with a letter or '_' ('console' is\n"
+    "  reserved). A path with blanks goes in braces: file {/tmp/my log.txt}.\n"
+    "  text (default): the lines 'listen' prints; json: one JSON object per\n"
+    "  message and line, 64-bit values as \"0x...\" strings.\n"
+    "output open <name>\n"
+    "  Start writing. A file is appended to (created 0600 if missing) and\n"
+    "  written whole message by message. A named pipe is a FIFO, created if\n"
+    "  missing; while no reader has it open the output waits, and messages are\n"
+    "  dropped and counted. A tcp output connects, and reconnects when the\n"
+    "  connection is lost; messages it cannot send are dropped and counted.\n"
+    "  A slow output never slows the hypervisor's message rings: past 1024\n"
+    "  queued messages it drops and counts.\n"
+    "output close <name>\n"
+    "  Stop writing (what is queued is written first, for up to a second).\n"
+    "\n"
+    "  !dr ... output {a b} sends the event's messages to the open outputs a\n"
+    "  and b, not to the console; output {a console} to both. While none of an\n"
+    "  event's outputs is open its messages stay on the console. Messages are\n"
+    "  read while 'listen' runs.\n"
+    "\n"
+    "  Examples:\n"
+    "    output create log file /tmp/dr.log\n"
+    "    output create feed tcp 127.0.0.1:9000 json\n"
+    "    output create pipe namedpipe /tmp/hvctl.fifo\n"
+    "    output open log\n"
+    "    !dr pid 490 output {log, feed console}\n";
 
 static const char help_expect[] =
     "expect fail <command>\n"
@@ -827,7 +1012,7 @@ static const char help_wrmsr[] =
 
 static const char help_dr[] =
     "!dr [pid <n>|all] [core <n>] [imm yes|no] [buffer <n>] [script {text}]\n"
-    "    [condition {hex bytes}] [code {hex bytes}]\n"
+    "    [condition {hex bytes}] [code {hex bytes}] [output {names}]\n"
     "  Add an event that fires when the guest reads or writes a debug register\n"
     "  (MOV from/to DR0-DR7). Options come in any order, each at most once;\n"
     "  'dr' works without the '!'.\n"
@@ -854,6 +1039,10 @@ static const char help_dr[] =
     "  code {..}        x86-64 machine code run as an action when the event\n"
     "                   fires: RCX = the pre-allocated buffer (or 0),\n"
     "                   RDX = guest registers (struct hv_gprs *), R8 = context\n"
+    "  output {names}   forward the event's messages to these outputs (see\n"
+    "                   'help output') instead of the console; add the name\n"
+    "                   console to keep them there too. Names are separated by\n"
+    "                   blanks, commas or semicolons: output {log, pipe console}\n"
     "\n"
     "  The event context is NULL for debug-register events: $context in scripts,\n"
     "  R8 in custom code and RDX in condition code are 0.\n"
@@ -877,7 +1066,8 @@ static const char help_dr[] =
     "    !dr pid 490 code {90 90 90} condition {90 90 90}\n"
     "    !dr buffer 200 code {48 89 11}             mov [rcx], rdx ; ret\n"
     "    !dr pid 490 code {90} condition {31 c0 ff c0}   fires: xor eax,eax; inc eax\n"
-    "    !dr script {file:/tmp/x.txt}\n";
+    "    !dr script {file:/tmp/x.txt}\n"
+    "    !dr pid 490 output {log}                   forward to the output 'log'\n";
 
 static const char help_events[] =
     "events\n"
@@ -907,7 +1097,8 @@ static const char help_status[] =
 static const char help_help[] =
     "help [command]\n"
     "  Without a command: the overview. With one: its syntax and options.\n"
-    "  Topics: rdmsr wrmsr !dr events listen simulate status expect help quit numbers\n";
+    "  Topics: rdmsr wrmsr !dr events listen simulate output status expect help quit\n"
+    "  numbers\n";
 
 static const char help_quit[] =
     "quit | exit\n"
@@ -930,7 +1121,7 @@ const char *hv_cmd_help(const char *topic)
         { "status", help_status },     { "help", help_help },
         { "quit", help_quit },         { "exit", help_quit },
         { "numbers", help_numbers },   { "number", help_numbers },
-        { "expect", help_expect },
+        { "expect", help_expect },     { "output", help_output },
     };
     size_t i, len;
 

@@ -727,6 +727,85 @@ static void help_quit_none(void **state)
     parse_bad("rdmsr 10 # no trailing comments", "unknown option '#' for rdmsr");
 }
 
+static void output_commands(void **state)
+{
+    (void)state;
+    /* Given HyperDbg's output commands, then each parses to its fields. */
+    parse_ok("output");
+    assert_int_equal(g_cmd.kind, HV_CMD_OUTPUT_LIST);
+    parse_ok("output create log file /tmp/dr.log");
+    assert_int_equal(g_cmd.kind, HV_CMD_OUTPUT_CREATE);
+    assert_string_equal(g_cmd.output_name, "log");
+    assert_int_equal(g_cmd.output_type, HV_OUTPUT_FILE);
+    assert_string_equal(g_cmd.output_target, "/tmp/dr.log");
+    assert_int_equal(g_cmd.output_format, HV_OUTPUT_TEXT);
+    parse_ok("OUTPUT Create feed TCP 127.0.0.1:9000 JSON");
+    assert_string_equal(g_cmd.output_name, "feed");
+    assert_int_equal(g_cmd.output_type, HV_OUTPUT_TCP);
+    assert_string_equal(g_cmd.output_target, "127.0.0.1:9000");
+    assert_int_equal(g_cmd.output_format, HV_OUTPUT_JSON);
+    parse_ok("output create p namedpipe /tmp/hv.fifo text");
+    assert_int_equal(g_cmd.output_type, HV_OUTPUT_NAMEDPIPE);
+    parse_ok("output create p2 fifo {/tmp/with blanks/x.fifo} json");
+    assert_int_equal(g_cmd.output_type, HV_OUTPUT_NAMEDPIPE);
+    assert_string_equal(g_cmd.output_target, "/tmp/with blanks/x.fifo");
+    assert_int_equal(g_cmd.output_format, HV_OUTPUT_JSON);
+    parse_ok("output open log");
+    assert_int_equal(g_cmd.kind, HV_CMD_OUTPUT_OPEN);
+    assert_string_equal(g_cmd.output_name, "log");
+    parse_ok("output close log");
+    assert_int_equal(g_cmd.kind, HV_CMD_OUTPUT_CLOSE);
+    /* Errors name what is wrong. */
+    parse_bad("output delete log", "unknown output operation 'delete': use create, open or close");
+    parse_bad("output open", "'output open' needs an output name");
+    parse_bad("output open a b", "unexpected 'b' after 'open'");
+    parse_bad("output open 9lives", "output open: output name '9lives' is not a name");
+    parse_bad("output create console file /tmp/x", "'console' is reserved");
+    parse_bad("output create log", "output create log needs a type: file, namedpipe or tcp");
+    parse_bad("output create log socket /tmp/x", "unknown output type 'socket': use file, namedpipe or tcp");
+    parse_bad("output create log file", "output create log file needs a path");
+    parse_bad("output create log tcp", "needs a HOST:PORT (e.g. 127.0.0.1:9000)");
+    parse_bad("output create log file {  }", "output create log file needs a path");
+    parse_bad("output create log file /tmp/x yaml", "unknown format 'yaml': use text or json");
+    parse_bad("output create log file /tmp/x json extra", "unexpected 'extra' after 'json'");
+}
+
+static void dr_output_names(void **state)
+{
+    (void)state;
+    /* Given the liberal forms HyperDbg users write, then the same names. */
+    parse_ok("!dr pid 490 output {a b}");
+    assert_int_equal(g_cmd.output_count, 2);
+    assert_string_equal(g_cmd.outputs[0], "a");
+    assert_string_equal(g_cmd.outputs[1], "b");
+    assert_false(g_cmd.output_console);
+    parse_ok("!dr output {a, b}");
+    assert_int_equal(g_cmd.output_count, 2);
+    parse_ok("!dr output{a,b;c}");
+    assert_int_equal(g_cmd.output_count, 3);
+    assert_string_equal(g_cmd.outputs[2], "c");
+    parse_ok("!dr output log imm no");
+    assert_int_equal(g_cmd.output_count, 1);
+    assert_string_equal(g_cmd.outputs[0], "log");
+    assert_false(g_cmd.imm);
+    parse_ok("!dr output {a a , a}");
+    assert_int_equal(g_cmd.output_count, 1);
+    parse_ok("!dr output {Console log}");
+    assert_true(g_cmd.output_console);
+    assert_int_equal(g_cmd.output_count, 1);
+    parse_ok("!dr output {console}");
+    assert_true(g_cmd.output_console);
+    assert_int_equal(g_cmd.output_count, 0);
+    /* Names are checked here; whether they exist is the session's business. */
+    parse_bad("!dr output {}", "!dr output {} is empty: name at least one output (or console)");
+    parse_bad("!dr output { , ; }", "!dr output {} is empty");
+    parse_bad("!dr output {a/b}", "!dr output: output name 'a/b' is not a name");
+    parse_bad("!dr output {a b c d e f g h i}", "!dr output: at most 8 outputs per event");
+    parse_bad("!dr output {a} output {b}", "duplicate option 'output' for !dr");
+    parse_bad("!dr output {a", "missing '}' after output {");
+    parse_bad("!dr output", "'output' needs a value");
+}
+
 static void expect_fail_lines(void **state)
 {
     (void)state;
@@ -767,8 +846,8 @@ static void help_texts(void **state)
 {
     const char *overview = hv_cmd_help(NULL);
     const char *dr = hv_cmd_help("!dr");
-    static const char *const topics[] = { "rdmsr", "wrmsr", "!dr", "events", "listen",
-                                          "simulate", "status", "help", "quit", "numbers", "expect" };
+    static const char *const topics[] = { "rdmsr", "wrmsr", "!dr", "events", "listen", "simulate",
+                                          "status", "help", "quit", "numbers", "expect", "output" };
     size_t i;
 
     (void)state;
@@ -797,6 +876,10 @@ static void help_texts(void **state)
     assert_non_null(strstr(dr, "pid <n>|all"));
     assert_non_null(strstr(dr, "a ret (c3) is\n  appended"));
     assert_non_null(strstr(overview, "expect fail <command>"));
+    assert_non_null(strstr(overview, "output create <name> file|namedpipe|tcp <target> [text|json]"));
+    assert_non_null(strstr(hv_cmd_help("output"), "output create <name> tcp <host>:<port> [text|json]"));
+    assert_non_null(strstr(hv_cmd_help("output"), "!dr pid 490 output {log, feed console}"));
+    assert_non_null(strstr(dr, "output {names}"));
     assert_non_null(strstr(hv_cmd_help("expect"), "expect fail rdmsr 12345678"));
     assert_non_null(strstr(hv_cmd_help("expect"), "every target\n                  core failed"));
     assert_non_null(strstr(hv_cmd_help("expect"), "never counts as an\n  expected failure"));
@@ -882,6 +965,8 @@ int main(void)
         cmocka_unit_test(events_forms),
         cmocka_unit_test(listen_simulate_status),
         cmocka_unit_test(help_quit_none),
+        cmocka_unit_test(output_commands),
+        cmocka_unit_test(dr_output_names),
         cmocka_unit_test(expect_fail_lines),
         cmocka_unit_test(help_texts),
         cmocka_unit_test(api_edges),

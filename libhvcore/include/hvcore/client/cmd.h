@@ -13,6 +13,13 @@
  *   status
  *   help [command]
  *   quit | exit
+ *   output                      list the outputs (event forwarding)
+ *   output create NAME file PATH | namedpipe PATH | tcp HOST:PORT [text|json]
+ *                               (a path with blanks in braces: file {a b})
+ *   output open NAME | output close NAME
+ *   !dr ... output {NAME ...}   names separated by blanks, commas or
+ *                               semicolons (`output NAME` for one); the name
+ *                               `console` keeps the console too
  *   expect fail <command>       <command>, with expect_fail set: a script
  *                               says this command is meant to fail (hvctl
  *                               judges the outcome; see hv_cmd_help("expect"))
@@ -50,6 +57,7 @@
 #include "../event.h"
 #include "../msr.h"
 #include "../status.h"
+#include "output.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +75,10 @@ enum hv_cmd_kind {
     HV_CMD_EVENTS_CTL,
     HV_CMD_LISTEN,
     HV_CMD_SIMULATE_DR,
+    HV_CMD_OUTPUT_LIST,     /* output */
+    HV_CMD_OUTPUT_CREATE,   /* output create NAME file|namedpipe|tcp TARGET [text|json] */
+    HV_CMD_OUTPUT_OPEN,     /* output open NAME */
+    HV_CMD_OUTPUT_CLOSE,    /* output close NAME */
 };
 
 /* "events e|d|c all" */
@@ -101,6 +113,18 @@ struct hv_cmd {
     uint32_t id;             /* HV_CMD_ALL_EVENTS (0xFFFFFFFF) for "all" */
     uint32_t seconds;        /* listen; 0 = until interrupted */
     char topic[32];          /* help [command], as typed; "" = overview */
+    /* output create / open / close: the name (checked with
+     * hv_output_name_check); create: type (enum hv_output_type), the
+     * target as written (path or HOST:PORT, not yet checked further) and
+     * the format (enum hv_output_format, text when absent). */
+    char output_name[HV_OUTPUT_NAME_MAX + 1];
+    uint32_t output_type;
+    uint32_t output_format;
+    char output_target[HV_OUTPUT_TARGET_MAX + 1];
+    /* !dr ... output {NAME ...}: the names, distinct, `console` apart */
+    uint32_t output_count;
+    char outputs[HV_OUTPUT_MAX_PER_EVENT][HV_OUTPUT_NAME_MAX + 1];
+    bool output_console;     /* `console` was among them */
     bool expect_fail;        /* the line was `expect fail <command>` */
 };
 
