@@ -18,6 +18,7 @@
 #define DESC_G        (1ull << 55)
 #define AR_TYPE(ar)   ((ar) & 0xFu)
 #define TSS_BUSY_64   0xBu
+#define LDT_TYPE      0x2u
 
 struct seg_state {
     uint16_t sel;
@@ -48,13 +49,33 @@ static void note(struct writer *w, uint32_t field, hv_status_t st)
             note((w), (field), hv_vmcs_write##width((field), (value)));   \
     } while (0)
 
-/* Read one segment's hidden state from the GDT the way the CPU loaded it.
- * 64-bit system descriptors (TSS, LDT) are 16 bytes (SDM Vol. 3A, 7.2.3). */
-static hv_status_t read_segment(const struct hv_dtr *gdtr, enum hv_seg which,
-                                uint16_t sel, struct seg_state *out)
+/* Host selectors: VM entry requires RPL (bits 1:0) and TI (bit 2) to be 0
+ * and keeps the index, all 13 bits of it (SDM Vol. 3C, 27.2.3). An LDT
+ * selector's index means nothing in the GDT, so a data segment that came
+ * from the LDT becomes null, which a 64-bit host may have in DS, ES, FS
+ * and GS (27.2.3; VM exit then marks it unusable, 28.5.2). */
+#define HOST_SEL(sel) ((uint16_t)(((sel) & 4u) ? 0u : ((sel) & 0xFFF8u)))
+
+/* The descriptor table a selector indexes: the GDT, or for TI = 1 the LDT
+ * that LDTR points at (SDM Vol. 3A, 3.4.2). */
+struct desc_table {
+    uint64_t base;
+    uint32_t limit;     /* bytes - 1 */
+    bool present;
+};
+
+/* Read one segment's hidden state from its descriptor table the way the
+ * CPU loaded it. 64-bit system descriptors (TSS, LDT) are 16 bytes and
+ * live only in the GDT (SDM Vol. 3A, 7.2.3, 8.5.1: LLDT and LTR take GDT
+ * selectors). A data segment register may hold an LDT selector: Linux does
+ * not reload DS/ES/FS/GS on entry to the kernel, so a 32-bit process with
+ * an LDT (Wine, DOSEMU) can be the interrupted context of the load IPI. */
+static hv_status_t read_segment(const struct desc_table *gdt_tab, const struct desc_table *ldt_tab,
+                                enum hv_seg which, uint16_t sel, struct seg_state *out)
 {
     uint32_t index = sel >> 3;
-    const volatile uint64_t *gdt = (const volatile uint64_t *)(uintptr_t)gdtr->base;
+    const struct desc_table *tab = gdt_tab;
+    const volatile uint64_t *table;
     uint64_t desc;
 
     out->sel = sel;
@@ -68,12 +89,19 @@ static hv_status_t read_segment(const struct hv_dtr *gdtr, enum hv_seg which,
         return (which == HV_SEG_CS || which == HV_SEG_TR) ? HV_STATUS_BAD_DESCRIPTOR
                                                             : HV_STATUS_SUCCESS;
     }
-    if (sel & 4u)
-        return HV_STATUS_BAD_DESCRIPTOR; /* LDT-relative: no OS we run uses it for these */
-    if ((uint64_t)index * 8u + 7u > gdtr->limit)
+    if (sel & 4u) {
+        /* The kernel runs on GDT CS/SS; TR and LDTR are GDT-only. A TI=1
+         * selector with no usable LDT could not have been loaded. */
+        if (which == HV_SEG_CS || which == HV_SEG_SS || which == HV_SEG_TR ||
+            which == HV_SEG_LDTR || ldt_tab == NULL || !ldt_tab->present)
+            return HV_STATUS_BAD_DESCRIPTOR;
+        tab = ldt_tab;
+    }
+    if ((uint64_t)index * 8u + 7u > tab->limit)
         return HV_STATUS_BAD_DESCRIPTOR;
 
-    desc = gdt[index];
+    table = (const volatile uint64_t *)(uintptr_t)tab->base;
+    desc = table[index];
     if (!(desc & DESC_P))
         return HV_STATUS_SUCCESS; /* left unusable */
     out->base = ((desc >> 16) & 0xFFFFFFull) | ((desc >> 32) & 0xFF000000ull);
@@ -83,9 +111,11 @@ static hv_status_t read_segment(const struct hv_dtr *gdtr, enum hv_seg which,
     out->ar = (uint32_t)((desc >> 40) & 0xF0FFull);
 
     if (!(desc & DESC_S)) {
-        if ((uint64_t)index * 8u + 15u > gdtr->limit)
+        /* A system descriptor in a data segment register cannot have
+         * been loaded; in the LDT there are no 16-byte ones to read. */
+        if (tab != gdt_tab || (uint64_t)index * 8u + 15u > tab->limit)
             return HV_STATUS_BAD_DESCRIPTOR;
-        out->base |= (gdt[index + 1] & 0xFFFFFFFFull) << 32;
+        out->base |= (table[index + 1] & 0xFFFFFFFFull) << 32;
     }
     /* SDM Vol. 3C, 27.3.1.2: TR must be a busy TSS for VM entry. */
     if (which == HV_SEG_TR && AR_TYPE(out->ar) != TSS_BUSY_64)
@@ -164,13 +194,29 @@ static hv_status_t capture(struct captured *cap)
         &cap->debugctl, &cap->sysenter_cs, &cap->sysenter_esp, &cap->sysenter_eip,
         &cap->efer, &cap->pat, &cap->fs_base, &cap->gs_base,
     };
+    struct desc_table gdt, ldt;
     hv_status_t st;
     uint32_t i;
 
     hv_arch_sgdt(&cap->gdtr);
     hv_arch_sidt(&cap->idtr);
+    gdt.base = cap->gdtr.base;
+    gdt.limit = cap->gdtr.limit;
+    gdt.present = true;
+    /* LDTR first: the other selectors may index the LDT it names. */
+    st = read_segment(&gdt, NULL, HV_SEG_LDTR, hv_arch_read_selector(HV_SEG_LDTR), &cap->seg[HV_SEG_LDTR]);
+    if (!hv_success(st))
+        return st;
+    ldt.base = cap->seg[HV_SEG_LDTR].base;
+    ldt.limit = cap->seg[HV_SEG_LDTR].limit;
+    ldt.present = !(cap->seg[HV_SEG_LDTR].ar & HV_AR_UNUSABLE);
+    /* An LDTR selector must name an LDT descriptor (type 2), SDM Vol. 3A, 3.5. */
+    if (ldt.present && AR_TYPE(cap->seg[HV_SEG_LDTR].ar) != LDT_TYPE)
+        return HV_STATUS_BAD_DESCRIPTOR;
     for (i = 0; i < HV_SEG_COUNT; i++) {
-        st = read_segment(&cap->gdtr, (enum hv_seg)i, hv_arch_read_selector((enum hv_seg)i), &cap->seg[i]);
+        if (i == HV_SEG_LDTR)
+            continue;
+        st = read_segment(&gdt, &ldt, (enum hv_seg)i, hv_arch_read_selector((enum hv_seg)i), &cap->seg[i]);
         if (!hv_success(st))
             return st;
     }
@@ -250,14 +296,13 @@ static void write_host_state(struct writer *w, struct hv_vcpu *vcpu, const struc
     VMW(w, nat, HV_VMCS_HOST_CR0, cap->cr0 & ~(1ull << 3));
     VMW(w, nat, HV_VMCS_HOST_CR3, host_cr3);
     VMW(w, nat, HV_VMCS_HOST_CR4, cap->cr4);
-    /* SDM Vol. 3C, 27.2.3: host selectors must have RPL = 0 and TI = 0. */
-    VMW(w, 16, HV_VMCS_HOST_ES_SELECTOR, cap->seg[HV_SEG_ES].sel & 0xF8u);
-    VMW(w, 16, HV_VMCS_HOST_CS_SELECTOR, cap->seg[HV_SEG_CS].sel & 0xF8u);
-    VMW(w, 16, HV_VMCS_HOST_SS_SELECTOR, cap->seg[HV_SEG_SS].sel & 0xF8u);
-    VMW(w, 16, HV_VMCS_HOST_DS_SELECTOR, cap->seg[HV_SEG_DS].sel & 0xF8u);
-    VMW(w, 16, HV_VMCS_HOST_FS_SELECTOR, cap->seg[HV_SEG_FS].sel & 0xF8u);
-    VMW(w, 16, HV_VMCS_HOST_GS_SELECTOR, cap->seg[HV_SEG_GS].sel & 0xF8u);
-    VMW(w, 16, HV_VMCS_HOST_TR_SELECTOR, cap->seg[HV_SEG_TR].sel & 0xF8u);
+    VMW(w, 16, HV_VMCS_HOST_ES_SELECTOR, HOST_SEL(cap->seg[HV_SEG_ES].sel));
+    VMW(w, 16, HV_VMCS_HOST_CS_SELECTOR, HOST_SEL(cap->seg[HV_SEG_CS].sel));
+    VMW(w, 16, HV_VMCS_HOST_SS_SELECTOR, HOST_SEL(cap->seg[HV_SEG_SS].sel));
+    VMW(w, 16, HV_VMCS_HOST_DS_SELECTOR, HOST_SEL(cap->seg[HV_SEG_DS].sel));
+    VMW(w, 16, HV_VMCS_HOST_FS_SELECTOR, HOST_SEL(cap->seg[HV_SEG_FS].sel));
+    VMW(w, 16, HV_VMCS_HOST_GS_SELECTOR, HOST_SEL(cap->seg[HV_SEG_GS].sel));
+    VMW(w, 16, HV_VMCS_HOST_TR_SELECTOR, HOST_SEL(cap->seg[HV_SEG_TR].sel));
     VMW(w, nat, HV_VMCS_HOST_FS_BASE, cap->fs_base);
     /* The host GS base must be the OS's per-CPU base: kernel code called
      * from exit handlers (stack protector, per-CPU data) uses %gs. */
@@ -265,7 +310,7 @@ static void write_host_state(struct writer *w, struct hv_vcpu *vcpu, const struc
     VMW(w, nat, HV_VMCS_HOST_TR_BASE, cap->seg[HV_SEG_TR].base);
     VMW(w, nat, HV_VMCS_HOST_GDTR_BASE, cap->gdtr.base);
     if (vcpu->host_idt != NULL) {
-        hv_arch_build_host_idt(vcpu->host_idt, cap->seg[HV_SEG_CS].sel & 0xF8u);
+        hv_arch_build_host_idt(vcpu->host_idt, HOST_SEL(cap->seg[HV_SEG_CS].sel));
         VMW(w, nat, HV_VMCS_HOST_IDTR_BASE, (uint64_t)(uintptr_t)vcpu->host_idt);
     } else {
         VMW(w, nat, HV_VMCS_HOST_IDTR_BASE, cap->idtr.base);

@@ -1,0 +1,168 @@
+/* Behaviour the SDM asks for on today's CPUs (issue 11, section 3): VMCS
+ * setup on modern features, guest-state MSR rules, and guest state
+ * capture from unusual but legal descriptor tables. Each test failed
+ * before the change it came with. */
+#include "support.h"
+
+#include <string.h>
+
+static struct hv *g_hv;
+static struct hv_msr_result res[8] __attribute__((unused));
+
+static int teardown(void **state)
+{
+    (void)state;
+    support_fail_on_mock_failure();
+    hv_mock_cpu_bind(0);
+    if (g_hv != NULL) {
+        (void)hv_stop(g_hv);
+        hv_destroy(g_hv);
+        g_hv = NULL;
+    }
+    hv_mock_fini();
+    return 0;
+}
+
+static uint64_t field_on(uint32_t cpu, uint32_t field)
+{
+    uint64_t v = 0;
+
+    if (!hv_mock_vmcs_peek_on(cpu, field, &v))
+        fail_msg("cpu %u: %s never written", cpu, hv_vmcs_field_name(field));
+    return v;
+}
+
+/* A code/data/system segment descriptor (SDM Vol. 3A, 3.4.5). */
+static uint64_t desc(uint64_t base, uint32_t limit, uint32_t type, uint32_t s, uint32_t dpl,
+                     uint32_t l, uint32_t db, uint32_t g)
+{
+    return (uint64_t)(limit & 0xFFFFu) | ((base & 0xFFFFFFull) << 16) |
+           ((uint64_t)(type & 0xFu) << 40) | ((uint64_t)(s & 1u) << 44) |
+           ((uint64_t)(dpl & 3u) << 45) | (1ull << 47) | ((uint64_t)((limit >> 16) & 0xFu) << 48) |
+           ((uint64_t)(l & 1u) << 53) | ((uint64_t)(db & 1u) << 54) | ((uint64_t)(g & 1u) << 55) |
+           (((base >> 24) & 0xFFull) << 56);
+}
+
+/* ---- host selectors ------------------------------------------------------ */
+
+/* A GDT with more than 32 entries: the OS's kernel CS, SS and TSS sit at
+ * indices 34, 35 and 40 (selectors 0x110, 0x118, 0x140). */
+static uint64_t big_gdt[64];
+
+static void host_selectors_keep_their_index_above_31(void **state)
+{
+    struct hv_mock_cpu *cpu;
+    uint64_t tss, gate;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    cpu = hv_mock_cpu(0);
+    memset(big_gdt, 0, sizeof(big_gdt));
+    tss = (uint64_t)(uintptr_t)cpu->tss;
+    big_gdt[34] = desc(0, 0xFFFFF, 0xB, 1, 0, 1, 0, 1);
+    big_gdt[35] = desc(0, 0xFFFFF, 0x3, 1, 0, 0, 1, 1);
+    big_gdt[40] = desc(tss, 0x67, 0xB, 0, 0, 0, 0, 0);
+    big_gdt[41] = tss >> 32;
+    cpu->gdtr.base = (uint64_t)(uintptr_t)big_gdt;
+    cpu->gdtr.limit = sizeof(big_gdt) - 1;
+    cpu->sel[HV_SEG_CS] = 0x110;
+    cpu->sel[HV_SEG_SS] = 0x118;
+    cpu->sel[HV_SEG_TR] = 0x140;
+
+    g_hv = support_start_hv();
+    /* SDM Vol. 3C, 27.2.3: only RPL (bits 1:0) and TI (bit 2) must be 0;
+     * the index (bits 15:3) is the host's own. */
+    assert_int_equal(field_on(0, HV_VMCS_HOST_CS_SELECTOR), 0x110);
+    assert_int_equal(field_on(0, HV_VMCS_HOST_SS_SELECTOR), 0x118);
+    assert_int_equal(field_on(0, HV_VMCS_HOST_TR_SELECTOR), 0x140);
+    /* The host IDT's gates use that CS too. */
+    gate = ((const uint64_t *)g_hv->vcpus[0].host_idt)[2 * HV_VECTOR_GP];
+    assert_int_equal((gate >> 16) & 0xFFFF, 0x110);
+}
+
+/* ---- guest state from an LDT ------------------------------------------------ */
+
+/* A 32-bit process with an LDT: FS (0x7) and DS (0xF) are LDT selectors
+ * when the load IPI arrives in kernel mode. */
+static uint64_t ldt[4];
+
+static void with_an_ldt(struct hv_mock_cpu *cpu)
+{
+    ldt[0] = desc(0x1000, 0xFFFF, 0x3, 1, 3, 0, 1, 0);   /* byte-granular data, DPL 3 */
+    ldt[1] = desc(0, 0xFFFFF, 0x3, 1, 3, 0, 1, 1);       /* flat data, DPL 3 */
+    cpu->gdt[10] = desc((uint64_t)(uintptr_t)ldt, sizeof(ldt) - 1, 0x2, 0, 0, 0, 0, 0);
+    cpu->gdt[11] = (uint64_t)(uintptr_t)ldt >> 32;
+    cpu->sel[HV_SEG_LDTR] = 0x50;
+    cpu->sel[HV_SEG_FS] = 0x7;
+    cpu->sel[HV_SEG_DS] = 0xF;
+}
+
+static void guest_state_capture_reads_ldt_selectors(void **state)
+{
+    uint64_t fs_base = 0;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+    with_an_ldt(hv_mock_cpu(1));
+    g_hv = support_start_hv();
+
+    /* LDTR from its GDT descriptor: a present LDT (type 2). */
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_SELECTOR), 0x50);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_BASE), (uint64_t)(uintptr_t)ldt);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_LIMIT), sizeof(ldt) - 1);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_AR_BYTES), 0x82);
+    /* FS: access rights and limit from LDT entry 0, base from the MSR. */
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_SELECTOR), 0x7);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_AR_BYTES), 0x40F3);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_LIMIT), 0xFFFF);
+    assert_true(hv_mock_msr_get(1, HV_MSR_IA32_FS_BASE, &fs_base));
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_BASE), fs_base);
+    /* DS: LDT entry 1, everything from the descriptor. */
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_DS_AR_BYTES), 0xC0F3);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_DS_LIMIT), 0xFFFFFFFFu);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_DS_BASE), 0);
+    /* Host data selectors never point into the GDT with an LDT index. */
+    assert_int_equal(field_on(1, HV_VMCS_HOST_FS_SELECTOR), 0);
+    assert_int_equal(field_on(1, HV_VMCS_HOST_DS_SELECTOR), 0);
+    /* The other core, without an LDT, is as before. */
+    assert_int_equal(field_on(0, HV_VMCS_GUEST_LDTR_AR_BYTES), HV_AR_UNUSABLE);
+}
+
+static void ldt_selectors_that_cannot_be_loaded_are_refused(void **state)
+{
+    struct hv *hv = NULL;
+
+    (void)state;
+    /* Beyond the LDT's limit. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    with_an_ldt(hv_mock_cpu(0));
+    hv_mock_cpu(0)->sel[HV_SEG_GS] = 0x2F;                /* LDT index 5 of 4 */
+    assert_int_equal(hv_create(&hv, hv_mock_os(), NULL), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(hv), HV_STATUS_BAD_DESCRIPTOR);
+    hv_destroy(hv);
+    hv_mock_fini();
+    /* An LDT selector with a null LDTR. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_mock_cpu(0)->sel[HV_SEG_FS] = 0x7;
+    assert_int_equal(hv_create(&hv, hv_mock_os(), NULL), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(hv), HV_STATUS_BAD_DESCRIPTOR);
+    hv_destroy(hv);
+    hv_mock_fini();
+    /* TR can never come from an LDT. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    with_an_ldt(hv_mock_cpu(0));
+    hv_mock_cpu(0)->sel[HV_SEG_TR] = 0x44;
+    assert_int_equal(hv_create(&hv, hv_mock_os(), NULL), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(hv), HV_STATUS_BAD_DESCRIPTOR);
+    hv_destroy(hv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(host_selectors_keep_their_index_above_31, teardown),
+        cmocka_unit_test_teardown(guest_state_capture_reads_ldt_selectors, teardown),
+        cmocka_unit_test_teardown(ldt_selectors_that_cannot_be_loaded_are_refused, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
