@@ -134,15 +134,18 @@ static hv_status_t choose_controls(struct hv_vcpu *vcpu)
         need_proc |= HV_PROC_MOV_DR_EXITING;
     hv_status_t st;
 
-    /* A guest that can see RDTSCP/INVPCID/XSAVES in CPUID takes #UD on
-     * them unless the matching secondary control is on (SDM Vol. 3C,
-     * 26.3, Table 26-7): these are required, not optional. */
+    /* A guest that can see RDTSCP/INVPCID/XSAVES/WAITPKG in CPUID takes
+     * #UD on them unless the matching secondary control is on (SDM Vol.
+     * 3C, 26.3, Table 26-7; 25.6.2 for "enable user wait and pause"):
+     * these are required, not optional. Linux's udelay uses TPAUSE. */
     if (c->has_rdtscp)
         need2 |= HV_PROC2_ENABLE_RDTSCP;
     if (c->has_invpcid)
         need2 |= HV_PROC2_ENABLE_INVPCID;
     if (c->has_xsaves)
         need2 |= HV_PROC2_ENABLE_XSAVES;
+    if (c->has_waitpkg)
+        need2 |= HV_PROC2_ENABLE_USER_WAIT_PAUSE;
     if (vcpu->hv->cfg.use_vpid && ((c->proc2 >> 32) & HV_PROC2_ENABLE_VPID))
         want2 |= HV_PROC2_ENABLE_VPID;
     if (need2 | want2)
@@ -354,6 +357,11 @@ static void write_controls(struct writer *w, struct hv_vcpu *vcpu)
     VMW(w, 64, HV_VMCS_TSC_OFFSET, 0);
     if (ctl->proc2 & HV_PROC2_ENABLE_VPID)
         VMW(w, 16, HV_VMCS_VPID, (uint16_t)(vcpu->index + 1u)); /* VPID 0 is the host's */
+    /* XSAVES/XRSTORS exit for the bits of EDX:EAX & IA32_XSS set in this
+     * bitmap (SDM Vol. 3C, 26.1.3, 25.6.20); an unwritten field holds
+     * whatever the region held. 0: they never exit. */
+    if (ctl->proc2 & HV_PROC2_ENABLE_XSAVES)
+        VMW(w, 64, HV_VMCS_XSS_EXIT_BITMAP, 0);
     VMW(w, nat, HV_VMCS_CR0_GUEST_HOST_MASK, cr0_mask);
     VMW(w, nat, HV_VMCS_CR0_READ_SHADOW, vcpu->cr0_before);
     VMW(w, nat, HV_VMCS_CR4_GUEST_HOST_MASK, cr4_mask);

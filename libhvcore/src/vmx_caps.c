@@ -11,6 +11,7 @@
 
 #define CPUID_1_ECX_VMX          (1u << 5)
 #define CPUID_7_EBX_INVPCID      (1u << 10)
+#define CPUID_7_ECX_WAITPKG      (1u << 5)
 #define CPUID_7_EBX_RTM          (1u << 11)
 #define CPUID_D1_EAX_XSAVES      (1u << 3)
 #define CPUID_80000001_EDX_RDTSCP (1u << 27)
@@ -37,6 +38,7 @@ static void read_guest_features(struct hv_vmx_caps *caps)
     if (max_basic >= 7) {
         hv_arch_cpuid(7, 0, &r);
         caps->has_invpcid = (r.ebx & CPUID_7_EBX_INVPCID) != 0;
+        caps->has_waitpkg = (r.ecx & CPUID_7_ECX_WAITPKG) != 0;
         caps->has_rtm = (r.ebx & CPUID_7_EBX_RTM) != 0;
     }
     if (max_basic >= 0xD) {

@@ -157,12 +157,64 @@ static void ldt_selectors_that_cannot_be_loaded_are_refused(void **state)
     hv_destroy(hv);
 }
 
+/* ---- secondary controls for modern guest features --------------------------- */
+
+/* Linux's udelay uses TPAUSE when CPUID shows WAITPKG: without "enable
+ * user wait and pause" TPAUSE/UMWAIT/UMONITOR #UD in a guest (SDM Vol. 3C,
+ * 26.3 / Table 26-7). */
+static void waitpkg_turns_on_user_wait_and_pause(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    g_hv = support_start_hv();
+    assert_true(field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
+}
+
+static void waitpkg_the_cpu_cannot_enable_is_refused(void **state)
+{
+    struct hv *hv = NULL;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    hv_mock_vmx_ctls_allow(0, HV_MOCK_CTLS_PROC2, 0, HV_PROC2_ENABLE_USER_WAIT_PAUSE);
+    assert_int_equal(hv_create(&hv, hv_mock_os(), NULL), HV_STATUS_SUCCESS);
+    /* The guest would #UD in udelay: refuse, as for RDTSCP/INVPCID/XSAVES. */
+    assert_int_equal(hv_start(hv), HV_STATUS_UNSUPPORTED);
+    hv_destroy(hv);
+}
+
+static void no_waitpkg_no_user_wait_and_pause(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    hv_mock_cpuid_update(0, 7, 0, HV_MOCK_ECX, 0, 1u << 5);
+    g_hv = support_start_hv();
+    assert_false(field_on(0, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
+}
+
+/* With XSAVES enabled, XSAVES/XRSTORS exit for every bit set in
+ * EDX:EAX & IA32_XSS & the XSS-exiting bitmap (SDM Vol. 3C, 26.1.3): the
+ * bitmap must be written, and 0, or the guest's XSAVES may exit at random. */
+static void xss_exiting_bitmap_is_zero_with_xsaves(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SKYLAKE), 0);
+    g_hv = support_start_hv();
+    assert_true(field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_XSAVES);
+    assert_int_equal(field_on(1, HV_VMCS_XSS_EXIT_BITMAP), 0);
+    assert_int_equal(field_on(0, HV_VMCS_XSS_EXIT_BITMAP), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(host_selectors_keep_their_index_above_31, teardown),
         cmocka_unit_test_teardown(guest_state_capture_reads_ldt_selectors, teardown),
         cmocka_unit_test_teardown(ldt_selectors_that_cannot_be_loaded_are_refused, teardown),
+        cmocka_unit_test_teardown(waitpkg_turns_on_user_wait_and_pause, teardown),
+        cmocka_unit_test_teardown(waitpkg_the_cpu_cannot_enable_is_refused, teardown),
+        cmocka_unit_test_teardown(no_waitpkg_no_user_wait_and_pause, teardown),
+        cmocka_unit_test_teardown(xss_exiting_bitmap_is_zero_with_xsaves, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

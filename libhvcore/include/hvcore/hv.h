@@ -51,6 +51,7 @@ struct hv_vmx_caps {
     /* Guest-visible CPU features that need a secondary control to keep
      * working once virtualized. */
     bool has_rdtscp, has_invpcid, has_xsaves;
+    bool has_waitpkg;      /* CPUID.(7,0):ECX[5]: TPAUSE, UMONITOR, UMWAIT */
     /* RTM: DR7 bit 11 (RTM debugging) is writable and DR6 bit 16 is
      * active-low (SDM Vol. 3B, 18.2.4, 18.3.3). */
     bool has_rtm;
