@@ -20,6 +20,7 @@ enum hv_exit_action hv_exit_entry_failure(struct hv_exit *e);
 enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e);
 enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e);
 enum hv_exit_action hv_exit_vmcall(struct hv_exit *e);       /* exit_vmcall.c */
+enum hv_exit_action hv_exit_xsaves(struct hv_exit *e);       /* exit_xsaves.c: 63 and 64 */
 
 /* One more NMI owed to the guest. A CPU holds at most one NMI pending
  * while another is being handled (blocked until IRET), so a guest can

@@ -36,6 +36,8 @@ static const hv_exit_handler_fn default_handlers[HV_EXIT_REASON_COUNT] = {
     [HV_EXIT_WBINVD]                   = hv_exit_wbinvd,
     [HV_EXIT_XSETBV]                   = hv_exit_xsetbv,
     [HV_EXIT_VMFUNC]                   = hv_exit_inject_ud,
+    [HV_EXIT_XSAVES]                   = hv_exit_xsaves,
+    [HV_EXIT_XRSTORS]                  = hv_exit_xsaves,
 };
 
 hv_exit_handler_fn hv_exit_default_handler(uint32_t reason)

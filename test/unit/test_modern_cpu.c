@@ -205,6 +205,70 @@ static void xss_exiting_bitmap_is_zero_with_xsaves(void **state)
     assert_int_equal(field_on(0, HV_VMCS_XSS_EXIT_BITMAP), 0);
 }
 
+/* ---- XSAVES / XRSTORS exits (reasons 63, 64) ---------------------------------- */
+
+static enum hv_exit_action exit_on(uint32_t cpu, uint32_t reason, uint32_t len)
+{
+    struct hv_mock_exit x = { .reason = reason, .instruction_len = len };
+    uint32_t prev = hv_mock_cpu_bind(cpu);
+    enum hv_exit_action a = hv_mock_exit(&x);
+
+    hv_mock_cpu_bind(prev);
+    return a;
+}
+
+/* The core never sets a bit in the XSS-exiting bitmap; an SDK user's code
+ * may. If such an exit reaches the default handler (no handler for 63/64,
+ * or one that chains to the default), the instruction cannot be emulated
+ * in root (the guest's extended state is not root's), so the default
+ * gives the bitmap back its 0 and re-runs the instruction natively: RIP
+ * unchanged, nothing injected, the guest's state exactly as the CPU
+ * would leave it. It says so in the log. */
+static void xsaves_exit_resets_the_bitmap_and_reruns_natively(void **state)
+{
+    static const uint32_t reasons[] = { HV_EXIT_XSAVES, HV_EXIT_XRSTORS };
+    size_t i;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SKYLAKE), 0);
+    g_hv = support_start_hv();
+    for (i = 0; i < 2; i++) {
+        uint64_t rip = field_on(1, HV_VMCS_GUEST_RIP);
+
+        hv_mock_os_log_clear();
+        hv_mock_vmcs_seed_on(1, HV_VMCS_XSS_EXIT_BITMAP, 0x100);   /* a user's PT bit */
+        if (exit_on(1, reasons[i], 4) != HV_ACTION_RESUME)
+            fail_msg("reason %u: not resumed", reasons[i]);
+        assert_int_equal(field_on(1, HV_VMCS_GUEST_RIP), rip);
+        assert_false(field_on(1, HV_VMCS_VM_ENTRY_INTR_INFO) & HV_INTR_INFO_VALID);
+        assert_int_equal(field_on(1, HV_VMCS_XSS_EXIT_BITMAP), 0);
+        assert_true(hv_mock_os_log_contains("XSS-exiting bitmap 0x100"));
+        assert_int_equal(hv_mock_exit_count(g_hv, 1, reasons[i]), 1);
+    }
+}
+
+/* An XSAVES exit the bitmap does not explain (bitmap already 0, or XSAVES
+ * not enabled at all) would exit again forever if re-run: fatal, dumped. */
+static void unexplained_xsaves_exit_is_fatal(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SKYLAKE), 0);
+    g_hv = support_start_hv();
+    assert_int_equal(exit_on(0, HV_EXIT_XSAVES, 4), HV_ACTION_FATAL);
+    assert_non_null(strstr(hv_mock_exit_dump(g_hv, 0), "unhandled VM exit"));
+    hv_mock_cpu_resume_guest(0);
+    assert_int_equal(hv_stop(g_hv), HV_STATUS_SUCCESS);
+    hv_destroy(g_hv);
+    g_hv = NULL;
+    hv_mock_fini();
+
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);  /* no XSAVES */
+    g_hv = support_start_hv();
+    assert_int_equal(exit_on(0, HV_EXIT_XRSTORS, 4), HV_ACTION_FATAL);
+    assert_non_null(strstr(hv_mock_exit_dump(g_hv, 0), "unhandled VM exit"));
+    hv_mock_cpu_resume_guest(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +279,8 @@ int main(void)
         cmocka_unit_test_teardown(waitpkg_the_cpu_cannot_enable_is_refused, teardown),
         cmocka_unit_test_teardown(no_waitpkg_no_user_wait_and_pause, teardown),
         cmocka_unit_test_teardown(xss_exiting_bitmap_is_zero_with_xsaves, teardown),
+        cmocka_unit_test_teardown(xsaves_exit_resets_the_bitmap_and_reruns_natively, teardown),
+        cmocka_unit_test_teardown(unexplained_xsaves_exit_is_fatal, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
