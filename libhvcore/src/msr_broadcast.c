@@ -54,6 +54,10 @@ static hv_status_t on_core(uint32_t cpu, void *arg)
         req.arg = c;
         st = (hv_status_t)hv_arch_vmcall(HV_VMCALL_RUN_IN_ROOT, HV_VMCALL_KEY,
                                          (uint64_t)(uintptr_t)&req, 0);
+    } else if (c->msr == HV_MSR_IA32_SMBASE) {
+        /* SMM only (SDM Vol. 4, Table 2-2): #GP here too, whatever the
+         * platform (an emulator, a VM) does with it. */
+        st = HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
     } else if (c->op == OP_READ) {
         st = hv_arch_rdmsr_safe(c->msr, &c->out->value);
     } else {

@@ -43,7 +43,7 @@ static const struct guest_msr guest_msrs[] = {
     { HV_MSR_IA32_SYSENTER_CS, HV_VMCS_GUEST_SYSENTER_CS, 0, 0, CHECK_NONE, FEAT_ALWAYS },
     { HV_MSR_IA32_SYSENTER_ESP, HV_VMCS_GUEST_SYSENTER_ESP, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
     { HV_MSR_IA32_SYSENTER_EIP, HV_VMCS_GUEST_SYSENTER_EIP, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
-    { HV_MSR_IA32_SMBASE, HV_VMCS_GUEST_SMBASE, 0, 0, CHECK_LOW32, FEAT_ALWAYS },
+    /* Not IA32_SMBASE: see smm_only() below. */
     /* VM entry loads the FS/GS bases from the guest segment fields, so a
      * write to the physical MSR in root would not survive the next entry. */
     { HV_MSR_IA32_FS_BASE, HV_VMCS_GUEST_FS_BASE, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
@@ -77,6 +77,61 @@ static const struct guest_msr *find(uint32_t msr)
             return &guest_msrs[i];
     }
     return NULL;
+}
+
+/* IA32_SMBASE can be read only in SMM and never written (SDM Vol. 4,
+ * Table 2-2: "SMM only"); a guest or a broadcast outside SMM gets #GP on
+ * both, as without a hypervisor. GUEST_SMBASE is state for the dual-monitor
+ * treatment of SMM (SDM Vol. 3C, 32.15), not a copy of the MSR. */
+static bool smm_only(uint32_t msr)
+{
+    return msr == HV_MSR_IA32_SMBASE;
+}
+
+/* IA32_FEATURE_CONTROL bits a WRMSR may set on this CPU (SDM Vol. 4,
+ * Table 2-2; Vol. 3C, 24.7): lock; VMX outside SMX with VMX; VMX inside
+ * SMX with VMX and SMX; the SENTER enables (14:8, 15) with SMX; SGX launch
+ * control (17) and SGX (18) with those CPUID bits; LMCE (20) with
+ * IA32_MCG_CAP[27]. Every other bit is reserved. */
+#define CPUID_1_ECX_VMX        (1u << 5)
+#define CPUID_1_ECX_SMX        (1u << 6)
+#define CPUID_7_EBX_SGX        (1u << 2)
+#define CPUID_7_ECX_SGX_LC     (1u << 30)
+#define FC_SENTER_ENABLES      0xFF00ull
+#define FC_SGX_LC              (1ull << 17)
+#define FC_SGX                 (1ull << 18)
+#define FC_LMCE                (1ull << 20)
+#define MSR_IA32_MCG_CAP       0x179u
+#define MCG_CAP_LMCE_P         (1ull << 27)
+
+static uint64_t feature_control_writable(void)
+{
+    struct hv_cpuid_regs r;
+    uint64_t mask = HV_FEATURE_CONTROL_LOCK, mcg = 0;
+    uint32_t max;
+    bool vmx, smx;
+
+    hv_arch_cpuid(0, 0, &r);
+    max = r.eax;
+    hv_arch_cpuid(1, 0, &r);
+    vmx = (r.ecx & CPUID_1_ECX_VMX) != 0;
+    smx = (r.ecx & CPUID_1_ECX_SMX) != 0;
+    if (vmx)
+        mask |= HV_FEATURE_CONTROL_VMX_OUTSIDE_SMX;
+    if (vmx && smx)
+        mask |= HV_FEATURE_CONTROL_VMX_IN_SMX;
+    if (smx)
+        mask |= FC_SENTER_ENABLES;
+    if (max >= 7) {
+        hv_arch_cpuid(7, 0, &r);
+        if (r.ecx & CPUID_7_ECX_SGX_LC)
+            mask |= FC_SGX_LC;
+        if (r.ebx & CPUID_7_EBX_SGX)
+            mask |= FC_SGX;
+    }
+    if (hv_success(hv_arch_rdmsr_safe(MSR_IA32_MCG_CAP, &mcg)) && (mcg & MCG_CAP_LMCE_P))
+        mask |= FC_LMCE;
+    return mask;
 }
 
 bool hv_msr_is_guest_state(uint32_t msr)
@@ -223,7 +278,9 @@ hv_status_t hv_msr_guest_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *valu
 
     if (vcpu == NULL || value == NULL)
         return HV_STATUS_INVALID_PARAMETER;
-    if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
+    if (smm_only(msr)) {
+        st = HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
+    } else if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
         *value = vcpu->feature_control_virtual;
         where = HV_MSR_ROUTE_VIRTUAL;
         st = HV_STATUS_SUCCESS;
@@ -250,10 +307,14 @@ hv_status_t hv_msr_guest_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
         *route = HV_MSR_ROUTE_PHYSICAL;
     if (vcpu == NULL)
         return HV_STATUS_INVALID_PARAMETER;
+    if (smm_only(msr))
+        return HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
 
     if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
-        /* Locked means locked, for the virtual copy as for the real one. */
-        if (vcpu->feature_control_virtual & HV_FEATURE_CONTROL_LOCK)
+        /* The copy takes what the real MSR would: locked means locked,
+         * and a reserved bit or a feature's bit without the feature #GPs. */
+        if ((vcpu->feature_control_virtual & HV_FEATURE_CONTROL_LOCK) ||
+            (value & ~feature_control_writable()))
             return HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
         vcpu->feature_control_virtual = value;
         if (route != NULL)

@@ -279,6 +279,16 @@ uint64_t hv_mock_feature_control_virtual(const struct hv *hv, uint32_t core)
     return v != NULL ? v->feature_control_virtual : 0;
 }
 
+void hv_mock_set_feature_control_virtual(struct hv *hv, uint32_t core, uint64_t value)
+{
+    if (vcpu_of(hv, core, "hv_mock_set_feature_control_virtual") == NULL)
+        return;
+    /* As one activity of that CPU: it may be inside an exit reading it. */
+    hv_mock_cpu_lock(core);
+    hv->vcpus[core].feature_control_virtual = value;
+    hv_mock_cpu_unlock(core);
+}
+
 uint32_t hv_mock_movdr_refs(const struct hv *hv, uint32_t core)
 {
     const struct hv_vcpu *v = vcpu_of(hv, core, "hv_mock_movdr_refs");

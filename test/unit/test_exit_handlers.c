@@ -174,12 +174,13 @@ static void guest_state_msrs_use_their_vmcs_fields(void **state)
     assert_faulted(GP_INJECTED);
     assert_int_equal(fx_field(HV_VMCS_GUEST_SYSENTER_ESP), 0xfffffe0089abcdefull);
 
-    /* SMBASE exists only as a VMCS field. */
+    /* SMBASE is SMM-only: #GP, and GUEST_SMBASE is not its route. */
     R[HV_GPR_RCX] = HV_MSR_IA32_SMBASE;
     R[HV_GPR_RAX] = 0xA0000;
     R[HV_GPR_RDX] = 0;
     assert_int_equal(fx_exit(HV_EXIT_WRMSR, 0, 2), HV_ACTION_RESUME);
-    assert_int_equal(fx_field(HV_VMCS_GUEST_SMBASE), 0xA0000);
+    assert_faulted(GP_INJECTED);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_SMBASE), 0x30000);
 }
 
 static void forbidden_pat_and_efer_values(void **state)

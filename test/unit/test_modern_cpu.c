@@ -7,7 +7,7 @@
 #include <string.h>
 
 static struct hv *g_hv;
-static struct hv_msr_result res[8] __attribute__((unused));
+static struct hv_msr_result res[8];
 
 static int teardown(void **state)
 {
@@ -269,6 +269,160 @@ static void unexplained_xsaves_exit_is_fatal(void **state)
     hv_mock_cpu_resume_guest(0);
 }
 
+/* ---- IA32_SMBASE and the virtual FEATURE_CONTROL ----------------------------- */
+
+static uint64_t guest_rdmsr(uint32_t cpu, uint32_t msr, bool *gp)
+{
+    uint32_t prev = hv_mock_cpu_bind(cpu);
+    struct hv_vcpu *v = hv_mock_current_vcpu();
+    struct hv_mock_exit x = { .reason = HV_EXIT_RDMSR, .instruction_len = 2 };
+    uint64_t info = 0;
+
+    v->gprs.r[HV_GPR_RCX] = msr;
+    v->gprs.r[HV_GPR_RAX] = v->gprs.r[HV_GPR_RDX] = 0xDEAD;
+    hv_mock_vmcs_seed(HV_VMCS_VM_ENTRY_INTR_INFO, 0);
+    (void)hv_mock_exit(&x);
+    (void)hv_mock_vmcs_peek(HV_VMCS_VM_ENTRY_INTR_INFO, &info);
+    *gp = (info & HV_INTR_INFO_VALID) && HV_INTR_INFO_VECTOR(info) == HV_VECTOR_GP;
+    hv_mock_cpu_bind(prev);
+    return ((uint64_t)(uint32_t)v->gprs.r[HV_GPR_RDX] << 32) | (uint32_t)v->gprs.r[HV_GPR_RAX];
+}
+
+static bool guest_wrmsr_gp(uint32_t cpu, uint32_t msr, uint64_t value)
+{
+    uint32_t prev = hv_mock_cpu_bind(cpu);
+    struct hv_vcpu *v = hv_mock_current_vcpu();
+    struct hv_mock_exit x = { .reason = HV_EXIT_WRMSR, .instruction_len = 2 };
+    uint64_t info = 0;
+
+    v->gprs.r[HV_GPR_RCX] = msr;
+    v->gprs.r[HV_GPR_RAX] = (uint32_t)value;
+    v->gprs.r[HV_GPR_RDX] = value >> 32;
+    hv_mock_vmcs_seed(HV_VMCS_VM_ENTRY_INTR_INFO, 0);
+    (void)hv_mock_exit(&x);
+    (void)hv_mock_vmcs_peek(HV_VMCS_VM_ENTRY_INTR_INFO, &info);
+    hv_mock_cpu_bind(prev);
+    return (info & HV_INTR_INFO_VALID) && HV_INTR_INFO_VECTOR(info) == HV_VECTOR_GP;
+}
+
+/* IA32_SMBASE is readable only in SMM (SDM Vol. 4, Table 2-2 "SMM only";
+ * Vol. 3C, 32.11): outside SMM both RDMSR and WRMSR #GP, and GUEST_SMBASE,
+ * used only by the dual-monitor treatment of SMM, is nobody's route to it. */
+static void smbase_is_gp_outside_smm(void **state)
+{
+    uint64_t smbase0 = 0;
+    bool gp = false;
+    uint32_t c;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+    g_hv = support_start_hv();
+    smbase0 = field_on(1, HV_VMCS_GUEST_SMBASE);
+    assert_int_equal(hv_msr_write(g_hv, HV_ALL_CORES, HV_MSR_IA32_SMBASE, 0xA0000, res, 2),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    for (c = 0; c < 2; c++) {
+        assert_int_equal(res[c].status, HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+        assert_int_equal(field_on(c, HV_VMCS_GUEST_SMBASE), smbase0);
+    }
+    assert_int_equal(hv_msr_read(g_hv, 1, HV_MSR_IA32_SMBASE, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    /* The guest's own RDMSR/WRMSR: #GP(0), the field untouched. */
+    (void)guest_rdmsr(1, HV_MSR_IA32_SMBASE, &gp);
+    assert_true(gp);
+    assert_true(guest_wrmsr_gp(1, HV_MSR_IA32_SMBASE, 0xA0000));
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_SMBASE), smbase0);
+    assert_false(hv_msr_is_guest_state(HV_MSR_IA32_SMBASE));
+}
+
+/* Even where the platform does not fault on it (an emulator, a broken
+ * VM), a broadcast to cores not virtualized refuses SMBASE the same way. */
+static void smbase_is_gp_on_cores_not_virtualized(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_mock_msr_set_gp(HV_MOCK_ALL_CPUS, HV_MSR_IA32_SMBASE, false, false);
+    assert_int_equal(hv_create(&g_hv, hv_mock_os(), NULL), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_read(g_hv, HV_ALL_CORES, HV_MSR_IA32_SMBASE, res, 2),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(res[1].status, HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_SMBASE, 0xA0000, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    hv_destroy(g_hv);
+    g_hv = NULL;
+}
+
+/* The guest's FEATURE_CONTROL copy takes only what WRMSR to the real MSR
+ * takes (SDM Vol. 4, Table 2-2, IA32_FEATURE_CONTROL; Vol. 3C, 24.7): not
+ * once locked, no reserved bit, bit 1 and SENTER bits 15:8 only with SMX,
+ * SGX bits only with SGX, LMCE only with MCG_CAP[27]. */
+static void feature_control_copy_validates_writes(void **state)
+{
+    static const uint64_t bad[] = {
+        1ull << 3,                 /* reserved */
+        1ull << 63,                /* reserved */
+        HV_FEATURE_CONTROL_VMX_IN_SMX | HV_FEATURE_CONTROL_VMX_OUTSIDE_SMX,  /* no SMX */
+        0xFF00ull,                 /* SENTER enables without SMX */
+        1ull << 17, 1ull << 18,    /* SGX launch control, SGX: no SGX */
+        1ull << 20,                /* LMCE without MCG_CAP[27] */
+    };
+    uint64_t phys = 0;
+    size_t i;
+
+    (void)state;
+    /* Firmware left it unlocked; the guest's copy starts unlocked too. */
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_mock_msr_set(HV_MOCK_ALL_CPUS, HV_MSR_IA32_FEATURE_CONTROL, 0);
+    g_hv = support_start_hv();
+    hv_mock_set_feature_control_virtual(g_hv, 0, 0);
+    hv_mock_set_feature_control_virtual(g_hv, 1, 0);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, bad[i] | HV_FEATURE_CONTROL_VMX_OUTSIDE_SMX,
+                         res, 1) != HV_STATUS_EXCEPTION_GENERAL_PROTECTION)
+            fail_msg("FEATURE_CONTROL 0x%llx accepted", (unsigned long long)bad[i]);
+        assert_int_equal(hv_mock_feature_control_virtual(g_hv, 0), 0);
+    }
+    assert_true(guest_wrmsr_gp(1, HV_MSR_IA32_FEATURE_CONTROL, 0xFF04));
+    assert_int_equal(hv_mock_feature_control_virtual(g_hv, 1), 0);
+
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, 0x4, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(res[0].route, HV_MSR_ROUTE_VIRTUAL);
+    assert_int_equal(hv_mock_feature_control_virtual(g_hv, 0), 0x4);
+    assert_false(guest_wrmsr_gp(0, HV_MSR_IA32_FEATURE_CONTROL, 0x5));   /* lock it */
+    assert_int_equal(hv_mock_feature_control_virtual(g_hv, 0), 0x5);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, 0x5, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    /* The real MSR is the one hv_vmx_on locked, untouched by all this. */
+    assert_true(hv_mock_msr_get(0, HV_MSR_IA32_FEATURE_CONTROL, &phys));
+    assert_int_equal(phys, 0x5);
+}
+
+static void feature_control_bits_follow_the_cpu(void **state)
+{
+    (void)state;
+    /* Skylake has SMX: VMX in SMX and the SENTER enables are fine. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SKYLAKE), 0);
+    g_hv = support_start_hv();
+    hv_mock_set_feature_control_virtual(g_hv, 0, 0);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, 0xFF06, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, 0xFF06 | (1ull << 20), res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_stop(g_hv), HV_STATUS_SUCCESS);
+    hv_destroy(g_hv);
+    g_hv = NULL;
+    hv_mock_fini();
+    /* Sapphire Rapids has LMCE (MCG_CAP[27]) and SGX launch control once
+     * CPUID says so. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    hv_mock_msr_set(0, HV_MSR_IA32_FEATURE_CONTROL, 0);
+    hv_mock_cpuid_update(0, 7, 0, HV_MOCK_ECX, 1u << 30, 0);
+    g_hv = support_start_hv();
+    hv_mock_set_feature_control_virtual(g_hv, 0, 0);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, 0x4 | (1ull << 17) | (1ull << 20),
+                                  res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FEATURE_CONTROL, 0x4 | (1ull << 18), res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +435,10 @@ int main(void)
         cmocka_unit_test_teardown(xss_exiting_bitmap_is_zero_with_xsaves, teardown),
         cmocka_unit_test_teardown(xsaves_exit_resets_the_bitmap_and_reruns_natively, teardown),
         cmocka_unit_test_teardown(unexplained_xsaves_exit_is_fatal, teardown),
+        cmocka_unit_test_teardown(smbase_is_gp_outside_smm, teardown),
+        cmocka_unit_test_teardown(smbase_is_gp_on_cores_not_virtualized, teardown),
+        cmocka_unit_test_teardown(feature_control_copy_validates_writes, teardown),
+        cmocka_unit_test_teardown(feature_control_bits_follow_the_cpu, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

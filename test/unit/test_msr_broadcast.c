@@ -106,7 +106,6 @@ static void guest_state_msrs_land_in_their_fields(void **state)
         { HV_MSR_IA32_SYSENTER_CS, HV_VMCS_GUEST_SYSENTER_CS, 0x10 },
         { HV_MSR_IA32_SYSENTER_ESP, HV_VMCS_GUEST_SYSENTER_ESP, 0xfffffe0000003000ull },
         { HV_MSR_IA32_SYSENTER_EIP, HV_VMCS_GUEST_SYSENTER_EIP, 0xffffffff81a01234ull },
-        { HV_MSR_IA32_SMBASE, HV_VMCS_GUEST_SMBASE, 0xA0000 },
         { HV_MSR_IA32_DEBUGCTL, HV_VMCS_GUEST_IA32_DEBUGCTL, 0x1 },
         { HV_MSR_IA32_PAT, HV_VMCS_GUEST_IA32_PAT, 0x0007010600070106ull },
         { HV_MSR_IA32_EFER, HV_VMCS_GUEST_IA32_EFER, 0xD01 },
@@ -197,7 +196,6 @@ static void forbidden_values_are_gp_and_change_nothing(void **state)
         { HV_MSR_IA32_EFER, HV_VMCS_GUEST_IA32_EFER, 0xD01 | (1ull << 3) },              /* reserved bit */
         { HV_MSR_IA32_EFER, HV_VMCS_GUEST_IA32_EFER, 0xD01 & ~HV_EFER_LME },             /* LME off with paging */
         { HV_MSR_IA32_DEBUGCTL, HV_VMCS_GUEST_IA32_DEBUGCTL, 1ull << 2 },                /* reserved bit */
-        { HV_MSR_IA32_SMBASE, HV_VMCS_GUEST_SMBASE, 1ull << 32 },
         { HV_MSR_IA32_GS_BASE, HV_VMCS_GUEST_GS_BASE, 0x0001000000000000ull },
     };
     size_t i;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * MSRs whose guest value is not (only) the physical register: the
- * guest-state MSRs that VM entry loads from VMCS fields, SMBASE (a VMCS
- * field only), and IA32_FEATURE_CONTROL (a per-core virtual copy).
+ * guest-state MSRs that VM entry loads from VMCS fields, and
+ * IA32_FEATURE_CONTROL (a per-core virtual copy). IA32_SMBASE is SMM-only:
+ * RDMSR and WRMSR of it are #GP for the guest and the broadcast alike.
  *
  * A blue-pill guest and VMX root share every other MSR, so for those a
  * plain fault-safe RDMSR/WRMSR in root is the guest's view.
@@ -27,7 +28,7 @@ enum hv_msr_route {
     HV_MSR_ROUTE_VIRTUAL = 2,   /* the core's virtual copy (FEATURE_CONTROL) */
 };
 
-/* true for SYSENTER_CS/ESP/EIP, SMBASE, DEBUGCTL, PAT, EFER,
+/* true for SYSENTER_CS/ESP/EIP, FS/GS_BASE, DEBUGCTL, PAT, EFER,
  * PERF_GLOBAL_CTRL, BNDCFGS, RTIT_CTL, PKRS, S_CET,
  * INTERRUPT_SSP_TABLE_ADDR and FEATURE_CONTROL. */
 bool hv_msr_is_guest_state(uint32_t msr);

@@ -311,8 +311,11 @@ uint64_t hv_mock_exit_count(const struct hv *hv, uint32_t core, uint32_t reason)
 /* The last fatal dump of `core` ("" if none), and forgetting it. */
 const char *hv_mock_exit_dump(const struct hv *hv, uint32_t core);
 void hv_mock_exit_dump_clear(struct hv *hv, uint32_t core);
-/* The guest's virtual IA32_FEATURE_CONTROL on `core`. */
+/* The guest's virtual IA32_FEATURE_CONTROL on `core`, and setting it
+ * (the core starts it as the real MSR after bring-up, i.e. locked; a test
+ * of the guest's writes to an unlocked copy starts it unlocked). */
 uint64_t hv_mock_feature_control_virtual(const struct hv *hv, uint32_t core);
+void hv_mock_set_feature_control_virtual(struct hv *hv, uint32_t core, uint64_t value);
 /* Users of MOV-DR exiting on `core` (the control is on while > 0). */
 uint32_t hv_mock_movdr_refs(const struct hv *hv, uint32_t core);
 
