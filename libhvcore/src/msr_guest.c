@@ -139,12 +139,115 @@ bool hv_msr_is_guest_state(uint32_t msr)
     return msr == HV_MSR_IA32_FEATURE_CONTROL || find(msr) != NULL;
 }
 
+/* CPUID leaf `leaf` if the CPU has it (basic and extended ranges each
+ * have their own maximum, SDM Vol. 2A CPUID); zeros and false if not. */
+static bool cpuid_leaf(uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *r)
+{
+    hv_arch_cpuid(leaf & 0x80000000u, 0, r);
+    if (r->eax < leaf) {
+        r->eax = r->ebx = r->ecx = r->edx = 0;
+        return false;
+    }
+    hv_arch_cpuid(leaf, subleaf, r);
+    return true;
+}
+
+#define CPUID_7_ECX_LA57       (1u << 16)
+
+/* The width WRMSR checks an address MSR against is the processor's
+ * linear-address width, CPUID.80000008H:EAX[15:8]: 57 on a processor that
+ * supports 5-level paging, 48 otherwise, whatever CR4.LA57 (SDM Vol. 2B,
+ * WRMSR; Vol. 1, 3.3.7.1; Intel 5-Level Paging white paper 335252, 2.6:
+ * these checks are static, by processor support). A leaf that reports
+ * neither width falls back on CPUID.(7,0):ECX.LA57. */
+static uint32_t linear_width(void)
+{
+    struct hv_cpuid_regs r;
+    uint32_t w = 0;
+
+    if (cpuid_leaf(0x80000008u, 0, &r))
+        w = (r.eax >> 8) & 0xFFu;
+    if (w != 48u && w != 57u) {
+        (void)cpuid_leaf(7, 0, &r);
+        w = (r.ecx & CPUID_7_ECX_LA57) ? 57u : 48u;
+    }
+    return w;
+}
+
+/* Bits 63:(width - 1) all equal. */
 static bool canonical(uint64_t v)
 {
-    uint64_t top = v >> 47;
+    uint32_t w = linear_width();
+    uint64_t top = v >> (w - 1u);
 
-    return top == 0 || top == 0x1FFFFull;
+    return top == 0 || top == (~0ull >> (w - 1u));
 }
+
+/* IA32_PERF_GLOBAL_CTRL's valid bits (SDM Vol. 3B, 21.2.2-21.2.5 and Vol.
+ * 2A CPUID leaf 0AH; Vol. 4, IA32_PERF_GLOBAL_CTRL): an enable per GP
+ * counter (EAX[15:8] of them) in bits 31:0; an enable per fixed counter in
+ * bits 47:32, where fixed counter i exists if EDX[4:0] > i or, from
+ * version 5 on, ECX[i]; bit 48 (PERF_METRICS) if IA32_PERF_CAPABILITIES[15],
+ * which exists with CPUID.1:ECX.PDCM[15]. */
+#define CPUID_1_ECX_PDCM          (1u << 15)
+#define MSR_IA32_PERF_CAPABILITIES 0x345u
+#define PERF_CAP_PERF_METRICS     (1ull << 15)
+#define PERF_GLOBAL_PERF_METRICS  (1ull << 48)
+#define PERF_MAX_FIXED            16u
+
+static uint64_t perf_global_ctrl_valid(void)
+{
+    struct hv_cpuid_regs r;
+    uint64_t mask, cap = 0, fixed;
+    uint32_t version, gp, nfixed;
+
+    if (!cpuid_leaf(0xA, 0, &r))
+        return 0;
+    version = r.eax & 0xFFu;
+    gp = (r.eax >> 8) & 0xFFu;
+    nfixed = r.edx & 0x1Fu;
+    mask = gp >= 32u ? 0xFFFFFFFFull : (1ull << gp) - 1u;
+    fixed = nfixed >= PERF_MAX_FIXED ? 0xFFFFull : (1ull << nfixed) - 1u;
+    if (version >= 5u)
+        fixed |= r.ecx & 0xFFFFu;
+    mask |= fixed << 32;
+    (void)cpuid_leaf(1, 0, &r);
+    if ((r.ecx & CPUID_1_ECX_PDCM) &&
+        hv_success(hv_arch_rdmsr_safe(MSR_IA32_PERF_CAPABILITIES, &cap)) && (cap & PERF_CAP_PERF_METRICS))
+        mask |= PERF_GLOBAL_PERF_METRICS;
+    return mask;
+}
+
+/* IA32_S_CET (SDM Vol. 4, Table 2-2; Vol. 1, 18.3.1): SH_STK_EN (0) and
+ * WR_SHSTK_EN (1) with CET_SS; ENDBR_EN (2), LEG_IW_EN (3), NO_TRACK_EN
+ * (4), SUPPRESS_DIS (5), SUPPRESS (10), TRACKER (11) and the legacy
+ * code-page bitmap base (63:12, a canonical linear address) with CET_IBT;
+ * bits 9:6 reserved; SUPPRESS and TRACKER both set is #GP. */
+#define CPUID_7_ECX_CET_SS     (1u << 7)
+#define CPUID_7_EDX_CET_IBT    (1u << 20)
+#define S_CET_SS_BITS          0x3ull
+#define S_CET_IBT_BITS         (0x3Cull | (1ull << 10) | (1ull << 11) | ~0xFFFull)
+#define S_CET_SUPPRESS         (1ull << 10)
+#define S_CET_TRACKER          (1ull << 11)
+
+static bool s_cet_allowed(uint64_t v)
+{
+    struct hv_cpuid_regs r;
+    uint64_t allowed = 0;
+
+    (void)cpuid_leaf(7, 0, &r);
+    if (r.ecx & CPUID_7_ECX_CET_SS)
+        allowed |= S_CET_SS_BITS;
+    if (r.edx & CPUID_7_EDX_CET_IBT)
+        allowed |= S_CET_IBT_BITS;
+    if (v & ~allowed)
+        return false;
+    if ((v & S_CET_SUPPRESS) && (v & S_CET_TRACKER))
+        return false;
+    return canonical(v & ~0xFFFull);
+}
+
+#define CPUID_80000001_EDX_NX  (1u << 20)
 
 static bool has_feature(enum feature f)
 {
@@ -178,7 +281,6 @@ static bool has_feature(enum feature f)
 static bool value_allowed(struct hv_vcpu *vcpu, enum check c, uint64_t v)
 {
     struct hv_cpuid_regs r;
-    uint64_t mask;
     uint32_t i;
 
     switch (c) {
@@ -203,6 +305,10 @@ static bool value_allowed(struct hv_vcpu *vcpu, enum check c, uint64_t v)
 
         if (v & ~(HV_EFER_SCE | HV_EFER_LME | HV_EFER_LMA | HV_EFER_NXE))
             return false;
+        /* NXE is reserved without NX (SDM Vol. 4, IA32_EFER; Vol. 3A, 5.13). */
+        (void)cpuid_leaf(0x80000001u, 0, &r);
+        if ((v & HV_EFER_NXE) && !(r.edx & CPUID_80000001_EDX_NX))
+            return false;
         /* LME may not change while paging is on (SDM Vol. 3A, 10.8.5). */
         if ((cr0 & HV_CR0_PG) && ((v ^ cur) & HV_EFER_LME))
             return false;
@@ -214,17 +320,14 @@ static bool value_allowed(struct hv_vcpu *vcpu, enum check c, uint64_t v)
          * ENABLE_UNCORE_PMI, FREEZE_WHILE_SMM, RTM_DEBUG (Vol. 4, 2-2). */
         return (v & ~0xFFC3ull) == 0;
     case CHECK_PERF_GLOBAL:
-        hv_arch_cpuid(0xA, 0, &r);
-        mask = ((1ull << ((r.eax >> 8) & 0xFFu)) - 1u) |
-               (((1ull << (r.edx & 0x1Fu)) - 1u) << 32);
-        return (v & ~mask) == 0;
+        return (v & ~perf_global_ctrl_valid()) == 0;
     case CHECK_BNDCFGS:
         return (v & 0xFFCull) == 0 && canonical(v & ~0xFFFull);
     case CHECK_RTIT_CTL:
         /* Reserved: 18, 23, 28-31, 48-55, 57-63 (Vol. 4, IA32_RTIT_CTL). */
         return (v & 0xFEFF0000F0840000ull) == 0;
     case CHECK_S_CET:
-        return (v & 0x3C0ull) == 0 && canonical(v & ~0xFFFull);
+        return s_cet_allowed(v);
     }
     return false;
 }

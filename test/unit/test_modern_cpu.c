@@ -13,7 +13,8 @@ static int teardown(void **state)
 {
     (void)state;
     support_fail_on_mock_failure();
-    hv_mock_cpu_bind(0);
+    if (hv_mock_cpu_count() > 0)
+        hv_mock_cpu_bind(0);
     if (g_hv != NULL) {
         (void)hv_stop(g_hv);
         hv_destroy(g_hv);
@@ -423,6 +424,220 @@ static void feature_control_bits_follow_the_cpu(void **state)
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
 }
 
+/* ---- what WRMSR accepts ---------------------------------------------------- */
+
+/* 57-bit canonical (bit 56 = 0, bits 63:57 = 0) but not 48-bit canonical. */
+#define LA57_ONLY   0x00FF800000000000ull
+#define NEITHER     0x0100000000000000ull
+
+/* WRMSR of an address MSR checks canonicality against the processor's
+ * linear-address width (CPUID.80000008H:EAX[15:8]: 57 with 5-level paging
+ * support), not against CR4.LA57 (SDM Vol. 2B WRMSR; Intel 5-Level Paging
+ * white paper 335252, 2.6). The mock's Sapphire Rapids runs 4-level paging
+ * (CR4.LA57 = 0) like a default Linux boot. */
+static void canonical_means_the_cpus_linear_address_width(void **state)
+{
+    static const uint32_t msrs[] = {
+        HV_MSR_IA32_FS_BASE, HV_MSR_IA32_GS_BASE, HV_MSR_IA32_SYSENTER_ESP,
+        HV_MSR_IA32_SYSENTER_EIP, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR,
+    };
+    size_t i;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    assert_false(hv_mock_cpu(0)->cr[4] & (1ull << 12));
+    g_hv = support_start_hv();
+    for (i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+        if (hv_msr_write(g_hv, HV_ALL_CORES, msrs[i], LA57_ONLY, res, 2) != HV_STATUS_SUCCESS)
+            fail_msg("MSR 0x%x = 0x%llx refused on a CPU with LA57", msrs[i], (unsigned long long)LA57_ONLY);
+        assert_int_equal(hv_msr_write(g_hv, 1, msrs[i], NEITHER, res, 1),
+                         HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    }
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_BASE), LA57_ONLY);
+    /* The guest's own WRMSR follows the same rule. */
+    assert_false(guest_wrmsr_gp(1, HV_MSR_IA32_SYSENTER_EIP, LA57_ONLY | 0x1000));
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_SYSENTER_EIP), LA57_ONLY | 0x1000);
+    assert_true(guest_wrmsr_gp(1, HV_MSR_IA32_SYSENTER_EIP, NEITHER));
+}
+
+static void canonical_is_48_bits_without_la57(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FS_BASE, LA57_ONLY, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_FS_BASE, 0xFFFF800000000000ull, res, 1),
+                     HV_STATUS_SUCCESS);
+}
+
+/* Whatever a guest-state MSR reads, writing it back is accepted: the
+ * hypervisor never turns a no-op WRMSR into a #GP. */
+static void writing_back_what_was_read_always_succeeds(void **state)
+{
+    static const uint32_t msrs[] = {
+        HV_MSR_IA32_SYSENTER_CS, HV_MSR_IA32_SYSENTER_ESP, HV_MSR_IA32_SYSENTER_EIP,
+        HV_MSR_IA32_FS_BASE, HV_MSR_IA32_GS_BASE, HV_MSR_IA32_DEBUGCTL, HV_MSR_IA32_PAT,
+        HV_MSR_IA32_EFER, HV_MSR_IA32_PERF_GLOBAL_CTRL, HV_MSR_IA32_BNDCFGS, HV_MSR_IA32_RTIT_CTL,
+        HV_MSR_IA32_PKRS, HV_MSR_IA32_S_CET, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR,
+        HV_MSR_IA32_FEATURE_CONTROL,
+    };
+    static const enum hv_mock_profile profiles[] = {
+        HV_MOCK_PROFILE_HASWELL, HV_MOCK_PROFILE_SKYLAKE, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS,
+    };
+    size_t p, i;
+
+    (void)state;
+    for (p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++) {
+        assert_int_equal(support_setup_machine(1, profiles[p]), 0);
+        g_hv = support_start_hv();
+        hv_mock_set_feature_control_virtual(g_hv, 0, 0x4);   /* unlocked: writable */
+        for (i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+            uint64_t v;
+            hv_status_t st;
+
+            if (hv_msr_read(g_hv, 0, msrs[i], res, 1) != HV_STATUS_SUCCESS)
+                continue;                                     /* absent here: #GP both ways */
+            v = res[0].value;
+            st = hv_msr_write(g_hv, 0, msrs[i], v, res, 1);
+            if (st != HV_STATUS_SUCCESS)
+                fail_msg("%s: MSR 0x%x read 0x%llx, writing it back gave %s", hv_mock_profile_name(profiles[p]),
+                         msrs[i], (unsigned long long)v, hv_status_name(st));
+        }
+        assert_int_equal(hv_stop(g_hv), HV_STATUS_SUCCESS);
+        hv_destroy(g_hv);
+        g_hv = NULL;
+        hv_mock_fini();
+    }
+}
+
+/* PERF_GLOBAL_CTRL's valid bits (SDM Vol. 4, IA32_PERF_GLOBAL_CTRL; Vol.
+ * 3B, 21.2.2-21.2.5 and CPUID leaf 0AH): GP counters EAX[15:8]; fixed
+ * counter i if EDX[4:0] > i or, from version 5, ECX[i]; bit 48 with
+ * IA32_PERF_CAPABILITIES[15] (PERF_METRICS). */
+static void perf_global_ctrl_bits_come_from_cpuid_0a(void **state)
+{
+    uint64_t linux_value = 0;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    /* Fixed counters 0-3 contiguous, and 5 through the v5 bitmask only. */
+    hv_mock_cpuid_update(0, 0xA, 0, HV_MOCK_ECX, 1u << 5, 0);
+    assert_true(hv_mock_msr_get(0, HV_MSR_IA32_PERF_GLOBAL_CTRL, &linux_value));
+    g_hv = support_start_hv();
+    /* What Linux left there (8 GP, 4 fixed, PERF_METRICS) goes back in. */
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, linux_value, res, 1),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 37, res, 1),
+                     HV_STATUS_SUCCESS);                                      /* fixed 5 */
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 36, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);                 /* fixed 4 */
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 8, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);                 /* GP 8 */
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 49, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+}
+
+static void perf_global_ctrl_without_v5_or_perf_metrics(void **state)
+{
+    struct hv_cpuid_regs v4 = { .eax = 4 | (4u << 8) | (48u << 16), .ecx = 0x20, .edx = 3 };
+    uint64_t cap = 0;
+
+    (void)state;
+    /* Before version 5, ECX is reserved: its bits name no counter. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_mock_cpuid_set(0, 0xA, 0, &v4);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 0x70000000Full, res, 1),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 37, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 48, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_stop(g_hv), HV_STATUS_SUCCESS);
+    hv_destroy(g_hv);
+    g_hv = NULL;
+    hv_mock_fini();
+    /* Perfmon v5 without PERF_METRICS: bit 48 is reserved. */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    assert_true(hv_mock_msr_get(0, 0x345, &cap));
+    hv_mock_msr_set(0, 0x345, cap & ~(1ull << 15));
+    hv_mock_msr_set(0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 0xF000000FFull);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 0xF000000FFull, res, 1),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 1ull << 48, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+}
+
+/* IA32_S_CET (SDM Vol. 4, Table 2-2; Vol. 1, 18.3): bits 9:6 reserved,
+ * SUPPRESS (10) together with TRACKER (11) is #GP, the legacy-bitmap base
+ * (63:12) must be canonical, and the IBT bits (2-5, 10, 11, 63:12) need
+ * CET_IBT, the shadow-stack bits (0, 1) CET_SS. */
+static void s_cet_reserved_combinations_are_gp(void **state)
+{
+    static const uint64_t bad[] = {
+        (1ull << 10) | (1ull << 11),            /* SUPPRESS with TRACKER */
+        1ull << 6, 1ull << 9,                   /* reserved */
+        NEITHER | 0x4,                          /* legacy bitmap base not canonical */
+    };
+    size_t i;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    g_hv = support_start_hv();
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, bad[i], res, 1) != HV_STATUS_EXCEPTION_GENERAL_PROTECTION)
+            fail_msg("S_CET 0x%llx accepted", (unsigned long long)bad[i]);
+    }
+    assert_int_equal(field_on(0, HV_VMCS_GUEST_S_CET), 0x4);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x4 | 0x10 | (1ull << 10) | LA57_ONLY, res, 1),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x1 | (1ull << 11), res, 1), HV_STATUS_SUCCESS);
+}
+
+static void s_cet_bits_follow_cet_ss_and_ibt(void **state)
+{
+    (void)state;
+    /* Shadow stacks only (no IBT). */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    hv_mock_cpuid_update(0, 7, 0, HV_MOCK_EDX, 0, 1u << 20);
+    hv_mock_msr_set(0, HV_MSR_IA32_S_CET, 0);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x3, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x4, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x1000, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(hv_stop(g_hv), HV_STATUS_SUCCESS);
+    hv_destroy(g_hv);
+    g_hv = NULL;
+    hv_mock_fini();
+    /* IBT only (no shadow stacks). */
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    hv_mock_cpuid_update(0, 7, 0, HV_MOCK_ECX, 0, 1u << 7);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x4, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x1, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+}
+
+/* EFER.NXE is reserved without CPUID.80000001H:EDX.NX[20] (SDM Vol. 4,
+ * IA32_EFER; Vol. 3A, 5.1). */
+static void efer_nxe_without_nx_is_gp(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_mock_cpuid_update(0, 0x80000001u, 0, HV_MOCK_EDX, 0, 1u << 20);
+    hv_mock_msr_set(0, HV_MSR_IA32_EFER, HV_EFER_SCE | HV_EFER_LME | HV_EFER_LMA);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_EFER, HV_EFER_SCE | HV_EFER_LME, res, 1),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_EFER, HV_EFER_SCE | HV_EFER_LME | HV_EFER_NXE, res, 1),
+                     HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_false(field_on(0, HV_VMCS_GUEST_IA32_EFER) & HV_EFER_NXE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +654,14 @@ int main(void)
         cmocka_unit_test_teardown(smbase_is_gp_on_cores_not_virtualized, teardown),
         cmocka_unit_test_teardown(feature_control_copy_validates_writes, teardown),
         cmocka_unit_test_teardown(feature_control_bits_follow_the_cpu, teardown),
+        cmocka_unit_test_teardown(canonical_means_the_cpus_linear_address_width, teardown),
+        cmocka_unit_test_teardown(canonical_is_48_bits_without_la57, teardown),
+        cmocka_unit_test_teardown(writing_back_what_was_read_always_succeeds, teardown),
+        cmocka_unit_test_teardown(perf_global_ctrl_bits_come_from_cpuid_0a, teardown),
+        cmocka_unit_test_teardown(perf_global_ctrl_without_v5_or_perf_metrics, teardown),
+        cmocka_unit_test_teardown(s_cet_reserved_combinations_are_gp, teardown),
+        cmocka_unit_test_teardown(s_cet_bits_follow_cet_ss_and_ibt, teardown),
+        cmocka_unit_test_teardown(efer_nxe_without_nx_is_gp, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@
  *                            HV_ENTRY_CTL_LOAD_CET_STATE, 0);
  *     hv_mock_vmx_ctls_allow(HV_MOCK_ALL_CPUS, HV_MOCK_CTLS_EXIT,
  *                            HV_EXIT_CTL_LOAD_CET_STATE, 0);
- *     hv_mock_cpuid_update(HV_MOCK_ALL_CPUS, 7, 0, HV_MOCK_ECX, 1u << 7, 0);
+ *     hv_mock_cpuid_update(HV_MOCK_ALL_CPUS, 7, 0, HV_MOCK_EDX, 1u << 20, 0);  (CET_IBT)
  *     hv_mock_msr_set(HV_MOCK_ALL_CPUS, HV_MSR_IA32_S_CET, 0);
  *     ... hv_start(): the CET guest-state fields now exist.
  *
