@@ -29,25 +29,29 @@ enum feature {
     FEAT_ALWAYS, FEAT_MPX, FEAT_PT, FEAT_PKS, FEAT_CET, FEAT_PERFMON_V2,
 };
 
+#define SAVED_ALWAYS 0u
+#define SAVED_NEVER  0xFFFFFFFFu
+
 struct guest_msr {
     uint32_t msr;
     uint32_t field;          /* VMCS guest-state field */
     uint32_t entry_ctl;      /* VM-entry control that loads it; 0 = always loaded */
-    uint32_t exit_save_ctl;  /* VM-exit control that saves it; 0 = saved whenever
-                                the CPU supports entry_ctl (SDM 28.3.3) */
+    uint32_t exit_save_ctl;  /* VM-exit control that saves it; SAVED_ALWAYS = every
+                                exit saves it once the CPU supports entry_ctl
+                                (SDM Vol. 3C, 28.3.1); SAVED_NEVER = no exit does */
     enum check check;
     enum feature feature;
 };
 
 static const struct guest_msr guest_msrs[] = {
-    { HV_MSR_IA32_SYSENTER_CS, HV_VMCS_GUEST_SYSENTER_CS, 0, 0, CHECK_NONE, FEAT_ALWAYS },
-    { HV_MSR_IA32_SYSENTER_ESP, HV_VMCS_GUEST_SYSENTER_ESP, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
-    { HV_MSR_IA32_SYSENTER_EIP, HV_VMCS_GUEST_SYSENTER_EIP, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
+    { HV_MSR_IA32_SYSENTER_CS, HV_VMCS_GUEST_SYSENTER_CS, 0, SAVED_ALWAYS, CHECK_NONE, FEAT_ALWAYS },
+    { HV_MSR_IA32_SYSENTER_ESP, HV_VMCS_GUEST_SYSENTER_ESP, 0, SAVED_ALWAYS, CHECK_CANONICAL, FEAT_ALWAYS },
+    { HV_MSR_IA32_SYSENTER_EIP, HV_VMCS_GUEST_SYSENTER_EIP, 0, SAVED_ALWAYS, CHECK_CANONICAL, FEAT_ALWAYS },
     /* Not IA32_SMBASE: see smm_only() below. */
     /* VM entry loads the FS/GS bases from the guest segment fields, so a
      * write to the physical MSR in root would not survive the next entry. */
-    { HV_MSR_IA32_FS_BASE, HV_VMCS_GUEST_FS_BASE, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
-    { HV_MSR_IA32_GS_BASE, HV_VMCS_GUEST_GS_BASE, 0, 0, CHECK_CANONICAL, FEAT_ALWAYS },
+    { HV_MSR_IA32_FS_BASE, HV_VMCS_GUEST_FS_BASE, 0, SAVED_ALWAYS, CHECK_CANONICAL, FEAT_ALWAYS },
+    { HV_MSR_IA32_GS_BASE, HV_VMCS_GUEST_GS_BASE, 0, SAVED_ALWAYS, CHECK_CANONICAL, FEAT_ALWAYS },
     { HV_MSR_IA32_DEBUGCTL, HV_VMCS_GUEST_IA32_DEBUGCTL, HV_ENTRY_CTL_LOAD_DEBUG_CONTROLS,
       HV_EXIT_CTL_SAVE_DEBUG_CONTROLS, CHECK_DEBUGCTL, FEAT_ALWAYS },
     { HV_MSR_IA32_PAT, HV_VMCS_GUEST_IA32_PAT, HV_ENTRY_CTL_LOAD_PAT, HV_EXIT_CTL_SAVE_PAT,
@@ -57,15 +61,15 @@ static const struct guest_msr guest_msrs[] = {
     /* No save control in the primary exit controls: guest writes are
      * trapped instead once the load control is on. */
     { HV_MSR_IA32_PERF_GLOBAL_CTRL, HV_VMCS_GUEST_IA32_PERF_GLOBAL_CTRL,
-      HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL, 0xFFFFFFFFu, CHECK_PERF_GLOBAL, FEAT_PERFMON_V2 },
-    { HV_MSR_IA32_BNDCFGS, HV_VMCS_GUEST_IA32_BNDCFGS, HV_ENTRY_CTL_LOAD_BNDCFGS, 0,
+      HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL, SAVED_NEVER, CHECK_PERF_GLOBAL, FEAT_PERFMON_V2 },
+    { HV_MSR_IA32_BNDCFGS, HV_VMCS_GUEST_IA32_BNDCFGS, HV_ENTRY_CTL_LOAD_BNDCFGS, SAVED_ALWAYS,
       CHECK_BNDCFGS, FEAT_MPX },
-    { HV_MSR_IA32_RTIT_CTL, HV_VMCS_GUEST_IA32_RTIT_CTL, HV_ENTRY_CTL_LOAD_RTIT_CTL, 0,
+    { HV_MSR_IA32_RTIT_CTL, HV_VMCS_GUEST_IA32_RTIT_CTL, HV_ENTRY_CTL_LOAD_RTIT_CTL, SAVED_ALWAYS,
       CHECK_RTIT_CTL, FEAT_PT },
-    { HV_MSR_IA32_PKRS, HV_VMCS_GUEST_IA32_PKRS, HV_ENTRY_CTL_LOAD_PKRS, 0, CHECK_LOW32, FEAT_PKS },
-    { HV_MSR_IA32_S_CET, HV_VMCS_GUEST_S_CET, HV_ENTRY_CTL_LOAD_CET_STATE, 0, CHECK_S_CET, FEAT_CET },
+    { HV_MSR_IA32_PKRS, HV_VMCS_GUEST_IA32_PKRS, HV_ENTRY_CTL_LOAD_PKRS, SAVED_ALWAYS, CHECK_LOW32, FEAT_PKS },
+    { HV_MSR_IA32_S_CET, HV_VMCS_GUEST_S_CET, HV_ENTRY_CTL_LOAD_CET_STATE, SAVED_ALWAYS, CHECK_S_CET, FEAT_CET },
     { HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, HV_VMCS_GUEST_INTR_SSP_TABLE_ADDR,
-      HV_ENTRY_CTL_LOAD_CET_STATE, 0, CHECK_CANONICAL, FEAT_CET },
+      HV_ENTRY_CTL_LOAD_CET_STATE, SAVED_ALWAYS, CHECK_CANONICAL, FEAT_CET },
 };
 
 static const struct guest_msr *find(uint32_t msr)
@@ -337,8 +341,23 @@ static bool load_ctl_active(struct hv_vcpu *vcpu, const struct guest_msr *g)
     return g->entry_ctl == 0 || (vcpu->ctls.entry & g->entry_ctl) != 0;
 }
 
-/* Turn on the entry control that loads `g`, seeding every field it loads
- * with the current physical value first so that nothing else changes. */
+/* Does the guest field of `g` hold the guest's live value in root? It
+ * does when this exit saved it: always, for the state a CPU with the load
+ * control saves on every exit (BNDCFGS, RTIT_CTL, PKRS, S_CET, the SSP
+ * table address and SSP itself, SDM Vol. 3C, 28.3.1 and 28.3.3), or when
+ * the save control is on (PAT, EFER, DEBUGCTL). */
+static bool field_is_live(const struct hv_vcpu *vcpu, const struct guest_msr *g)
+{
+    if (g->exit_save_ctl == SAVED_ALWAYS)
+        return true;
+    return g->exit_save_ctl != SAVED_NEVER && (vcpu->ctls.exit & g->exit_save_ctl) != 0;
+}
+
+/* Turn on the entry control that loads `g`, so that the next VM entry
+ * loads exactly what the guest has now: a field this exit saved is left
+ * as it is (rewriting it could only lose state, e.g. GUEST_SSP, which no
+ * RDMSR reads); any other is seeded from the physical MSR, which is the
+ * guest's own while no exit control loads a host value into it. */
 static hv_status_t enable_load_ctl(struct hv_vcpu *vcpu, const struct guest_msr *g)
 {
     uint32_t i, entry = vcpu->ctls.entry | g->entry_ctl;
@@ -346,17 +365,12 @@ static hv_status_t enable_load_ctl(struct hv_vcpu *vcpu, const struct guest_msr 
     uint64_t v;
 
     for (i = 0; i < sizeof(guest_msrs) / sizeof(guest_msrs[0]); i++) {
-        if (guest_msrs[i].entry_ctl != g->entry_ctl)
+        if (guest_msrs[i].entry_ctl != g->entry_ctl || field_is_live(vcpu, &guest_msrs[i]))
             continue;
         st = hv_arch_rdmsr_safe(guest_msrs[i].msr, &v);
         if (!hv_success(st))
             v = 0;
         st = hv_vmcs_write(guest_msrs[i].field, v);
-        if (!hv_success(st))
-            return st;
-    }
-    if (g->entry_ctl == HV_ENTRY_CTL_LOAD_CET_STATE) {
-        st = hv_vmcs_writenat(HV_VMCS_GUEST_SSP, 0);
         if (!hv_success(st))
             return st;
     }
@@ -366,8 +380,7 @@ static hv_status_t enable_load_ctl(struct hv_vcpu *vcpu, const struct guest_msr 
     vcpu->ctls.entry = entry;
     /* Without an exit control that saves the MSR, a guest WRMSR would be
      * undone at the next entry: trap the guest's writes instead. */
-    if (g->exit_save_ctl == 0xFFFFFFFFu ||
-        (g->exit_save_ctl != 0 && !(vcpu->ctls.exit & g->exit_save_ctl)))
+    if (!field_is_live(vcpu, g))
         (void)hv_msr_bitmap_set(vcpu, g->msr, false, true);
     return HV_STATUS_SUCCESS;
 }

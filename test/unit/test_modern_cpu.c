@@ -638,6 +638,50 @@ static void efer_nxe_without_nx_is_gp(void **state)
     assert_false(field_on(0, HV_VMCS_GUEST_IA32_EFER) & HV_EFER_NXE);
 }
 
+/* ---- turning on a VM-entry load control ---------------------------------------- */
+
+/* On a CPU with load-CET-state, every VM exit saves SSP, S_CET and the SSP
+ * table address into their guest fields (SDM Vol. 3C, 28.3.1, 28.3.3): in
+ * root those fields ARE the guest's live state. Turning the entry control
+ * on (the first S_CET write through the hypervisor) must load exactly
+ * them back; zeroing GUEST_SSP would switch the guest's shadow stack. */
+static void enabling_load_cet_keeps_the_live_ssp(void **state)
+{
+    const uint64_t ssp = 0xffffc90000a0ffd8ull;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    hv_mock_cpu(1)->ssp = ssp;
+    hv_mock_msr_set(1, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, 0xffff88807fc12000ull);
+    g_hv = support_start_hv();
+    assert_false(field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+
+    assert_int_equal(hv_msr_write(g_hv, 1, HV_MSR_IA32_S_CET, 0x14, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(res[0].route, HV_MSR_ROUTE_VMCS_FIELD);
+    assert_true(field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_S_CET), 0x14);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_SSP), ssp);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_INTR_SSP_TABLE_ADDR), 0xffff88807fc12000ull);
+    /* The guest resumed on its own shadow stack. */
+    assert_int_equal(hv_mock_cpu(1)->ssp, ssp);
+    /* And the next write goes straight to the field. */
+    assert_int_equal(hv_msr_write(g_hv, 1, HV_MSR_IA32_S_CET, 0x4, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(field_on(1, HV_VMCS_GUEST_SSP), ssp);
+}
+
+/* The same holds for PKRS: its field is saved at every exit. */
+static void enabling_load_pkrs_keeps_the_live_value(void **state)
+{
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
+    g_hv = support_start_hv();
+    assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PKRS, 0x5555555Cu, res, 1), HV_STATUS_SUCCESS);
+    assert_int_equal(field_on(0, HV_VMCS_GUEST_IA32_PKRS), 0x5555555Cu);
+    assert_true(field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PKRS);
+    /* Nothing else in the CET group was touched by the PKRS control. */
+    assert_false(field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +706,8 @@ int main(void)
         cmocka_unit_test_teardown(s_cet_reserved_combinations_are_gp, teardown),
         cmocka_unit_test_teardown(s_cet_bits_follow_cet_ss_and_ibt, teardown),
         cmocka_unit_test_teardown(efer_nxe_without_nx_is_gp, teardown),
+        cmocka_unit_test_teardown(enabling_load_cet_keeps_the_live_ssp, teardown),
+        cmocka_unit_test_teardown(enabling_load_pkrs_keeps_the_live_value, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
