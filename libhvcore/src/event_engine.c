@@ -49,22 +49,38 @@ static hv_status_t quiescent(uint32_t cpu, void *arg)
 }
 
 /* Every core runs a cross-call with interrupts enabled before it, so none
- * is still inside a VM exit that started before this call. */
-static void wait_for_exits(struct hv *hv)
+ * is still inside a VM exit that started before this call. If the OS could
+ * not run it everywhere, nothing is known about the cores it missed: the
+ * caller must not free what those exits may read (false). */
+static bool wait_for_exits(struct hv *hv)
 {
-    (void)hv->os->run_on_each_cpu(hv->os->ctx, quiescent, NULL, HV_CPU_ORDER_ANY);
+    return hv_success(hv->os->run_on_each_cpu(hv->os->ctx, quiescent, NULL, HV_CPU_ORDER_ANY));
 }
 
 /* ---- engine creation ------------------------------------------------------- */
 
+/* Free a partly or fully built engine that was never published: the first
+ * `rings` rings, the tables, the engine itself. */
+static void engine_undo(struct hv *hv, struct hv_event_engine *g, uint32_t rings)
+{
+    size_t rb = hv_msg_ring_bytes(EV_RING_CAPACITY);
+
+    while (rings-- > 0)
+        hv->os->free_pages(hv->os->ctx, g->ring_mem[rings], pages_for(rb));
+    if (g->core_wants)
+        hv->os->free_pages(hv->os->ctx, g->core_wants, g->wants_pages);
+    if (g->rings)
+        hv->os->free_pages(hv->os->ctx, g->rings, g->rings_pages);
+    hv->os->free_pages(hv->os->ctx, g, pages_for(sizeof(*g)));
+}
+
 static hv_status_t engine_create(struct hv *hv)
 {
-    struct hv_event_engine *g;
+    struct hv_event_engine *g, *expected = NULL;
     size_t pages, rb = hv_msg_ring_bytes(EV_RING_CAPACITY);
     uint32_t c;
-    hv_status_t st;
 
-    if (hv->events != NULL)
+    if (__atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) != NULL)
         return HV_STATUS_SUCCESS;
     g = alloc_bytes(hv, sizeof(*g), &pages);
     if (g == NULL)
@@ -79,26 +95,23 @@ static hv_status_t engine_create(struct hv *hv)
         g->ring_mem[c] = hv->os->alloc_pages(hv->os->ctx, pages_for(rb));
         if (g->ring_mem[c] == NULL)
             goto rings_failed;
-        st = hv_msg_ring_init(g->ring_mem[c], EV_RING_CAPACITY, c, &g->rings[c]);
-        if (!hv_success(st)) {
+        if (!hv_success(hv_msg_ring_init(g->ring_mem[c], EV_RING_CAPACITY, c, &g->rings[c]))) {
             hv->os->free_pages(hv->os->ctx, g->ring_mem[c], pages_for(rb));
-            g->ring_mem[c] = NULL;
             goto rings_failed;
         }
     }
     g->break_handler = NULL;
-    hv->events = g;
+    /* Two first adds may race here: one engine is published, the other is
+     * undone, and both callers go on with the published one. */
+    if (!__atomic_compare_exchange_n(&hv->events, &expected, g, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        engine_undo(hv, g, hv->cpu_count);
     return HV_STATUS_SUCCESS;
 
 rings_failed:
-    while (c-- > 0)
-        hv->os->free_pages(hv->os->ctx, g->ring_mem[c], pages_for(rb));
+    engine_undo(hv, g, c);
+    return HV_STATUS_INSUFFICIENT_RESOURCES;
 tables_failed:
-    if (g->core_wants)
-        hv->os->free_pages(hv->os->ctx, g->core_wants, g->wants_pages);
-    if (g->rings)
-        hv->os->free_pages(hv->os->ctx, g->rings, g->rings_pages);
-    hv->os->free_pages(hv->os->ctx, g, pages_for(sizeof(*g)));
+    engine_undo(hv, g, 0);
     return HV_STATUS_INSUFFICIENT_RESOURCES;
 }
 
@@ -172,38 +185,45 @@ static hv_status_t build_snapshot(struct hv *hv, struct hv_event_engine *g, stru
     return HV_STATUS_SUCCESS;
 }
 
-/* Publish `next` and free the snapshot it replaces once no exit uses it. */
-static void publish(struct hv *hv, struct hv_event_engine *g, struct ev_snapshot *next)
+/* Publish `next` and free the snapshot it replaces once no exit uses it.
+ * Returns whether the grace period completed; if not, the old snapshot is
+ * kept until the engine is destroyed, and so must be whatever it lists. */
+static bool publish(struct hv *hv, struct hv_event_engine *g, struct ev_snapshot *next)
 {
     struct ev_snapshot *old = __atomic_exchange_n(&g->snap, next, __ATOMIC_ACQ_REL);
+    bool grace = wait_for_exits(hv);
 
     if (old != NULL) {
-        wait_for_exits(hv);
-        hv->os->free_pages(hv->os->ctx, old, old->pages);
+        if (grace) {
+            hv->os->free_pages(hv->os->ctx, old, old->pages);
+        } else {
+            old->grave_next = g->grave_snaps;
+            g->grave_snaps = old;
+        }
     }
+    return grace;
 }
 
 /* ---- MOV-DR exiting, reference counted ------------------------------------------ */
 
-struct movdr_req {
-    uint32_t set;
-};
-
+/* Level-triggered: the control follows the count as it is when this runs
+ * in root, not the transition that asked for it. Two callers crossing zero
+ * in opposite directions may have their requests run in either order; the
+ * last one to run still sees the final count. */
 static uint64_t movdr_in_root(void *vcpu_ptr, void *arg)
 {
     struct hv_vcpu *v = vcpu_ptr;
-    const struct movdr_req *r = arg;
+    bool on = __atomic_load_n(&v->movdr_refs, __ATOMIC_ACQUIRE) != 0;
 
-    hv_exit_update_proc_controls(v, r->set ? HV_PROC_MOV_DR_EXITING : 0,
-                                 r->set ? 0 : HV_PROC_MOV_DR_EXITING);
+    (void)arg;
+    hv_exit_update_proc_controls(v, on ? HV_PROC_MOV_DR_EXITING : 0, on ? 0 : HV_PROC_MOV_DR_EXITING);
     return HV_STATUS_SUCCESS;
 }
 
 static hv_status_t movdr_on_core(uint32_t cpu, void *arg)
 {
-    struct hv *hv = ((void **)arg)[0];
-    struct movdr_req *r = ((void **)arg)[1];
-    struct hv_root_request req = { movdr_in_root, r };
+    struct hv *hv = arg;
+    struct hv_root_request req = { movdr_in_root, NULL };
 
     /* Not launched yet: hv_vmcs_setup() reads movdr_refs. */
     if (!(hv->vcpus[cpu].steps & HV_STEP_LAUNCHED))
@@ -211,29 +231,36 @@ static hv_status_t movdr_on_core(uint32_t cpu, void *arg)
     return (hv_status_t)hv_arch_vmcall(HV_VMCALL_RUN_IN_ROOT, HV_VMCALL_KEY, (uint64_t)(uintptr_t)&req, 0);
 }
 
-static hv_status_t movdr_apply(struct hv *hv, uint32_t core, uint32_t set)
+/* Bring core's MOV-DR exiting in line with its reference count. */
+static hv_status_t movdr_apply(struct hv *hv, uint32_t core)
 {
-    struct movdr_req r = { set };
-    void *arg[2] = { hv, &r };
-
-    return hv->os->run_on_cpu(hv->os->ctx, core, movdr_on_core, arg);
+    return hv->os->run_on_cpu(hv->os->ctx, core, movdr_on_core, hv);
 }
 
 hv_status_t hv_movdr_exiting_get(struct hv *hv, uint32_t core)
 {
     if (hv == NULL || core >= hv->cpu_count)
         return HV_STATUS_INVALID_PARAMETER;
-    if (hv->vcpus[core].movdr_refs++ == 0)
-        return movdr_apply(hv, core, 1);
+    if (__atomic_fetch_add(&hv->vcpus[core].movdr_refs, 1u, __ATOMIC_ACQ_REL) == 0)
+        return movdr_apply(hv, core);
     return HV_STATUS_SUCCESS;
 }
 
 hv_status_t hv_movdr_exiting_put(struct hv *hv, uint32_t core)
 {
-    if (hv == NULL || core >= hv->cpu_count || hv->vcpus[core].movdr_refs == 0)
+    uint32_t n;
+
+    if (hv == NULL || core >= hv->cpu_count)
         return HV_STATUS_INVALID_PARAMETER;
-    if (--hv->vcpus[core].movdr_refs == 0)
-        return movdr_apply(hv, core, 0);
+    /* Never below zero, even when callers race on the last reference. */
+    n = __atomic_load_n(&hv->vcpus[core].movdr_refs, __ATOMIC_ACQUIRE);
+    do {
+        if (n == 0)
+            return HV_STATUS_INVALID_PARAMETER;
+    } while (!__atomic_compare_exchange_n(&hv->vcpus[core].movdr_refs, &n, n - 1u, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    if (n == 1)
+        return movdr_apply(hv, core);
     return HV_STATUS_SUCCESS;
 }
 
@@ -401,7 +428,7 @@ hv_status_t hv_event_add_many(struct hv *hv, const struct hv_event_spec *specs, 
     st = engine_create(hv);
     if (!hv_success(st))
         return st;
-    g = hv->events;
+    g = __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE);
     lock(g);
     if (g->nevents + n > HV_EVENT_MAX_EVENTS) {
         st = HV_STATUS_INSUFFICIENT_RESOURCES;
@@ -449,7 +476,7 @@ hv_status_t hv_event_add(struct hv *hv, const struct hv_event_spec *spec, uint32
 
 hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_action_spec *a)
 {
-    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     struct ev_action *slot;
     struct hv_event *e;
     hv_status_t st = HV_STATUS_SUCCESS;
@@ -524,7 +551,7 @@ out:
 
 static hv_status_t set_enabled(struct hv *hv, uint32_t id, uint32_t on)
 {
-    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     struct hv_event *e;
     hv_status_t st;
 
@@ -556,7 +583,7 @@ hv_status_t hv_event_disable(struct hv *hv, uint32_t id)
 
 hv_status_t hv_event_remove(struct hv *hv, uint32_t id)
 {
-    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     struct ev_snapshot *snap;
     struct hv_event *e;
     uint32_t index, i;
@@ -587,18 +614,25 @@ hv_status_t hv_event_remove(struct hv *hv, uint32_t id)
         unlock(g);
         return st;
     }
-    publish(hv, g, snap); /* waits until no exit can still see `e` */
+    /* Waits until no exit can still see `e`; if that cannot be known,
+     * `e` waits for the engine's destruction instead. */
+    if (publish(hv, g, snap)) {
+        free_event(hv, e);
+    } else {
+        e->grave_next = g->grave_events;
+        g->grave_events = e;
+    }
     st = sync_movdr(hv, g);
-    free_event(hv, e);
     unlock(g);
     return st;
 }
 
 hv_status_t hv_event_clear(struct hv *hv)
 {
-    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     uint32_t i, n;
     hv_status_t st;
+    bool grace;
 
     if (hv == NULL)
         return HV_STATUS_INVALID_PARAMETER;
@@ -607,17 +641,23 @@ hv_status_t hv_event_clear(struct hv *hv)
     lock(g);
     n = g->nevents;
     g->nevents = 0;
-    publish(hv, g, NULL);
+    grace = publish(hv, g, NULL);
     st = sync_movdr(hv, g);
-    for (i = 0; i < n; i++)
-        free_event(hv, g->events[i]);
+    for (i = 0; i < n; i++) {
+        if (grace) {
+            free_event(hv, g->events[i]);
+        } else {
+            g->events[i]->grave_next = g->grave_events;
+            g->grave_events = g->events[i];
+        }
+    }
     unlock(g);
     return st;
 }
 
 hv_status_t hv_event_list(struct hv *hv, struct hv_event_info *out, uint32_t max, uint32_t *count)
 {
-    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     uint32_t i, k;
 
     if (hv == NULL || count == NULL || (max && out == NULL))
@@ -647,20 +687,23 @@ hv_status_t hv_event_list(struct hv *hv, struct hv_event_info *out, uint32_t max
 
 struct hv_msg_ring *hv_event_ring(struct hv *hv, uint32_t core)
 {
-    if (hv == NULL || hv->events == NULL || core >= hv->cpu_count)
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
+
+    if (g == NULL || core >= hv->cpu_count)
         return NULL;
-    return hv->events->rings[core];
+    return g->rings[core];
 }
 
 bool hv_event_flush(struct hv *hv)
 {
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     bool any = false;
     uint32_t c;
 
-    if (hv == NULL || hv->events == NULL)
+    if (g == NULL)
         return false;
     for (c = 0; c < hv->cpu_count; c++)
-        any |= hv_msg_flush(hv->events->rings[c]);
+        any |= hv_msg_flush(g->rings[c]);
     return any;
 }
 
@@ -673,13 +716,26 @@ void hv_event_set_break_handler(struct hv *hv, hv_break_handler_fn fn)
 
 void hv_event_engine_destroy(struct hv *hv)
 {
-    struct hv_event_engine *g = hv ? hv->events : NULL;
+    struct hv_event_engine *g = hv ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
     size_t rb = hv_msg_ring_bytes(EV_RING_CAPACITY);
     uint32_t c;
 
     if (g == NULL)
         return;
     (void)hv_event_clear(hv);
+    /* After hv_stop no core runs an exit: the retired memory is free now. */
+    while (g->grave_snaps != NULL) {
+        struct ev_snapshot *s = g->grave_snaps;
+
+        g->grave_snaps = s->grave_next;
+        hv->os->free_pages(hv->os->ctx, s, s->pages);
+    }
+    while (g->grave_events != NULL) {
+        struct hv_event *e = g->grave_events;
+
+        g->grave_events = e->grave_next;
+        free_event(hv, e);
+    }
     for (c = 0; c < hv->cpu_count; c++)
         hv->os->free_pages(hv->os->ctx, g->ring_mem[c], pages_for(rb));
     if (g->events)

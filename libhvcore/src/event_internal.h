@@ -36,6 +36,7 @@ struct hv_event {
     uint32_t nactions;          /* atomic: actions[0..n) are complete */
     struct ev_action actions[HV_EVENT_MAX_ACTIONS];
     uint64_t fired;             /* atomic */
+    struct hv_event *grave_next; /* retired while a grace period failed */
 };
 
 /* One key of the snapshot: (type, core or ANY, pid or ANY) -> a run of
@@ -48,6 +49,7 @@ struct ev_slot {
 
 struct ev_snapshot {
     uint64_t gen;               /* publication number, from 1 (hv.h: root_tlb_gen) */
+    struct ev_snapshot *grave_next; /* retired while a grace period failed */
     uint32_t mask;              /* slots - 1 (power of two) */
     uint32_t nlist;
     size_t pages;
@@ -63,6 +65,10 @@ struct hv_event_engine {
     size_t events_pages;
     struct ev_snapshot *snap;   /* published; read with acquire */
     uint64_t snap_gen;          /* generation of the last snapshot built */
+    /* What could not be freed because a grace period failed (an exit may
+     * still read it): freed by hv_event_engine_destroy, after hv_stop. */
+    struct ev_snapshot *grave_snaps;
+    struct hv_event *grave_events;
     struct hv_msg_ring **rings; /* one per core */
     void **ring_mem;
     size_t rings_pages;
