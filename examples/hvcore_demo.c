@@ -3,7 +3,8 @@
  * show what happens on each core, send a few VM exits through the real
  * dispatcher, and tear everything down.
  *
- *   hvcore-demo [--cpus N] [--profile haswell|skylake|no-vmx|locked-off|in-use|no-true-ctls]
+ *   hvcore-demo [--cpus N] [--profile haswell|skylake|no-vmx|locked-off|in-use|no-true-ctls|
+ *                                     sapphire-rapids|no-ept-vpid]
  */
 #include <hvcore/hvcore.h>
 #include <hvcore/testing/mock.h>
@@ -16,6 +17,7 @@ static const struct { const char *name; enum hv_mock_profile p; } profiles[] = {
     { "haswell", HV_MOCK_PROFILE_HASWELL },       { "skylake", HV_MOCK_PROFILE_SKYLAKE },
     { "no-vmx", HV_MOCK_PROFILE_NO_VMX },          { "locked-off", HV_MOCK_PROFILE_VMX_LOCKED_OFF },
     { "in-use", HV_MOCK_PROFILE_VMX_IN_USE },      { "no-true-ctls", HV_MOCK_PROFILE_NO_TRUE_CTLS },
+    { "sapphire-rapids", HV_MOCK_PROFILE_SAPPHIRE_RAPIDS }, { "no-ept-vpid", HV_MOCK_PROFILE_NO_EPT_VPID },
 };
 
 static void step(const char *msg)
