@@ -78,11 +78,9 @@ static uint64_t fired(uint32_t id)
 
 static bool movdr_on(uint32_t cpu)
 {
-    uint32_t prev = hv_mock_cpu_bind(cpu);
     uint64_t proc = 0;
 
-    hv_mock_vmcs_peek(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc);
-    hv_mock_cpu_bind(prev);
+    hv_mock_vmcs_peek_on(cpu, HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc);
     return (proc & HV_PROC_MOV_DR_EXITING) != 0;
 }
 
@@ -153,19 +151,14 @@ static void movdr_exiting_only_where_needed(void **state)
 static void emulation_stays_right(void **state)
 {
     uint64_t rip0 = 0, dr7 = 0;
-    uint32_t prev;
 
     (void)state;
     add(HV_EVENT_ANY_PID, HV_EVENT_ANY_CORE, false);
-    prev = hv_mock_cpu_bind(0);
-    hv_mock_vmcs_peek(HV_VMCS_GUEST_RIP, &rip0);
-    hv_mock_cpu_bind(prev);
+    hv_mock_vmcs_peek_on(0, HV_VMCS_GUEST_RIP, &rip0);
     assert_int_equal(mov_dr7(0, 7, 0x403), HV_ACTION_RESUME);
-    prev = hv_mock_cpu_bind(0);
-    assert_true(hv_mock_vmcs_peek(HV_VMCS_GUEST_DR7, &dr7));
+    assert_true(hv_mock_vmcs_peek_on(0, HV_VMCS_GUEST_DR7, &dr7));
     assert_int_equal(dr7, 0x403);            /* the guest's breakpoint is armed */
-    hv_mock_vmcs_peek(HV_VMCS_GUEST_RIP, &rip0);
-    hv_mock_cpu_bind(prev);
+    hv_mock_vmcs_peek_on(0, HV_VMCS_GUEST_RIP, &rip0);
     /* A faulting access (bit 32 set) is still a #GP, and fires nothing. */
     assert_int_equal(mov_dr7(0, 7, 1ull << 32), HV_ACTION_RESUME);
     assert_int_equal(fired(1), 1);
@@ -238,16 +231,14 @@ static void script_break_and_callback(void **state)
     struct hv_action_spec br = { .kind = HV_EVENT_ACTION_BREAK };
     struct hv_msg_record r[4];
     uint64_t rsp = 0, regs[16];
-    uint32_t id, prev;
+    uint32_t id;
     char text[HV_EVENT_MAX_SCRIPT + 1];
 
     (void)state;
     id = add(HV_EVENT_ANY_PID, 0, true);
     assert_int_equal(hv_event_add_action(g_hv, id, &sc), HV_STATUS_SUCCESS);
     assert_int_equal(hv_event_add_action(g_hv, id, &br), HV_STATUS_SUCCESS);
-    prev = hv_mock_cpu_bind(0);
-    hv_mock_vmcs_peek(HV_VMCS_GUEST_RSP, &rsp);
-    hv_mock_cpu_bind(prev);
+    hv_mock_vmcs_peek_on(0, HV_VMCS_GUEST_RSP, &rsp);
     mov_dr7(0, 0x490, 0x401);
     assert_int_equal(drain(0, r, 4), 2);
     assert_int_equal(r[0].h.kind, HV_MSG_SCRIPT);

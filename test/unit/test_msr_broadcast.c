@@ -31,12 +31,10 @@ static int stop(void **state)
 /* The guest-state field of `cpu`'s VMCS (peeked, not counted). */
 static uint64_t field_on(uint32_t cpu, uint32_t field)
 {
-    uint32_t prev = hv_mock_cpu_bind(cpu);
     uint64_t v = 0;
 
-    if (!hv_mock_vmcs_peek(field, &v))
+    if (!hv_mock_vmcs_peek_on(cpu, field, &v))
         fail_msg("cpu %u: %s never written", cpu, hv_vmcs_field_name(field));
-    hv_mock_cpu_bind(prev);
     return v;
 }
 
