@@ -16,6 +16,8 @@ enum hv_exit_action hv_exit_invd(struct hv_exit *e);
 enum hv_exit_action hv_exit_wbinvd(struct hv_exit *e);
 enum hv_exit_action hv_exit_inject_ud(struct hv_exit *e);
 enum hv_exit_action hv_exit_triple_fault(struct hv_exit *e);
+enum hv_exit_action hv_exit_init_signal(struct hv_exit *e);
+enum hv_exit_action hv_exit_sipi(struct hv_exit *e);
 enum hv_exit_action hv_exit_entry_failure(struct hv_exit *e);
 enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e);
 enum hv_exit_action hv_exit_nmi_window(struct hv_exit *e);

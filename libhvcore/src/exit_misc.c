@@ -69,10 +69,59 @@ enum hv_exit_action hv_exit_inject_ud(struct hv_exit *e)
     return HV_ACTION_RESUME;
 }
 
+/* A triple fault shuts a native CPU down, and a PC turns that shutdown
+ * into a reset of the machine (SDM Vol. 3A, 6.15, interrupt 8: "the
+ * processor enters shutdown mode"). The guest is the machine's own OS, so
+ * the core does what the machine would: it records why (the dump goes to
+ * the log, which the platform may or may not get to print) and resets the
+ * platform from root. An SDK user who would rather stop and look overrides
+ * reason 2. FATAL only if no reset mechanism answered. */
 enum hv_exit_action hv_exit_triple_fault(struct hv_exit *e)
 {
     (void)hv_exit_unexpected(e);
+    hv_lib_log(e->vcpu->hv->os, HV_LOG_ERROR, "guest triple fault: resetting the machine, as the CPU would");
+    hv_arch_reset_platform();
     return HV_ACTION_FATAL;
+}
+
+/*
+ * INIT (reason 3): a native CPU would reset itself and wait for a SIPI;
+ * in VMX non-root it exits instead (SDM Vol. 3C, 26.2). The OS sends INIT
+ * to a CPU it wants to restart (CPU hotplug, refused by the platforms while
+ * loaded; kexec and reboot, which devirtualize every CPU first), so one
+ * arriving here is the OS giving up on this CPU. The blue-pill guest cannot
+ * run the real-mode start-up code that follows (no unrestricted guest), so
+ * the CPU is parked as INIT would park it: activity state wait-for-SIPI
+ * (HLT where the CPU has no wait-for-SIPI state), where it takes no
+ * interrupts and no NMIs (SDM Vol. 3C, 25.4.2, 27.6.x) and costs nothing.
+ */
+enum hv_exit_action hv_exit_init_signal(struct hv_exit *e)
+{
+    uint32_t state = (e->vcpu->caps.misc & HV_VMX_MISC_ACTIVITY_WAIT_SIPI) ? HV_ACTIVITY_WAIT_SIPI : HV_ACTIVITY_HLT;
+
+    if (!hv_success(hv_vmcs_write32(HV_VMCS_GUEST_ACTIVITY_STATE, state)))
+        return hv_exit_unexpected(e);
+    hv_lib_log(e->vcpu->hv->os, HV_LOG_WARN,
+               state == HV_ACTIVITY_WAIT_SIPI ? "INIT received: the CPU is parked in wait-for-SIPI"
+                                              : "INIT received: the CPU is parked in HLT (no wait-for-SIPI state)");
+    return HV_ACTION_RESUME;
+}
+
+/* SIPI (reason 4, only in wait-for-SIPI): the start-up code at vector *
+ * 4 KiB runs in real mode, which a guest without unrestricted guest
+ * cannot do, so the CPU stays parked; the OS sees a CPU that did not start
+ * (as when a SIPI is lost) and goes on with the others. */
+enum hv_exit_action hv_exit_sipi(struct hv_exit *e)
+{
+    char msg[96];
+    struct hv_sb sb;
+
+    hv_sb_init(&sb, msg, sizeof(msg));
+    hv_sb_str(&sb, "SIPI vector ");
+    hv_sb_hex(&sb, hv_exit_qualification(e) & 0xFFu);
+    hv_sb_str(&sb, " ignored: the CPU stays parked (no real-mode start-up in a blue-pill guest)");
+    hv_lib_log(e->vcpu->hv->os, HV_LOG_WARN, msg);
+    return HV_ACTION_RESUME;
 }
 
 enum hv_exit_action hv_exit_entry_failure(struct hv_exit *e)

@@ -10,6 +10,8 @@
 static const hv_exit_handler_fn default_handlers[HV_EXIT_REASON_COUNT] = {
     [HV_EXIT_EXCEPTION_NMI]            = hv_exit_exception_nmi,
     [HV_EXIT_TRIPLE_FAULT]             = hv_exit_triple_fault,
+    [HV_EXIT_INIT_SIGNAL]              = hv_exit_init_signal,
+    [HV_EXIT_SIPI]                     = hv_exit_sipi,
     [HV_EXIT_NMI_WINDOW]               = hv_exit_nmi_window,
     [HV_EXIT_CPUID]                    = hv_exit_cpuid,
     [HV_EXIT_GETSEC]                   = hv_exit_inject_ud,

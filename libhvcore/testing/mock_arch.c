@@ -456,6 +456,14 @@ void hv_arch_wbinvd(void)
         cpu->wbinvd_count++;
 }
 
+void hv_arch_reset_platform(void)
+{
+    struct hv_mock_cpu *cpu = hv_mocki_cpu("hv_arch_reset_platform");
+
+    if (cpu != NULL)
+        cpu->platform_resets++;
+}
+
 void hv_arch_flush_root_tlb(bool have_invpcid)
 {
     struct hv_mock_cpu *cpu = hv_mocki_cpu("hv_arch_flush_root_tlb");

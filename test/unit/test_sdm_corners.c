@@ -519,6 +519,59 @@ static void root_flushes_its_tlb_before_touching_recycled_os_memory(void **state
     assert_int_equal(hv_event_remove(fx_hv, id), HV_STATUS_SUCCESS);
 }
 
+/* ---- the machine's life events ---------------------------------------------- */
+
+static void triple_fault_resets_the_machine(void **state)
+{
+    (void)state;
+    /* Given a guest that triple-faults, the core records why and resets
+     * the platform as the CPU's shutdown would (the mock records it). */
+    support_count_mock_failures();
+    assert_int_equal(fx_exit(HV_EXIT_TRIPLE_FAULT, 0, 0), HV_ACTION_FATAL);
+    support_fail_on_mock_failure();
+    assert_int_equal(hv_mock_cpu(1)->platform_resets, 1);
+    assert_non_null(strstr(hv_exit_last_dump(fx_v), "reason=0x2"));
+    assert_true(hv_mock_os_log_contains("guest triple fault: resetting the machine"));
+    hv_mock_cpu_resume_guest(1);
+}
+
+static uint32_t activity(void)
+{
+    return (uint32_t)fx_field(HV_VMCS_GUEST_ACTIVITY_STATE);
+}
+
+static void init_parks_the_cpu_and_sipi_leaves_it_parked(void **state)
+{
+    (void)state;
+    /* Given an INIT sent to a virtualized CPU... */
+    assert_int_equal(fx_exit(HV_EXIT_INIT_SIGNAL, 0, 0), HV_ACTION_RESUME);
+    /* ...it waits for a SIPI, as after a native INIT, nothing injected. */
+    assert_int_equal(activity(), HV_ACTIVITY_WAIT_SIPI);
+    assert_faulted(0);
+    assert_true(hv_mock_os_log_contains("INIT received: the CPU is parked in wait-for-SIPI"));
+    /* A SIPI cannot start real-mode code here: the CPU stays parked. */
+    assert_int_equal(fx_exit(HV_EXIT_SIPI, 0x9A, 0), HV_ACTION_RESUME);
+    assert_int_equal(activity(), HV_ACTIVITY_WAIT_SIPI);
+    assert_true(hv_mock_os_log_contains("SIPI vector 0x9a ignored"));
+    assert_int_equal(hv_mock_cpu(1)->platform_resets, 0);
+}
+
+static void no_wait_for_sipi_state(void)
+{
+    uint64_t misc = 0;
+
+    assert_true(hv_mock_msr_get(0, HV_MSR_IA32_VMX_MISC, &misc));
+    hv_mock_msr_set(HV_MOCK_ALL_CPUS, HV_MSR_IA32_VMX_MISC, misc & ~HV_VMX_MISC_ACTIVITY_WAIT_SIPI);
+}
+
+static void init_parks_in_hlt_without_wait_for_sipi(void **state)
+{
+    (void)state;
+    restart(no_wait_for_sipi_state, 0, NULL);
+    assert_int_equal(fx_exit(HV_EXIT_INIT_SIGNAL, 0, 0), HV_ACTION_RESUME);
+    assert_int_equal(activity(), HV_ACTIVITY_HLT);
+}
+
 /* ---- leaving VMX ---------------------------------------------------------- */
 
 static void devirtualization_restores_guest_msrs(void **state)
@@ -578,6 +631,9 @@ int main(void)
         T(machine_check_in_root_reaches_the_guests_os),
         T(machine_check_root_cannot_survive_stops_the_machine),
         T(root_flushes_its_tlb_before_touching_recycled_os_memory),
+        T(triple_fault_resets_the_machine),
+        T(init_parks_the_cpu_and_sipi_leaves_it_parked),
+        T(init_parks_in_hlt_without_wait_for_sipi),
         T(devirtualization_restores_guest_msrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

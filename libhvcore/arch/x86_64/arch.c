@@ -324,6 +324,24 @@ HV_NOTRACE void hv_arch_flush_root_tlb(bool have_invpcid)
     }
 }
 
+static inline HV_NOTRACE void outb(uint16_t port, uint8_t value)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+HV_NOTRACE void hv_arch_reset_platform(void)
+{
+    uint32_t spin;
+
+    outb(0xCF9, 0x02);  /* reset control: select a hard reset... */
+    outb(0xCF9, 0x06);  /* ...and pulse it */
+    for (spin = 0; spin < 100000u; spin++)
+        __asm__ volatile("pause");
+    outb(0x64, 0xFE);   /* 8042: pulse the CPU reset line */
+    for (spin = 0; spin < 100000u; spin++)
+        __asm__ volatile("pause");
+}
+
 HV_NOTRACE _Noreturn void hv_arch_halt_forever(void)
 {
     for (;;)

@@ -55,6 +55,12 @@ void hv_arch_wbinvd(void);
  * global ones included: INVPCID all-contexts when `have_invpcid`, else a
  * CR4.PGE toggle (SDM Vol. 3A, 4.10.4.1). See hv.h, root_tlb_gen. */
 void hv_arch_flush_root_tlb(bool have_invpcid);
+/* VMX root: reset the machine as a PC does when a CPU shuts down after a
+ * triple fault: a full reset through the reset control register (port
+ * 0xCF9, PIIX/ICH and later), then the 8042 reset line (port 0x64, 0xFE).
+ * Returns only if neither took effect (and always on the mock, which
+ * records the request). */
+void hv_arch_reset_platform(void);
 
 /* VMX instructions. Results follow SDM Vol. 3C, 31.2: VMsucceed ->
  * SUCCESS; VMfailInvalid -> HV_STATUS_VMX_FAIL_INVALID; VMfailValid ->

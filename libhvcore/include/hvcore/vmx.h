@@ -87,6 +87,15 @@ enum hv_exit_reason {
 #define HV_MSR_IA32_VMX_EXIT_CTLS          0x00000483u
 #define HV_MSR_IA32_VMX_ENTRY_CTLS         0x00000484u
 #define HV_MSR_IA32_VMX_MISC               0x00000485u
+/* IA32_VMX_MISC bits 6-8: activity states HLT, shutdown, wait-for-SIPI
+ * supported (SDM Vol. 3D, A.6). */
+#define HV_VMX_MISC_ACTIVITY_HLT           (1ull << 6)
+#define HV_VMX_MISC_ACTIVITY_WAIT_SIPI     (1ull << 8)
+/* Guest activity state (SDM Vol. 3C, 25.4.2). */
+#define HV_ACTIVITY_ACTIVE                 0u
+#define HV_ACTIVITY_HLT                    1u
+#define HV_ACTIVITY_SHUTDOWN               2u
+#define HV_ACTIVITY_WAIT_SIPI              3u
 #define HV_MSR_IA32_VMX_CR0_FIXED0         0x00000486u
 #define HV_MSR_IA32_VMX_CR0_FIXED1         0x00000487u
 #define HV_MSR_IA32_VMX_CR4_FIXED0         0x00000488u

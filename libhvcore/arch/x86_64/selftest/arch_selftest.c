@@ -271,6 +271,12 @@ static void emulate(int sig, ucontext_t *uc)
     }
     if ((p[i] & 0xF0) == 0x40) { rex = p[i]; i++; }
 
+    if (p[i] == 0xE6 || p[i] == 0xEE) { /* out imm8, al / out dx, al */
+        uint16_t port = p[i] == 0xE6 ? p[i + 1] : (uint16_t)g[REG_RDX];
+        tr_add("out(%x)=%x;", port, (unsigned)(uint8_t)g[REG_RAX]);
+        g[REG_RIP] += i + (p[i] == 0xE6 ? 2 : 1);
+        return;
+    }
     if (p[i] == 0xFA) { /* cli: the halt loop */
         M.halted++;
         g[REG_RIP] = (greg_t)(uintptr_t)sim_abort;
@@ -468,8 +474,8 @@ static bool privileged_at(const uint8_t *p)
         opsz |= p[i++] == 0x66;
     if ((p[i] & 0xF0) == 0x40)
         i++;
-    if (p[i] == 0xFA)
-        return true; /* cli */
+    if (p[i] == 0xFA || p[i] == 0xE6 || p[i] == 0xEE)
+        return true; /* cli, out */
     if (p[i++] != 0x0F)
         return false;
     op = p[i++];
@@ -511,7 +517,7 @@ static bool privileged_at(const uint8_t *p)
 enum probe_id {
     P_VMCALL, P_VMXON, P_VMCLEAR, P_VMPTRLD, P_VMREAD, P_VMWRITE, P_VMLAUNCH, P_VMRESUME, P_VMXOFF,
     P_INVEPT, P_INVVPID, P_INVPCID, P_RDMSR, P_WRMSR, P_XSETBV, P_MOVCR, P_MOVDR, P_LGDT, P_LIDT, P_LLDT, P_LTR,
-    P_CLI, P_COUNT
+    P_CLI, P_OUT, P_COUNT
 };
 static struct { const char *name; int sig; uint64_t rax; } probes[P_COUNT];
 static volatile int probe_active, probe_sig;
@@ -627,6 +633,7 @@ static void probe_all(void)
     PROBE(P_LLDT, "lldt", "xorl %%edx, %%edx\n\tlldt %%dx");
     PROBE(P_LTR, "ltr", "xorl %%edx, %%edx\n\tltr %%dx");
     PROBE(P_CLI, "cli", "cli");
+    PROBE(P_OUT, "out", "movl $0x80, %%edx\n\txorl %%eax, %%eax\n\toutb %%al, %%dx"); /* POST port */
 #undef PROBE
 }
 
@@ -872,6 +879,10 @@ static void test_vmx_status(void)
     M.cr4 = CR4_BASE & ~0x80ull; M.trace[0] = '\0';
     B((hv_arch_flush_root_tlb(false), 0));
     CHECK(strcmp(M.trace, "cr3=5000;") == 0, "CR3 reload flush: %s", M.trace);
+    /* Platform reset: PIIX/ICH reset control (hard reset), then the 8042. */
+    M.trace[0] = '\0';
+    B((hv_arch_reset_platform(), 0));
+    CHECK(strcmp(M.trace, "out(cf9)=2;out(cf9)=6;out(64)=fe;") == 0, "platform reset: %s", M.trace);
     /* VMCS backend */
     M.vmcs[0x681E] = 0x1122334455667788ull;
     v = 0;

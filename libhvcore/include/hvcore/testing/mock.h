@@ -182,6 +182,7 @@ struct hv_mock_cpu {
     uint64_t vmcs_reads, vmcs_writes;
     uint32_t wbinvd_count;
     uint32_t root_tlb_flushes;  /* hv_arch_flush_root_tlb calls */
+    uint32_t platform_resets;   /* hv_arch_reset_platform calls (a real one does not return) */
 
     /* CET shadow-stack pointer. On a CPU with the load-CET-state control
      * each simulated exit saves it into GUEST_SSP and each entry with
