@@ -260,9 +260,8 @@ static void hand_back_nmis(struct hv *hv, struct hv_vcpu *v)
         hv->os->nmi_self(hv->os->ctx);
 }
 
-static hv_status_t stop_one(uint32_t cpu, void *arg)
+static hv_status_t stop_cpu(struct hv *hv, uint32_t cpu, bool emergency)
 {
-    struct hv *hv = arg;
     struct hv_vcpu *v = &hv->vcpus[cpu];
     uint64_t r;
 
@@ -275,13 +274,31 @@ static hv_status_t stop_one(uint32_t cpu, void *arg)
             log_cpu_status(hv, cpu, "devirtualize VMCALL failed", v->status);
             return v->status;
         }
-        log_cpu_status(hv, cpu, "devirtualized", HV_STATUS_SUCCESS);
-        hand_back_nmis(hv, v);
+        log_cpu_status(hv, cpu, emergency ? "devirtualized (emergency)" : "devirtualized", HV_STATUS_SUCCESS);
+        if (!emergency)
+            hand_back_nmis(hv, v);
     } else if (v->steps & ~(uint32_t)HV_STEP_FEATURE_CONTROL_LOCKED) {
         hv_vmx_off(v);
     }
     v->status = HV_STATUS_SUCCESS;
     return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t stop_one(uint32_t cpu, void *arg)
+{
+    return stop_cpu(arg, cpu, false);
+}
+
+hv_status_t hv_stop_this_cpu(struct hv *hv)
+{
+    uint32_t cpu;
+
+    if (hv == NULL || hv->os->cpu_index == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    cpu = hv->os->cpu_index(hv->os->ctx);
+    if (cpu >= hv->cpu_count)
+        return HV_STATUS_INVALID_PARAMETER;
+    return stop_cpu(hv, cpu, true);
 }
 
 hv_status_t hv_start(struct hv *hv)

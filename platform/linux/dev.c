@@ -23,6 +23,16 @@
 
 static struct hv *dev_hv;
 static DEFINE_MUTEX(read_lock);     /* one reader of the rings at a time */
+/*
+ * Event requests (add, actions, enable/disable/remove/clear, list) one at a
+ * time. The core serializes them itself with a spinning flag that it holds
+ * across calls that sleep (cross-calls, vfree); with many ioctl callers that
+ * flag would spin against a sleeping holder, so the sleeping lock is taken
+ * here first. MSR requests need none: the core runs them concurrently.
+ * Also guards dev_shutdown.
+ */
+static DEFINE_MUTEX(req_lock);
+static bool dev_shutdown;           /* the machine is going down: no more requests */
 static struct delayed_work imm_flush_work;
 
 static int put_status(void __user *u, uint32_t status)
@@ -146,10 +156,24 @@ static void flush_fn(struct work_struct *w)
 	schedule_delayed_work(&imm_flush_work, msecs_to_jiffies(HV_MSG_FLUSH_MS));
 }
 
+/* An event request, serialized (see req_lock). */
+static long do_event_request(void __user *u, uint32_t request)
+{
+	long err;
+
+	if (mutex_lock_interruptible(&req_lock))
+		return -ERESTARTSYS;
+	err = dev_shutdown ? -ESHUTDOWN : do_request(u, request);
+	mutex_unlock(&req_lock);
+	return err;
+}
+
 static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	void __user *u = (void __user *)arg;
 
+	if (READ_ONCE(dev_shutdown))
+		return -ESHUTDOWN;
 	switch (cmd) {
 	case HVCORE_IOCTL_QUERY:
 		return do_request(u, HV_ABI_REQ_QUERY);
@@ -158,13 +182,13 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	case HVCORE_IOCTL_MSR_VALUES:
 		return do_request(u, HV_ABI_REQ_MSR_VALUES);
 	case HVCORE_IOCTL_EVENT_ADD:
-		return do_request(u, HV_ABI_REQ_EVENT_ADD);
+		return do_event_request(u, HV_ABI_REQ_EVENT_ADD);
 	case HVCORE_IOCTL_EVENT_ACTION:
-		return do_request(u, HV_ABI_REQ_EVENT_ACTION);
+		return do_event_request(u, HV_ABI_REQ_EVENT_ACTION);
 	case HVCORE_IOCTL_EVENT_CTL:
-		return do_request(u, HV_ABI_REQ_EVENT_CTL);
+		return do_event_request(u, HV_ABI_REQ_EVENT_CTL);
 	case HVCORE_IOCTL_EVENT_LIST:
-		return do_request(u, HV_ABI_REQ_EVENT_LIST);
+		return do_event_request(u, HV_ABI_REQ_EVENT_LIST);
 	default:
 		return -ENOTTY;
 	}
@@ -204,6 +228,18 @@ void hvl_dev_exit(void)
 	misc_deregister(&hvl_misc);
 	cancel_delayed_work_sync(&imm_flush_work);
 	/* No new exit fires an event after this; readers are gone. */
+	mutex_lock(&req_lock);
 	hv_event_clear(dev_hv);
+	mutex_unlock(&req_lock);
 	dev_hv = NULL;
+}
+
+void hvl_dev_shutdown(void)
+{
+	/* Requests in flight finish first; later ones get -ESHUTDOWN. */
+	mutex_lock(&req_lock);
+	WRITE_ONCE(dev_shutdown, true);
+	hv_event_clear(dev_hv);
+	mutex_unlock(&req_lock);
+	cancel_delayed_work_sync(&imm_flush_work);
 }

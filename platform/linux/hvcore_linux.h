@@ -23,5 +23,13 @@ struct wait_queue_head *hvl_reader_wq(void);
 /* dev.c */
 int hvl_dev_init(struct hv *hv);
 void hvl_dev_exit(void);
+/* The machine is going down: finish requests in flight, refuse new ones
+ * (-ESHUTDOWN), remove every event. */
+void hvl_dev_shutdown(void);
+
+/* lifecycle.c: reboot/halt/power-off/kexec and the emergency paths
+ * devirtualize every CPU before the machine or the next kernel goes on. */
+int hvl_lifecycle_init(struct hv *hv);
+void hvl_lifecycle_exit(void);
 
 #endif

@@ -132,11 +132,19 @@ static int __init hvcore_init(void)
 	err = hvl_dev_init(the_hv);
 	if (err)
 		goto dev_failed;
+	err = hvl_lifecycle_init(the_hv);
+	if (err)
+		goto lifecycle_failed;
 	pr_info("all %u CPUs virtualized; /dev/hvcore ready\n", the_hv->cpu_count);
 	return 0;
 
+lifecycle_failed:
+	pr_err("cannot register the reboot notifier (%d)\n", err);
+	hvl_dev_exit();
+	goto stop_hv;
 dev_failed:
 	pr_err("cannot register /dev/hvcore (%d)\n", err);
+stop_hv:
 	hv_stop(the_hv);
 	hvl_log_flush();
 	hv_destroy(the_hv);
@@ -165,6 +173,7 @@ static void __exit hvcore_exit(void)
 {
 	hv_status_t st;
 
+	hvl_lifecycle_exit();
 	hvl_dev_exit();
 	st = hv_stop(the_hv);
 	hvl_log_flush();

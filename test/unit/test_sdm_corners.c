@@ -572,6 +572,24 @@ static void init_parks_in_hlt_without_wait_for_sipi(void **state)
     assert_int_equal(activity(), HV_ACTIVITY_HLT);
 }
 
+static void emergency_stop_devirtualizes_only_the_calling_cpu(void **state)
+{
+    (void)state;
+    /* Given two virtualized cores, when the OS's crash path stops core 1
+     * from core 1 (with an NMI still owed there, which is dropped: the
+     * machine is going down)... */
+    assert_int_equal(nmi_exit(), HV_ACTION_RESUME);
+    assert_int_equal(hv_stop_this_cpu(fx_hv), HV_STATUS_SUCCESS);
+    /* ...core 1 has left VMX and core 0 still runs as a guest. */
+    assert_false(hv_mock_cpu(1)->vmx_operation);
+    assert_false(hv_mock_cpu_in_guest(1));
+    assert_true(hv_mock_cpu_in_guest(0));
+    assert_true(hv_mock_os_log_contains("devirtualized (emergency)"));
+    /* A second call on the same core finds nothing to do. */
+    assert_int_equal(hv_stop_this_cpu(fx_hv), HV_STATUS_SUCCESS);
+    /* The regular stop (the teardown) finishes core 0. */
+}
+
 /* ---- leaving VMX ---------------------------------------------------------- */
 
 static void devirtualization_restores_guest_msrs(void **state)
@@ -634,6 +652,7 @@ int main(void)
         T(triple_fault_resets_the_machine),
         T(init_parks_the_cpu_and_sipi_leaves_it_parked),
         T(init_parks_in_hlt_without_wait_for_sipi),
+        T(emergency_stop_devirtualizes_only_the_calling_cpu),
         T(devirtualization_restores_guest_msrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

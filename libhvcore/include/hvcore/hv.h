@@ -207,6 +207,12 @@ void hv_config_init(struct hv_config *cfg);
 hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct hv_config *cfg);
 hv_status_t hv_start(struct hv *hv);
 hv_status_t hv_stop(struct hv *hv);
+/* Devirtualize the calling CPU only, for the OS's emergency paths (crash
+ * dump, emergency restart) that stop CPUs one by one with interrupts off,
+ * often from an NMI. NATIVE/EMERGENCY context: no allocation, no OS call
+ * but the ROOT-SAFE ones; owed NMIs are dropped (the machine is going
+ * down). SUCCESS also when this CPU was not virtualized. */
+hv_status_t hv_stop_this_cpu(struct hv *hv);
 void hv_destroy(struct hv *hv);
 
 /* ---- Per-core building blocks (used by hv_start; public for platforms
