@@ -29,9 +29,14 @@ for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.05; done
 [[ -s $work/port ]] || { echo "hvctl-output: tcp_sink did not start"; exit 1; }
 port=$(cat "$work/port")
 mkfifo "$work/pipe"
-timeout 60 cat "$work/pipe" >"$work/pipe.out" &
+# The reader must hold the FIFO open before hvctl opens it, or hvctl (rightly)
+# finds no reader and drops: a read-write open never blocks, so the FIFO has
+# a reader from this line on, whenever cat itself gets to run.
+exec 3<>"$work/pipe"
+timeout 60 cat <&3 >"$work/pipe.out" &
 catpid=$!
 pids+=($catpid)
+exec 3<&-
 
 cat >"$work/forward.hvctl" <<EOF
 output create f file $work/out.txt
@@ -68,8 +73,10 @@ if [[ $(grep -c '^\[core [12] pid 490 event 1 #[0-9]*\] mov to dr7' "$work/out.t
   ok "file: $(grep -c '' "$work/out.txt") lines, records: $(grep '^\[' "$work/out.txt" | tr '\n' '|')"
 else ko file "$work/out.txt"; fi
 
-# The FIFO: the same text (cat ends when hvctl closes the pipe).
-for _ in $(seq 100); do kill -0 "$catpid" 2>/dev/null || break; sleep 0.05; done
+# The FIFO: the same text. cat holds a write end itself (read-write open) and
+# so never sees EOF: wait, bounded, until it has copied what the file holds.
+want=$(stat -c %s "$work/out.txt" 2>/dev/null || echo 1)
+for _ in $(seq 200); do [[ $(stat -c %s "$work/pipe.out") -ge $want ]] && break; sleep 0.05; done
 if cmp -s "$work/out.txt" "$work/pipe.out"; then
   ok "fifo: the same $(grep -c '^\[' "$work/pipe.out") records: $(grep '^\[' "$work/pipe.out" | tr '\n' '|')"
 else ko "fifo (differs from the file)" "$work/pipe.out"; fi
