@@ -77,6 +77,7 @@ static unsigned long ioctl_for(uint32_t request)
     case HV_ABI_REQ_EVENT_ACTION: return HVCORE_IOCTL_EVENT_ACTION;
     case HV_ABI_REQ_EVENT_CTL: return HVCORE_IOCTL_EVENT_CTL;
     case HV_ABI_REQ_EVENT_LIST: return HVCORE_IOCTL_EVENT_LIST;
+    case HV_ABI_REQ_EVENT_RINGS: return HVCORE_IOCTL_EVENT_RINGS;
     default: return 0;
     }
 }

@@ -211,6 +211,33 @@ static hv_status_t do_event_list(struct hv *hv, uint8_t *buf, size_t size)
     return st;
 }
 
+static hv_status_t do_event_rings(struct hv *hv, uint8_t *buf, size_t size)
+{
+    struct hv_abi_event_rings *r = (struct hv_abi_event_rings *)(void *)buf;
+    struct hv_msg_stats s;
+    uint32_t c, n;
+
+    if (size < sizeof(*r) || r->capacity > HV_ABI_MAX_REQUEST / sizeof(struct hv_abi_ring_stats) ||
+        sizeof(*r) + (size_t)r->capacity * sizeof(struct hv_abi_ring_stats) > size)
+        return HV_STATUS_INVALID_PARAMETER;
+    /* The rings live as long as the engine (until hv_destroy): no lock. */
+    n = hv_event_ring(hv, 0) != NULL ? hv->cpu_count : 0;
+    r->count = n;
+    for (c = 0; c < n && c < r->capacity; c++) {
+        hv_msg_stats(hv_event_ring(hv, c), &s);
+        r->rings[c].core = c;
+        r->rings[c].capacity = s.capacity;
+        r->rings[c].produced = s.produced;
+        r->rings[c].dropped = s.dropped;
+        r->rings[c].consumed = s.consumed;
+        r->rings[c].readable = s.readable;
+        r->rings[c].pending = s.pending;
+        r->rings[c].unreported = s.unreported;
+        r->rings[c].reserved = 0;
+    }
+    return HV_STATUS_SUCCESS;
+}
+
 hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t cap, size_t *resp_len)
 {
     struct hv_abi_header *h = buf;
@@ -232,6 +259,7 @@ hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t ca
     case HV_ABI_REQ_EVENT_ACTION: st = do_event_action(hv, b, h->size); break;
     case HV_ABI_REQ_EVENT_CTL:  st = do_event_ctl(hv, b, h->size); break;
     case HV_ABI_REQ_EVENT_LIST: st = do_event_list(hv, b, h->size); break;
+    case HV_ABI_REQ_EVENT_RINGS: st = do_event_rings(hv, b, h->size); break;
     default:                    st = HV_STATUS_INVALID_PARAMETER; break;
     }
     h->status = st;

@@ -37,7 +37,8 @@ struct hv_msg_ring {
     uint64_t committed;
     uint64_t dropped;       /* total; stored by the producer, read anywhere */
     uint64_t p_mask;
-    uint32_t lost_run;      /* drops since the last record that got in */
+    uint32_t lost_run;      /* drops since the last record that got in
+                               (written by the producer, read by stats) */
     uint32_t core;
     uint8_t pad0[CACHE_LINE - 4 * sizeof(uint64_t)];
 
@@ -145,8 +146,9 @@ bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
     if (pos - tail > r->p_mask) {
         /* Full: drop, never overwrite (DESIGN.md 5). A saturated run
          * still shows the reader that very many were lost. */
+        /* Atomic stores only because hv_msg_stats() reads it elsewhere. */
         if (r->lost_run != UINT32_MAX)
-            r->lost_run++;
+            __atomic_store_n(&r->lost_run, r->lost_run + 1u, __ATOMIC_RELAXED);
         __atomic_store_n(&r->dropped, r->dropped + 1u, __ATOMIC_RELAXED);
         return false;
     }
@@ -166,7 +168,7 @@ bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
     rec->h.lost_before = r->lost_run;
     rec->h.timestamp = h->timestamp;
     rec->h.reserved = 0;
-    r->lost_run = 0;
+    __atomic_store_n(&r->lost_run, 0u, __ATOMIC_RELAXED);
     /* Bytes past payload_len stay stale here (the reader clears them), to
      * keep this path to the bytes that matter. The length test also keeps
      * a NULL payload out of any pointer arithmetic. */
@@ -272,4 +274,27 @@ uint32_t hv_msg_pending(const struct hv_msg_ring *r)
     v = __atomic_load_n(&r->visible, __ATOMIC_ACQUIRE);
     c = __atomic_load_n(&r->committed, __ATOMIC_ACQUIRE);
     return (uint32_t)(c - v);
+}
+
+void hv_msg_stats(const struct hv_msg_ring *r, struct hv_msg_stats *out)
+{
+    uint64_t t, v, c;
+
+    if (out == NULL)
+        return;
+    hv_lib_zero(out, sizeof(*out));
+    if (r == NULL)
+        return;
+    /* Lower index first, each with acquire (as the counters above): the
+     * differences cannot go negative. */
+    t = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    v = __atomic_load_n(&r->visible, __ATOMIC_ACQUIRE);
+    c = __atomic_load_n(&r->committed, __ATOMIC_ACQUIRE);
+    out->produced = c;
+    out->consumed = t;
+    out->readable = (uint32_t)(v - t);
+    out->pending = (uint32_t)(c - v);
+    out->dropped = __atomic_load_n(&r->dropped, __ATOMIC_RELAXED);
+    out->unreported = __atomic_load_n(&r->lost_run, __ATOMIC_RELAXED);
+    out->capacity = (uint32_t)(r->c_mask + 1u);
 }

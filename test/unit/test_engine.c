@@ -2,12 +2,14 @@
  * simulated machine: requests, events, and the pollable message handle. */
 #include "support.h"
 
+#include <hvcore/abi_exec.h>
 #include <hvcore/client/engine.h>
 #include <hvcore/client/wire.h>
 
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static struct hv_engine *sim;
@@ -110,6 +112,89 @@ static void pollable_message_handle(void **state)
     hv_engine_destroy(e);
 }
 
+static hv_status_t rings(struct hv_engine *e, struct hv_abi_event_rings *r, uint32_t capacity, size_t size)
+{
+    size_t len = 0;
+
+    memset(r, 0, size);
+    r->hdr.size = (uint32_t)size;
+    r->hdr.version = HV_ABI_VERSION;
+    r->capacity = capacity;
+    return hv_engine_request(e, HV_ABI_REQ_EVENT_RINGS, r, size, &len);
+}
+
+/* EVENT_RINGS: records produced, dropped and read per core add up exactly. */
+static void ring_counters_over_tcp(void **state)
+{
+    struct hv_engine *e = client();
+    struct {
+        struct hv_abi_event_rings r;
+        struct hv_abi_ring_stats s[2];
+    } q;
+    struct hv_engine_event ev = { .pid = UINT64_MAX, .core = HV_ABI_ALL_CORES, .imm = true };
+    struct hv_msg_record rec[8];
+    uint32_t id = 0, n = 0, i, got = 0;
+    uint64_t lost = 0;
+
+    (void)state;
+    /* Given no event was ever added, there are no rings yet. */
+    assert_int_equal(rings(e, &q.r, 2, sizeof(q)), HV_STATUS_SUCCESS);
+    assert_int_equal(q.r.count, 0);
+    /* When core 0 produces more records than its ring holds and core 1 three, */
+    assert_int_equal(hv_engine_event_add(e, &ev, &id), HV_STATUS_SUCCESS);
+    for (i = 0; i < 1030; i++)
+        assert_int_equal(hv_engine_simulate_dr(e, 0, 0x10, i), HV_STATUS_SUCCESS);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(hv_engine_simulate_dr(e, 1, 0x11, i), HV_STATUS_SUCCESS);
+    /* then each ring counts what got in and what was dropped. */
+    assert_int_equal(rings(e, &q.r, 2, sizeof(q)), HV_STATUS_SUCCESS);
+    assert_int_equal(q.r.count, 2);
+    assert_int_equal(q.s[0].core, 0);
+    assert_int_equal(q.s[0].produced + q.s[0].dropped, 1030);
+    assert_int_equal(q.s[0].produced, q.s[0].capacity);
+    assert_int_equal(q.s[0].unreported, q.s[0].dropped);
+    assert_int_equal(q.s[0].readable, q.s[0].capacity);
+    assert_int_equal(q.s[1].core, 1);
+    assert_int_equal(q.s[1].produced, 3);
+    assert_int_equal(q.s[1].dropped, 0);
+    /* When a few are read and one more gets into core 0's ring, */
+    assert_int_equal(hv_engine_read(e, rec, 8, &n, 1000), HV_STATUS_SUCCESS);
+    for (i = 0; i < n; i++)
+        lost += rec[i].h.lost_before;
+    got = n;
+    /* (reading took records from core 0 or core 1: free one slot on core 0) */
+    while (rings(e, &q.r, 2, sizeof(q)) == HV_STATUS_SUCCESS && q.s[0].consumed == 0) {
+        assert_int_equal(hv_engine_read(e, rec, 8, &n, 1000), HV_STATUS_SUCCESS);
+        got += n;
+    }
+    assert_int_equal(hv_engine_simulate_dr(e, 0, 0x10, 0), HV_STATUS_SUCCESS);
+    assert_int_equal(rings(e, &q.r, 2, sizeof(q)), HV_STATUS_SUCCESS);
+    /* then the drops moved into that record's lost_before, and reads are counted. */
+    assert_int_equal(q.s[0].produced + q.s[0].dropped, 1031);
+    assert_int_equal(q.s[0].unreported, 0);
+    assert_int_equal(q.s[0].consumed + q.s[1].consumed, got);
+    /* Drain: every record produced is read; the drops all show in lost_before. */
+    while (hv_engine_read(e, rec, 8, &n, 200) == HV_STATUS_SUCCESS && n) {
+        for (i = 0; i < n; i++)
+            lost += rec[i].h.lost_before;
+        got += n;
+    }
+    assert_int_equal(rings(e, &q.r, 2, sizeof(q)), HV_STATUS_SUCCESS);
+    assert_int_equal(got, q.s[0].produced + q.s[1].produced);
+    assert_int_equal(q.s[0].consumed, q.s[0].produced);
+    assert_int_equal(q.s[1].consumed, 3);
+    assert_int_equal(lost, q.s[0].dropped);
+    /* A capacity beyond the buffer, and a short buffer, are refused. */
+    assert_int_equal(rings(e, &q.r, 3, sizeof(q)), HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(rings(e, &q.r, 0, sizeof(q.r) - 1), HV_STATUS_INVALID_PARAMETER);
+    /* Capacity 1: the count says 2, one entry written. */
+    memset(&q, 0xa5, sizeof(q));
+    assert_int_equal(rings(e, &q.r, 1, sizeof(q.r) + sizeof(q.s[0])), HV_STATUS_SUCCESS);
+    assert_int_equal(q.r.count, 2);
+    assert_int_equal(hv_engine_event_ctl(e, HV_ABI_EVENT_REMOVE, HV_ABI_EVENT_ALL), HV_STATUS_SUCCESS);
+    hv_engine_destroy(e);
+}
+
 static void local_target_without_the_device(void **state)
 {
     struct hv_engine *e = NULL;
@@ -126,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(msr_and_events_over_tcp, start_stub, stop_stub),
         cmocka_unit_test_setup_teardown(pollable_message_handle, start_stub, stop_stub),
+        cmocka_unit_test_setup_teardown(ring_counters_over_tcp, start_stub, stop_stub),
         cmocka_unit_test(local_target_without_the_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

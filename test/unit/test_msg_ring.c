@@ -327,6 +327,52 @@ static void imm_record_into_a_full_ring_is_dropped(void **state)
     free(mem);
 }
 
+static void stats_add_up_exactly(void **state)
+{
+    void *mem;
+    struct hv_msg_ring *r = new_ring(32, 3, &mem);
+    struct hv_msg_record out[32];
+    struct hv_msg_stats s;
+    uint64_t lost = 0;
+    uint32_t i, n;
+
+    (void)state;
+    hv_msg_stats(NULL, &s);
+    assert_int_equal(s.produced + s.dropped + s.consumed + s.capacity, 0);
+    hv_msg_stats(r, NULL); /* nothing to fill: no crash */
+    hv_msg_stats(r, &s);
+    assert_int_equal(s.capacity, 32);
+    assert_int_equal(s.produced + s.dropped + s.consumed + s.readable + s.pending + s.unreported, 0);
+    /* given: 40 batched records into 32 slots (two batches published), 5 read */
+    put_n(r, 40, false);
+    assert_int_equal(hv_msg_get(r, out, 5), 5);
+    hv_msg_stats(r, &s);
+    assert_int_equal(s.produced, 32);
+    assert_int_equal(s.dropped, 8);
+    assert_int_equal(s.unreported, 8);
+    assert_int_equal(s.consumed, 5);
+    assert_int_equal(s.readable, 27);
+    assert_int_equal(s.pending, 0);
+    /* when: 3 more batched (pending), then the rest read */
+    put_n(r, 3, false);
+    hv_msg_stats(r, &s);
+    assert_int_equal(s.produced, 35);
+    assert_int_equal(s.pending, 3);
+    assert_int_equal(s.unreported, 0);  /* the first of them says lost_before 8 */
+    assert_true(hv_msg_flush(r));
+    while ((n = hv_msg_get(r, out, 32)) != 0)
+        for (i = 0; i < n; i++)
+            lost += out[i].h.lost_before;
+    /* then: generated = produced + dropped; every produced record was read;
+     * the drops are all in some record's lost_before */
+    hv_msg_stats(r, &s);
+    assert_int_equal(s.produced + s.dropped, 43);
+    assert_int_equal(s.consumed, s.produced);
+    assert_int_equal(s.readable + s.pending, 0);
+    assert_int_equal(lost + s.unreported, s.dropped);
+    free(mem);
+}
+
 /* ---- bad arguments --------------------------------------------------------- */
 
 static void bad_arguments_are_rejected(void **state)
@@ -620,6 +666,7 @@ int main(void)
         cmocka_unit_test(get_honours_max_and_keeps_the_rest),
         cmocka_unit_test(full_ring_drops_counts_and_says_so),
         cmocka_unit_test(imm_record_into_a_full_ring_is_dropped),
+        cmocka_unit_test(stats_add_up_exactly),
         cmocka_unit_test(bad_arguments_are_rejected),
         cmocka_unit_test(producers_readers_and_flusher_race),
     };

@@ -152,6 +152,35 @@ struct hv_abi_event_list {          /* HVCORE_IOCTL_EVENT_LIST */
     struct hv_abi_event_info events[];
 };
 
+/* ---- EVENT_RINGS: the message rings' counters, one entry per core --------
+ * Totals since the rings were made (with the first event added after the
+ * hypervisor started; count is 0 before). Exact once no event can fire any
+ * more (all removed) and the rings are drained; while events fire, each
+ * entry may lag by a record or two (hvcore/msg.h, struct hv_msg_stats):
+ *   records generated on a core = produced + dropped
+ *   produced = consumed + readable + pending
+ *   dropped  = the lost_before fields of its records + unreported
+ * Added after version 1 without changing any older layout: a hypervisor
+ * that predates it rejects the request (an unknown ioctl or request). */
+struct hv_abi_ring_stats {
+    uint32_t core;
+    uint32_t capacity;              /* records the ring holds */
+    uint64_t produced;              /* records that got in (= the last seq) */
+    uint64_t dropped;               /* records dropped: the ring was full */
+    uint64_t consumed;              /* records read out */
+    uint32_t readable;              /* published, not yet read */
+    uint32_t pending;               /* written, not yet published (imm no) */
+    uint32_t unreported;            /* drops not yet in any record's lost_before */
+    uint32_t reserved;
+};
+
+struct hv_abi_event_rings {         /* HVCORE_IOCTL_EVENT_RINGS */
+    struct hv_abi_header hdr;
+    uint32_t capacity;              /* in: entries in rings[] */
+    uint32_t count;                 /* out: rings that exist (0 or the CPU count) */
+    struct hv_abi_ring_stats rings[]; /* min(count, capacity) written */
+};
+
 /* read() on the device returns whole struct hv_msg_record (hvcore/msg.h),
  * HV_MSG_RECORD_SIZE bytes each; a buffer smaller than one record is
  * EINVAL. poll() reports POLLIN when a record is readable. */

@@ -32,6 +32,7 @@ enum hv_abi_request {
     HV_ABI_REQ_EVENT_ACTION = 0x11, /* struct hv_abi_event_action */
     HV_ABI_REQ_EVENT_CTL = 0x12,    /* struct hv_abi_event_ctl */
     HV_ABI_REQ_EVENT_LIST = 0x13,   /* struct hv_abi_event_list */
+    HV_ABI_REQ_EVENT_RINGS = 0x14,  /* struct hv_abi_event_rings */
 };
 
 /* Returns INVALID_PARAMETER for a malformed request (nothing executed; the

@@ -105,6 +105,28 @@ uint64_t hv_msg_dropped(const struct hv_msg_ring *r);   /* total records dropped
 uint32_t hv_msg_readable(const struct hv_msg_ring *r);  /* published, not yet read */
 uint32_t hv_msg_pending(const struct hv_msg_ring *r);   /* written, not yet published */
 
+/* A ring's totals since init. Each field is read atomically, but not all
+ * at one instant: while the producer or a reader runs they may disagree
+ * by a record or two (consumed <= produced always holds). Once the ring is
+ * quiet, they are exact:
+ *   records generated  = produced + dropped
+ *   produced           = consumed + readable + pending
+ *   dropped            = sum of the lost_before fields of every record
+ *                        produced + unreported                          */
+struct hv_msg_stats {
+    uint64_t produced;      /* records that got in (the last one's seq) */
+    uint64_t dropped;       /* records dropped because the ring was full */
+    uint64_t consumed;      /* records copied out by readers */
+    uint32_t readable;      /* published, not yet read */
+    uint32_t pending;       /* written, not yet published (imm no) */
+    uint32_t unreported;    /* drops after the last record that got in (no
+                               record's lost_before counts them yet; saturates) */
+    uint32_t capacity;      /* records the ring holds */
+};
+
+/* Any context; zeros for a NULL ring. */
+void hv_msg_stats(const struct hv_msg_ring *r, struct hv_msg_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

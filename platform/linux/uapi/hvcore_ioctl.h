@@ -27,5 +27,8 @@
 #define HVCORE_IOCTL_EVENT_ACTION _IOWR(HVCORE_IOCTL_MAGIC, 0x11, struct hv_abi_header)
 #define HVCORE_IOCTL_EVENT_CTL _IOWR(HVCORE_IOCTL_MAGIC, 0x12, struct hv_abi_header)
 #define HVCORE_IOCTL_EVENT_LIST _IOWR(HVCORE_IOCTL_MAGIC, 0x13, struct hv_abi_header)
+/* struct hv_abi_event_rings: the message rings' counters (records produced,
+ * dropped, read); needs no event lock */
+#define HVCORE_IOCTL_EVENT_RINGS _IOWR(HVCORE_IOCTL_MAGIC, 0x14, struct hv_abi_header)
 
 #endif
