@@ -215,6 +215,7 @@ enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
     struct hv_exit e;
     hv_exit_handler_fn fn;
     enum hv_exit_action action;
+    bool during_delivery = false;
 
     e.vcpu = vcpu;
     e.gprs = &vcpu->gprs;
@@ -227,6 +228,7 @@ enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
     if (e.basic < HV_EXIT_REASON_COUNT) {
         vcpu->exit_count[e.basic]++;
         fn = vcpu->hv->handlers[e.basic];
+        during_delivery = k_during_delivery[e.basic];
     } else {
         vcpu->exit_count[HV_EXIT_REASON_COUNT]++;
         fn = NULL;
@@ -239,8 +241,7 @@ enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
         fn = hv_exit_unexpected;
 
     action = fn(&e);
-    if ((action == HV_ACTION_RESUME || action == HV_ACTION_SKIP) && e.basic < HV_EXIT_REASON_COUNT &&
-        k_during_delivery[e.basic])
+    if (during_delivery && (action == HV_ACTION_RESUME || action == HV_ACTION_SKIP))
         action = complete_event_delivery(&e, action);
     switch (action) {
     case HV_ACTION_SKIP:
