@@ -22,6 +22,11 @@ module_param(inject_launch_failure_cpu, int, 0400);
 MODULE_PARM_DESC(inject_launch_failure_cpu,
 		 "test hook: fail VMLAUNCH on this CPU (VM-instruction error 7) to exercise the rollback");
 
+static bool test_leak_page_per_load;
+module_param(test_leak_page_per_load, bool, 0400);
+MODULE_PARM_DESC(test_leak_page_per_load,
+		 "test hook: leak one page per load, past the module's allocation counter, to prove the e2e leak check");
+
 static struct hv *the_hv;
 static enum cpuhp_state hp_state;
 static void *host_pgd;
@@ -51,6 +56,20 @@ static int make_host_cr3(uint64_t *cr3)
 	memcpy((char *)host_pgd + PAGE_SIZE / 2, (char *)cur + PAGE_SIZE / 2, PAGE_SIZE / 2);
 	*cr3 = __pa(host_pgd);
 	return 0;
+}
+
+/* Straight from the page allocator, not through hvl_os_ops(): the module's
+ * own allocation counter must not see this page, so only a check in the
+ * kernel can find it. Out of line so that the leak check names this
+ * function as the caller. */
+static noinline void test_leak_one_page(void)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+
+	if (page)
+		pr_warn("test hook: leaking page %px (pfn %#lx) on purpose\n", page, page_to_pfn(page));
+	else
+		pr_warn("test hook: no page to leak (allocation failed)\n");
 }
 
 static int status_to_errno(hv_status_t st)
@@ -136,6 +155,8 @@ static int __init hvcore_init(void)
 	if (err)
 		goto lifecycle_failed;
 	pr_info("all %u CPUs virtualized; /dev/hvcore ready\n", the_hv->cpu_count);
+	if (test_leak_page_per_load)
+		test_leak_one_page();
 	return 0;
 
 lifecycle_failed:
