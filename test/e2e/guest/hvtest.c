@@ -5,6 +5,8 @@
  *   hvtest loaded          the hypervisor is there and the kernel works
  *   hvtest unloaded        nothing of it is left
  *   hvtest allocations     print the module's outstanding allocations
+ *   hvtest code-events     add and remove events with condition and code
+ *                          buffers (executable memory), for the leak check
  *
  * Every check prints one line "E2E PASS <name>: <detail>" or
  * "E2E FAIL <name>: <detail>"; the exit code is the number of failures.
@@ -577,6 +579,59 @@ static int dr_checks(void)
     return 0;
 }
 
+/* Events that own every kind of memory an event can have: a condition and
+ * a code action (each an executable copy) and an action buffer. They are
+ * never triggered (pid 1 sets no debug registers); the point is that adding
+ * and removing them allocates and frees, under the e2e leak check. */
+static int code_events(void)
+{
+    static const uint8_t cond[] = { 0x31, 0xC0, 0xC3 }; /* xor eax, eax; ret */
+    static const uint8_t code[] = { 0x90, 0x90, 0xC3 }; /* nop; nop; ret */
+    int err, added = 0, coded = 0, cleared;
+    unsigned long long before = 0, during = 0, after = 0;
+    struct hv_abi_query *q = query(&err);
+
+    if (q)
+        before = (unsigned long long)q->allocations;
+    free(q);
+    for (int i = 0; i < 3; i++) {
+        struct {
+            struct hv_abi_event_add a;
+            uint8_t data[sizeof(cond)];
+        } add = { .a = { .hdr = { .size = sizeof(add), .version = HV_ABI_VERSION },
+                         .type = 1, .core = HV_ABI_ALL_CORES, .pid = 1, .imm = 1,
+                         .buffer_size = 4096, .condition_len = sizeof(cond) } };
+        struct {
+            struct hv_abi_event_action act;
+            uint8_t data[sizeof(code)];
+        } act = { .act = { .hdr = { .size = sizeof(act), .version = HV_ABI_VERSION },
+                           .kind = HV_ABI_ACTION_CODE, .data_len = sizeof(code) } };
+
+        memcpy(add.data, cond, sizeof(cond));
+        memcpy(act.data, code, sizeof(code));
+        if (ioctl(dev_fd(), HVCORE_IOCTL_EVENT_ADD, &add) != 0 || add.a.hdr.status != 0)
+            continue;
+        added++;
+        act.act.id = add.a.id;
+        if (ioctl(dev_fd(), HVCORE_IOCTL_EVENT_ACTION, &act) == 0 && act.act.hdr.status == 0)
+            coded++;
+    }
+    q = query(&err);
+    if (q)
+        during = (unsigned long long)q->allocations;
+    free(q);
+    cleared = events_clear();
+    q = query(&err);
+    if (q)
+        after = (unsigned long long)q->allocations;
+    free(q);
+    CHECK("code-events", added == 3 && coded == 3 && cleared && during > before && after == before,
+          "3 events with a condition, a code action and a buffer: %d added, %d with code, removed: %s; "
+          "module allocations %llu -> %llu -> %llu",
+          added, coded, cleared ? "yes" : "no", before, during, after);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char detail[2048];
@@ -704,6 +759,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "msr")) {
         msr_checks();
+        return failures;
+    }
+    if (!strcmp(argv[1], "code-events")) {
+        code_events();
         return failures;
     }
     if (!strcmp(argv[1], "unloaded")) {
