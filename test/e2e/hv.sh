@@ -4,14 +4,17 @@
 # emulated VT-x CPU, load/check/unload the hypervisor, judge the serial log.
 #
 # usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--demo] [--hvctl PATH]
-#   --cpus N   emulated CPUs (default 2)
-#   --demo     run the narrated demo (demo_body.sh) instead of the tests
-#   --hvctl P  also run the hvctl client in the guest against /dev/hvcore
+#              [--leak-hook]
+#   --cpus N      emulated CPUs (default 2)
+#   --demo        run the narrated demo (demo_body.sh) instead of the tests
+#   --hvctl P     also run the hvctl client in the guest against /dev/hvcore
+#   --leak-hook   load the module with test_leak_page_per_load=1 throughout the
+#                 leak window: the leak-kernel check must FAIL (proves it can)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
-CPUS=2 TIMEOUT=240 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL=
+CPUS=2 TIMEOUT=240 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL= LEAK_HOOK=0
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
@@ -20,6 +23,7 @@ while (($#)); do
     --no-setup) SETUP=0; shift ;;
     --demo) DEMO=1; BODY=$E2E_DIR/demo_body.sh; shift ;;
     --hvctl) HVCTL=${2:?}; shift 2 ;;
+    --leak-hook) LEAK_HOOK=1; shift ;;
     *) echo "hv.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -47,6 +51,18 @@ if [[ -n $HVCTL ]]; then
 fi
 "$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvtest" -I"$ROOT/libhvcore/include" \
     "$E2E_DIR/guest/hvtest.c" -lpthread >/dev/null
+# The leak check (guest/hvleak.c) probes the allocation and free APIs the
+# module imports, and names callers from the module's function symbols
+# ("SECTION OFFSET SIZE NAME") once the module is gone.
+"$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvleak" "$E2E_DIR/guest/hvleak.c" >/dev/null
+nm -u "$WORK/extra/hv/hvcore.ko" | awk '{ print $2 }' >"$WORK/extra/hv/hvcore.imports" ||
+    e2e_die "nm -u hvcore.ko failed"
+objdump -t "$WORK/extra/hv/hvcore.ko" | awk 'NF >= 6 && $(NF - 3) == "F" { print $(NF - 2), $1, $(NF - 1), $NF }' \
+    >"$WORK/extra/hv/hvcore.syms" || e2e_die "objdump -t hvcore.ko failed"
+[[ -s $WORK/extra/hv/hvcore.imports && -s $WORK/extra/hv/hvcore.syms ]] ||
+    e2e_die "no symbols from hvcore.ko for the leak check"
+rm -f "$WORK/extra/hv/leak-hook"
+((LEAK_HOOK)) && : >"$WORK/extra/hv/leak-hook"
 
 set +e
 "$E2E_DIR/boot.sh" --cpus "$CPUS" --timeout "$TIMEOUT" --workdir "$WORK/boot" \

@@ -1,18 +1,48 @@
 # hvcore end-to-end body: runs inside the guest (busybox sh) as /e2e/body.sh.
-# /hv holds hvcore.ko and hvtest (static). Prints "E2E PASS|FAIL <name>: ..."
-# lines; any FAIL makes the body exit non-zero.
+# /hv holds hvcore.ko, hvtest and hvleak (static), and hvcore.imports and
+# hvcore.syms (the module's undefined and function symbols, for hvleak).
+# Prints "E2E PASS|FAIL <name>: ..." lines; any FAIL makes the body exit
+# non-zero.
 rc=0
 pass() { echo "E2E PASS $*"; }
 fail() { echo "E2E FAIL $*"; rc=1; }
-meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+# hv.sh --leak-hook: every load in the leak window leaks a page (the
+# leak-kernel check must then fail).
+HOOK=
+[ -e /hv/leak-hook ] && HOOK=test_leak_page_per_load=1
+# Where each load's code was, so hvleak can name a caller after rmmod.
+sections() {
+    for s in /sys/module/hvcore/sections/.*text*; do echo "${s##*/} $(cat "$s")"; done >>/tmp/hvleak.sections
+}
+load() { insmod /hv/hvcore.ko $HOOK "$@" && sections; }
+leak_check() { # NAME: stop the window, print its lines, return hvleak's status
+    /hv/hvleak check --syms /hv/hvcore.syms --sections /tmp/hvleak.sections >/tmp/$1.out 2>&1
+    r=$?
+    cat /tmp/$1.out
+    return $r
+}
+leak_summary() { sed -n 's/^HV-LEAK: \([0-9]* events in the window: .*\)/\1/p' "$1"; }
 
 echo "HV-E2E: guest kernel $(uname -r), $(grep -c '^processor' /proc/cpuinfo) CPUs"
-sync; echo 3 > /proc/sys/vm/drop_caches
-mem0=$(meminfo MemAvailable); slab0=$(meminfo Slab)
+# The kernel's msr driver (for guest-side RDMSR checks) is loaded before the
+# leak window opens: hvleak then leaves its code out of "module code".
+insmod /hv/msr.ko 2>/dev/null || true
+
+# ---- leak window: from before the first load to after the last unload ----------
+# Every allocation the module's code makes through the kernel's allocation
+# APIs in this window must be freed by its end (hvleak.c says how). The
+# module's own allocation counter is checked separately (exact, but blind
+# to anything that bypasses hvl_os_ops()).
+if /hv/hvleak start --imports /hv/hvcore.imports >/tmp/leak-start.out 2>&1; then
+    leak_armed=1
+else
+    leak_armed=0
+fi
+cat /tmp/leak-start.out
 
 # ---- load: every CPU virtualized ----------------------------------------------
 t0=$(cut -d' ' -f1 /proc/uptime)
-if insmod /hv/hvcore.ko; then
+if load; then
     t1=$(cut -d' ' -f1 /proc/uptime)
     pass "insmod: loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
 else
@@ -22,11 +52,12 @@ dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
 /hv/hvtest loaded || rc=1
 
 # ---- MSR broadcast (the kernel's msr driver gives the guest's own view) -------------
-insmod /hv/msr.ko 2>/dev/null || true
 /hv/hvtest msr || rc=1
 
 # ---- !dr events: hardware breakpoints set by guest processes --------------------
 /hv/hvtest dr || rc=1
+# Events owning condition/code buffers (executable copies) and action buffers.
+/hv/hvtest code-events || rc=1
 
 # ---- the hvctl client against the real device ------------------------------------
 if [ -x /hv/hvctl ]; then
@@ -70,7 +101,7 @@ fi
 cycles=0; clean=0
 i=1
 while [ $i -le 10 ]; do
-    if insmod /hv/hvcore.ko && /hv/hvtest allocations >/tmp/allocs && rmmod hvcore; then
+    if load && /hv/hvtest allocations >/tmp/allocs && rmmod hvcore; then
         cycles=$((cycles + 1))
         last=$(dmesg | grep 'hvcore: unloaded' | tail -n 1)
         case "$last" in *"unloaded; 0 allocations outstanding"*) clean=$((clean + 1)) ;; esac
@@ -85,7 +116,7 @@ done
 ncpu=$(grep -c '^processor' /proc/cpuinfo)
 if [ "$ncpu" -ge 2 ]; then
     last=$((ncpu - 1))
-    if insmod /hv/hvcore.ko inject_launch_failure_cpu=$last 2>/tmp/ins.err; then
+    if load inject_launch_failure_cpu=$last 2>/tmp/ins.err; then
         fail "rollback: insmod succeeded although cpu $last was made to fail"
         rmmod hvcore
     else
@@ -98,14 +129,44 @@ if [ "$ncpu" -ge 2 ]; then
     fi
 fi
 
-sync; echo 3 > /proc/sys/vm/drop_caches
-mem1=$(meminfo MemAvailable); slab1=$(meminfo Slab)
-dmem=$((mem0 - mem1)); dslab=$((slab1 - slab0))
-# The kernel's own caches move a little between samples; a leak of the
-# hypervisor's regions (~30 KiB per CPU per load, x11 loads) would not hide.
-if [ $dmem -lt 1024 ] && [ $dslab -lt 1024 ]; then
-    pass "memory: MemAvailable ${mem0} -> ${mem1} kB, Slab ${slab0} -> ${slab1} kB"
+# ---- leak check: exact, at the kernel's allocation APIs --------------------------
+if [ $leak_armed = 1 ]; then
+    leak_check leak
+    case $? in
+    0) pass "leak-kernel: nothing the module allocated is left: $(leak_summary /tmp/leak.out)" ;;
+    1) fail "leak-kernel: $(grep -c 'outstanding: ' /tmp/leak.out) allocations by module code still outstanding after the last unload (HV-LEAK lines above): $(leak_summary /tmp/leak.out)" ;;
+    *) fail "leak-kernel: the check could not run: $(grep 'ERROR' /tmp/leak.out | head -n 1)" ;;
+    esac
 else
-    fail "memory: MemAvailable ${mem0} -> ${mem1} kB, Slab ${slab0} -> ${slab1} kB"
+    fail "leak-kernel: the check could not start: $(grep 'ERROR' /tmp/leak-start.out | head -n 1)"
+fi
+
+# ---- the leak check can fail: two loads with the test hook leak two pages --------
+# The hook takes its page straight from the page allocator, past the module's
+# counter: the counter must say 0 outstanding, hvleak must name both pages.
+if /hv/hvleak start --imports /hv/hvcore.imports >/tmp/hook-start.out 2>&1; then
+    loads=0; counted0=0
+    for i in 1 2; do
+        if insmod /hv/hvcore.ko test_leak_page_per_load=1 && sections && rmmod hvcore; then
+            loads=$((loads + 1))
+            case "$(dmesg | grep 'hvcore: unloaded' | tail -n 1)" in *"unloaded; 0 allocations outstanding"*) counted0=$((counted0 + 1)) ;; esac
+        fi
+    done
+    leak_check hook
+    hrc=$?
+    pages=$(dmesg | sed -n 's/.*hvcore: test hook: leaking page \([0-9a-f]*\) .*/\1/p' | tail -n 2)
+    found=0
+    for p in $pages; do
+        grep -q "outstanding: alloc_pages page 0x$p from test_leak_one_page+" /tmp/hook.out && found=$((found + 1))
+    done
+    outstanding=$(grep -c 'outstanding: ' /tmp/hook.out)
+    if [ $hrc -eq 1 ] && [ $loads -eq 2 ] && [ $counted0 -eq 2 ] && [ $found -eq 2 ] && [ "$outstanding" -eq 2 ]; then
+        pass "leak-detector: 2 loads with test_leak_page_per_load=1 leaked pages $(echo $pages | tr ' ' ','); the module's counter said 0 outstanding both times; hvleak found exactly these 2 (from test_leak_one_page)"
+    else
+        fail "leak-detector: hvleak status $hrc, $loads loads, counter 0 after $counted0, hook pages '$(echo $pages)', $found of them found, $outstanding outstanding in all"
+    fi
+else
+    cat /tmp/hook-start.out
+    fail "leak-detector: the check could not start: $(grep 'ERROR' /tmp/hook-start.out | head -n 1)"
 fi
 exit $rc
