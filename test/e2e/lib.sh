@@ -47,3 +47,55 @@ e2e_build_pvhload() {
     make -s -C "$src" O="$out" >&2 || e2e_die "building the PVH loader failed"
     printf '%s\n' "$elf"
 }
+
+# ---- emulated CPU models -----------------------------------------------------
+# Everything a model needs is kept here, in one place. e2e_model NAME sets
+#   E2E_MODEL          the harness's name (haswell, tigerlake, icelake)
+#   E2E_BOCHS_CPU      Bochs's "cpu: model=" value
+#   E2E_MODEL_CMDLINE  extra kernel parameters (may be empty)
+#   E2E_MODEL_MSRS     contents of a "cpu: msrs=" file (Bochs's msrs.def format;
+#                      may be empty; boot.sh writes it to WORKDIR/msrs.def)
+# The default model is ${HVCORE_E2E_MODEL:-haswell}. Measured facts behind the
+# settings: test/e2e/MODELS.md.
+E2E_MODELS='haswell tigerlake icelake'
+
+# Bochs 2.7's tigerlake and corei7_icelake_u models, booting Debian's 6.1:
+#  - CPUID 0x15/0x16 claim a GHz-class TSC (2.4 GHz on tigerlake) while the TSC
+#    counts emulated instructions (ips = 50 MHz). The kernel trusts CPUID 0x15
+#    (TSC_KNOWN_FREQ, no refinement): every delay and timer runs ~48x long.
+#    tsc_early_khz=50000 skips CPUID 0x15; the HPET refinement then confirms 50 MHz.
+#  - CPUID 0xD advertises PKRU (bit 9) in XCR0 but subleaf 9 reports size 0 /
+#    offset 0, and 0xD.1:EBX gives the standard (not the compacted) size: Linux
+#    warns "misordered xstate", "XFEATURE_PKRU: struct is 8 bytes, cpu state 0
+#    bytes", "XSAVE consistency problem: size 2432 != kernel_size 2688" and
+#    turns XSAVE off altogether. clearcpuid=pku,xsaves,xsavec keeps Linux on
+#    standard-format XSAVE with x87/SSE/AVX/AVX-512 (xfeatures 0xe7). Only the
+#    kernel's own use is affected: CPUID still reports PKU/XSAVES to a hypervisor.
+#  - IA32_MISC_ENABLE (0x1a0) is not implemented (reads 0), so Linux says
+#    "Disabled fast string operations" and drops ERMS, but keeps FSRM (CPUID
+#    7.0:EDX[4]). 6.1's memmove then has its short-length check patched out (FSRM)
+#    without the ERMS "rep movsb" jump: the first memmove shorter than 32 bytes
+#    (printk_sprint, right after "LSM: Security Framework initializing") runs off
+#    the end of the kernel mapping and the boot spins in page faults. A
+#    configurable MSR 0x1a0 with fast strings on (bit 0) makes CPUID and
+#    MISC_ENABLE agree (ERMS and FSRM both kept).
+E2E_MODEL_NEW_CMDLINE='tsc_early_khz=50000 clearcpuid=pku,xsaves,xsavec'
+E2E_MODEL_NEW_MSRS='# IA32_MISC_ENABLE: fast strings enabled (bit 0); Bochs 2.7 does not implement it
+# ADDRESS TYPE RESET_HI RESET_LO RSRVD_HI RSRVD_LO IGNRD_HI IGNRD_LO
+0x1a0 0 00000000 00000001 00000000 00000000 00000000 00000000'
+
+# shellcheck disable=SC2034 # the E2E_* variables are the function's output
+e2e_model() {
+    local m=${1:-${HVCORE_E2E_MODEL:-haswell}}
+    E2E_MODEL=$m E2E_MODEL_CMDLINE='' E2E_MODEL_MSRS=''
+    case $m in
+    haswell) E2E_BOCHS_CPU=corei7_haswell_4770 ;;
+    tigerlake) E2E_BOCHS_CPU=tigerlake ;;
+    icelake) E2E_BOCHS_CPU=corei7_icelake_u ;;
+    *) e2e_die "unknown CPU model '$m' (known: $E2E_MODELS)" ;;
+    esac
+    if [[ $m != haswell ]]; then
+        E2E_MODEL_CMDLINE=$E2E_MODEL_NEW_CMDLINE
+        E2E_MODEL_MSRS=$E2E_MODEL_NEW_MSRS
+    fi
+}
