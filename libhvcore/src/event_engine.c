@@ -542,6 +542,25 @@ hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_acti
         st = HV_STATUS_INVALID_PARAMETER;
         goto out;
     }
+    if (slot->code != NULL) {
+        /* New memory for root: with VPID, root may still hold a stale
+         * translation of the pages the OS just handed over (a recycled
+         * vmalloc address, mapped no-execute before; hv.h, root_tlb_gen).
+         * A new snapshot generation makes each core flush before it next
+         * reads the events, and once the grace period has passed no exit
+         * that started under the old generation is left to see the slot. */
+        struct ev_snapshot *snap;
+
+        st = build_snapshot(hv, g, &snap);
+        if (!hv_success(st) || !publish(hv, g, snap)) {
+            /* Nobody can have seen the slot: it goes, and so does its copy. */
+            hv->os->free_exec(hv->os->ctx, slot->code, slot->code_len);
+            slot->code = NULL;
+            if (hv_success(st))
+                st = HV_STATUS_CPU_CALL_FAILED;
+            goto out;
+        }
+    }
     /* Readers see the slot only once it is complete. */
     __atomic_store_n(&e->nactions, n + 1, __ATOMIC_RELEASE);
 out:
