@@ -5,6 +5,7 @@
  */
 #include <hvcore/arch.h>
 #include <hvcore/exit.h>
+#include <hvcore/msr.h>
 #include <hvcore/vmcall.h>
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
@@ -45,8 +46,46 @@ static void capture_resume(struct hv_exit *e)
     r->efer = r->restore_efer ? hv_vmcs_read64(HV_VMCS_GUEST_IA32_EFER) : 0;
 }
 
+/* HV_VMCALL_QUERY: registers only, so any OS can ask, whatever its
+ * address space. Counters are read without a lock: each core writes only
+ * its own, and a query is a snapshot. */
+static hv_status_t query(const struct hv_vcpu *v, uint64_t item, uint64_t index, uint64_t *value)
+{
+    const struct hv *hv = v->hv;
+    uint64_t sum = 0;
+    uint32_t i;
+
+    switch (item) {
+    case HV_QUERY_CPU_COUNT:
+        *value = hv->cpu_count;
+        return HV_STATUS_SUCCESS;
+    case HV_QUERY_CURRENT_CPU:
+        *value = v->index;
+        return HV_STATUS_SUCCESS;
+    case HV_QUERY_CPU_VIRTUALIZED:
+        if (index >= hv->cpu_count)
+            return HV_STATUS_INVALID_PARAMETER;
+        *value = (__atomic_load_n(&hv->vcpus[index].steps, __ATOMIC_RELAXED) & HV_STEP_LAUNCHED) ? 1u : 0u;
+        return HV_STATUS_SUCCESS;
+    case HV_QUERY_EXIT_COUNT:
+        if (index > HV_EXIT_REASON_COUNT)
+            return HV_STATUS_INVALID_PARAMETER;
+        *value = v->exit_count[index];
+        return HV_STATUS_SUCCESS;
+    case HV_QUERY_EXIT_TOTAL:
+        for (i = 0; i <= HV_EXIT_REASON_COUNT; i++)
+            sum += v->exit_count[i];
+        *value = sum;
+        return HV_STATUS_SUCCESS;
+    default:
+        return HV_STATUS_INVALID_PARAMETER;
+    }
+}
+
 enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)
 {
+    uint64_t value = 0;
+
     uint64_t *r = e->gprs->r;
     const struct hv_root_request *req;
 
@@ -72,6 +111,18 @@ enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)
             r[HV_GPR_RAX] = HV_STATUS_INVALID_PARAMETER;
         else
             r[HV_GPR_RAX] = req->fn(e->vcpu, req->arg);
+        return HV_ACTION_SKIP;
+    case HV_VMCALL_QUERY:
+        r[HV_GPR_RAX] = query(e->vcpu, r[HV_GPR_RDX], r[HV_GPR_R8], &value);
+        r[HV_GPR_RDX] = value;
+        return HV_ACTION_SKIP;
+    case HV_VMCALL_MSR_READ:
+        /* An MSR number is 32 bits; RDMSR ignores the upper half of RCX. */
+        r[HV_GPR_RAX] = hv_msr_guest_read(e->vcpu, (uint32_t)r[HV_GPR_RDX], &value, NULL);
+        r[HV_GPR_RDX] = value;
+        return HV_ACTION_SKIP;
+    case HV_VMCALL_MSR_WRITE:
+        r[HV_GPR_RAX] = hv_msr_guest_write(e->vcpu, (uint32_t)r[HV_GPR_RDX], r[HV_GPR_R8], NULL);
         return HV_ACTION_SKIP;
     default:
         r[HV_GPR_RAX] = HV_STATUS_INVALID_PARAMETER;

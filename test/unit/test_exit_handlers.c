@@ -459,6 +459,115 @@ static void vmcall_from_cpl3_is_ud_and_runs_nothing(void **state)
     assert_faulted(UD_INJECTED);
 }
 
+/* The register-only calls (query, MSR read/write on the calling core): what
+ * an OS with its own address space uses. Result in RAX, value in RDX. */
+static void vmcall_query_and_msr_use_registers_only(void **state)
+{
+    uint64_t esp = 0;
+
+    (void)state;
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_CPU_COUNT;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_SUCCESS);
+    assert_int_equal(R[HV_GPR_RDX], fx_hv->cpu_count);
+
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_CURRENT_CPU;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RDX], fx_v->index);
+
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_CPU_VIRTUALIZED;
+    R[HV_GPR_R8] = fx_v->index;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_SUCCESS);
+    assert_int_equal(R[HV_GPR_RDX], 1);
+
+    /* A CPU that does not exist, an exit reason beyond the table, an
+     * unknown item: INVALID_PARAMETER, value 0. */
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_CPU_VIRTUALIZED;
+    R[HV_GPR_R8] = fx_hv->cpu_count;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(R[HV_GPR_RDX], 0);
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_EXIT_COUNT;
+    R[HV_GPR_R8] = HV_EXIT_REASON_COUNT + 1;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_INVALID_PARAMETER);
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = 77;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_INVALID_PARAMETER);
+
+    /* Exit counters move: every VMCALL above was counted, and the total
+     * holds at least those. */
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_EXIT_COUNT;
+    R[HV_GPR_R8] = HV_EXIT_VMCALL;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RDX], fx_v->exit_count[HV_EXIT_VMCALL]);
+    assert_true(R[HV_GPR_RDX] >= 8);
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_QUERY;
+    R[HV_GPR_RDX] = HV_QUERY_EXIT_TOTAL;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_true(R[HV_GPR_RDX] >= fx_v->exit_count[HV_EXIT_VMCALL]);
+
+    /* A guest-state MSR goes to its VMCS field on this core. */
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_MSR_WRITE;
+    R[HV_GPR_RDX] = HV_MSR_IA32_SYSENTER_ESP;
+    R[HV_GPR_R8] = 0xffff800012345000ull;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_SUCCESS);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_SYSENTER_ESP), 0xffff800012345000ull);
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_MSR_READ;
+    R[HV_GPR_RDX] = 0xFFFFFFFF00000000ull | HV_MSR_IA32_SYSENTER_ESP; /* upper half ignored */
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_SUCCESS);
+    esp = R[HV_GPR_RDX];
+    assert_int_equal(esp, 0xffff800012345000ull);
+
+    /* An MSR that does not exist: the #GP status, nothing changes, the
+     * guest goes on after the VMCALL (no fault injected). */
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_MSR_READ;
+    R[HV_GPR_RDX] = 0x12345678u;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(R[HV_GPR_RDX], 0);
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_MSR_WRITE;
+    R[HV_GPR_RDX] = 0x12345678u;
+    R[HV_GPR_R8] = 1;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
+    assert_int_equal(R[HV_GPR_RAX], HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
+    assert_int_equal(fx_injected(), 0);
+
+    /* From ring 3: #UD and nothing written, as for every call. */
+    fx_set_cpl(3);
+    rip0 = fx_field(HV_VMCS_GUEST_RIP);
+    R[HV_GPR_RCX] = HV_VMCALL_KEY;
+    R[HV_GPR_RAX] = HV_VMCALL_MSR_WRITE;
+    R[HV_GPR_RDX] = HV_MSR_IA32_SYSENTER_ESP;
+    R[HV_GPR_R8] = 0x1000;
+    assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME);
+    assert_faulted(UD_INJECTED);
+    assert_int_equal(fx_field(HV_VMCS_GUEST_SYSENTER_ESP), 0xffff800012345000ull);
+    fx_set_cpl(0);
+}
+
 /* ---- NMIs, fatal reasons ------------------------------------------------------------ */
 
 static void nmis_are_reinjected_through_the_window(void **state)
@@ -509,6 +618,7 @@ int main(void)
         T(mov_from_dr6_into_rsp), T(mov_to_dr7), T(mov_dr_from_cpl3_is_gp), T(dr4_dr5_alias_or_ud),
         T(general_detect_raises_db_with_bd), T(xsetbv_validates_against_cpuid), T(invd_gets_wbinvd_semantics),
         T(vmx_instructions_and_getsec_are_ud), T(vmcall_interface), T(vmcall_from_cpl3_is_ud_and_runs_nothing),
+        T(vmcall_query_and_msr_use_registers_only),
         T(nmis_are_reinjected_through_the_window), T(triple_fault_is_fatal_with_a_dump),
     };
 #undef T

@@ -26,6 +26,28 @@ enum hv_vmcall_number {
      * RDX = struct hv_root_request * (guest-virtual = host-virtual, the
      * blue-pill shares the address space). RAX = the request's status. */
     HV_VMCALL_RUN_IN_ROOT    = 3,
+    /* Calls below pass no pointers: only registers, so an OS whose address
+     * space is not root's (a hypervisor loaded by firmware, with its own
+     * page tables) can use them. Result: RAX = status, RDX = value. */
+    /* RDX = enum hv_vmcall_query item, R8 = its index. */
+    HV_VMCALL_QUERY          = 4,
+    /* The guest's view of MSR RDX on the calling core (msr.h,
+     * hv_msr_guest_read): RAX = status (EXCEPTION_GENERAL_PROTECTION for an
+     * MSR that would #GP), RDX = value. */
+    HV_VMCALL_MSR_READ       = 5,
+    /* Write R8 to MSR RDX on the calling core (hv_msr_guest_write): guest-
+     * state MSRs go to their VMCS fields. RAX = status. An OS broadcasts by
+     * making the call on each of its CPUs. */
+    HV_VMCALL_MSR_WRITE      = 6,
+};
+
+/* Items of HV_VMCALL_QUERY (RDX); the value comes back in RDX. */
+enum hv_vmcall_query {
+    HV_QUERY_CPU_COUNT       = 0, /* CPUs the hypervisor manages */
+    HV_QUERY_CURRENT_CPU     = 1, /* index of the calling CPU */
+    HV_QUERY_CPU_VIRTUALIZED = 2, /* R8 = CPU index: 1 if launched, else 0 */
+    HV_QUERY_EXIT_COUNT      = 3, /* R8 = basic exit reason: exits of it on the calling CPU */
+    HV_QUERY_EXIT_TOTAL      = 4, /* every exit on the calling CPU */
 };
 
 #define HV_VMCALL_PING_REPLY     0x6C69626876636F72ull /* "rochvbil" */
