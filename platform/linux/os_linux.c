@@ -242,6 +242,29 @@ static void lx_notify(void *ctx, uint32_t cpu)
 	irq_work_queue(&reader_work);
 }
 
+/*
+ * vmap() maps no-execute whatever pgprot it is given (since 5.8, "mm:
+ * enforce that vmap can't map pages executable"), and nothing a module may
+ * call makes vmalloc space executable (set_memory_x, __vmalloc_node_range
+ * and module_alloc are not exported). So the read-only alias is made
+ * executable PTE by PTE. No CPU has fetched from it yet; VMX root, the only
+ * one that runs it, flushes its TLB before it first reads the event that
+ * holds it (hv.h, root_tlb_gen).
+ */
+static int make_alias_executable(void *va, unsigned int n)
+{
+	unsigned int i, level;
+
+	for (i = 0; i < n; i++) {
+		pte_t *pte = lookup_address((unsigned long)va + (unsigned long)i * PAGE_SIZE, &level);
+
+		if (!pte || level != PG_LEVEL_4K || !pte_present(*pte) || pte_write(*pte))
+			return -EFAULT;
+		set_pte(pte, pte_mkexec(*pte));
+	}
+	return 0;
+}
+
 /* Executable memory for custom code: pages written through the linear map
  * (RW, NX), then a read-only executable alias (W^X). */
 static void *lx_alloc_exec(void *ctx, const void *bytes, size_t len)
@@ -266,6 +289,11 @@ static void *lx_alloc_exec(void *ctx, const void *bytes, size_t len)
 	va = vmap(pages, n, VM_MAP, PAGE_KERNEL_ROX);
 	if (!va)
 		goto fail;
+	if (make_alias_executable(va, n)) {
+		pr_err("cannot make the custom-code alias at %px executable\n", va);
+		vunmap(va);
+		goto fail;
+	}
 	kfree(pages);
 	atomic_long_inc(&allocations);
 	return va;
