@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GROUP "hvleak"
@@ -112,6 +113,14 @@ static const char *const suspicious[] = { "alloc", "dup", "vmap", "free", "get_f
                                           "asprintf", "kmem_cache", "put_page", "folio" };
 
 static char tracefs[64];
+
+static double now(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static void msg(const char *fmt, ...)
 {
@@ -382,6 +391,7 @@ static int arm(const char *imports)
     size_t na = 0, nf = 0, nunknown = 0;
     char sym[128], line[512], rel[256], buf[64];
     FILE *f = fopen(imports, "r");
+    double t0 = now();
     int err;
 
     if (!f)
@@ -458,8 +468,9 @@ static int arm(const char *imports)
 
         for (size_t i = 0; i < na && l < sizeof(list); i++)
             l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%s", i ? " " : "", allocs[i]->name);
-        msg("armed in %s: kretprobes on the %zu allocation APIs the module imports (%s), kprobes on %zu free APIs",
-            tracefs, na, list, nf);
+        msg("armed in %s: kretprobes on the %zu allocation APIs the module imports (%s), kprobes on %zu free APIs "
+            "(%.2f s)",
+            tracefs, na, list, nf, now() - t0);
     }
     return 0;
 }
@@ -786,6 +797,7 @@ static int cmd_check(const char *symfile, const char *sectfile)
     unsigned long overrun, dropped, missed_now[ARRAY_SIZE(probes)], amiss = 0, fmiss = 0;
     size_t nalloc = 0, nfreed = 0, nfrees = 0, nout = 0;
     struct event **out = NULL;
+    double t0 = now();
     int err, lost = 0;
 
     if (find_tracefs())
@@ -881,8 +893,9 @@ static int cmd_check(const char *symfile, const char *sectfile)
         }
     }
     msg("%zu events in the window: %zu allocations by module code, %zu freed, %zu outstanding; %zu frees seen; "
-        "lost events: %lu overrun, %lu dropped%s; probe misses: %lu on allocations, %lu on frees",
-        nevents, nalloc, nfreed, nout, nfrees, overrun, dropped, lost ? ", page flagged" : "", amiss, fmiss);
+        "lost events: %lu overrun, %lu dropped%s; probe misses: %lu on allocations, %lu on frees (read in %.2f s)",
+        nevents, nalloc, nfreed, nout, nfrees, overrun, dropped, lost ? ", page flagged" : "", amiss, fmiss,
+        now() - t0);
     load_syms(symfile, sectfile);
     for (size_t k = 0; k < nout; k++) {
         char s[128], who[96];
