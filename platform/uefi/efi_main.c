@@ -405,7 +405,8 @@ static EFI_STATUS start_next(EFI_LOADED_IMAGE *li, CHAR16 *path, CHAR16 *args)
     return EFI_SUCCESS;
 }
 
-EFI_STATUS EFIAPI efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+/* Called by gnu-efi's crt0 (_start) with the SysV ABI, not EFIAPI. */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     EFI_LOADED_IMAGE *li;
     CHAR16 *next, *args;

@@ -450,7 +450,8 @@ static bool starts(const CHAR8 *s, const char *w)
     return *s == 0 || *s == ' ';
 }
 
-EFI_STATUS EFIAPI efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+/* Called by gnu-efi's crt0 (_start) with the SysV ABI, not EFIAPI. */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
     static CHAR8 cfg[1024];
     static CHAR16 wopts[1024];

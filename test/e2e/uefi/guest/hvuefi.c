@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * hvuefi.ko: Linux's side of hvcore.efi, for the end-to-end test. A
+ * firmware-loaded hypervisor shares no address space with Linux, so this
+ * uses only the register calls of hvcore/vmcall.h (ring 0 + key): ping,
+ * query, and the per-CPU MSR access that makes the MSR broadcast (one
+ * VMCALL on each online CPU). It prints what it sees and stays loaded until
+ * rmmod; the checks run at load.
+ */
+#include <linux/cpu.h>
+#include <linux/module.h>
+#include <linux/smp.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+
+#define KEY 0x68766F7265564D43ull
+#define PING 1
+#define PING_REPLY 0x6C69626876636F72ull
+#define QUERY 4
+#define MSR_READ 5
+#define MSR_WRITE 6
+#define Q_CPU_COUNT 0
+#define Q_CURRENT_CPU 1
+#define Q_CPU_VIRTUALIZED 2
+#define Q_EXIT_COUNT 3
+#define Q_EXIT_TOTAL 4
+#define STATUS_GP 0xC001000Du
+
+static u64 vmcall(u64 nr, u64 a1, u64 a2, u64 *rdx_out)
+{
+	u64 rax = nr, rcx = KEY, rdx = a1, r8 = a2;
+
+	asm volatile("vmcall" : "+a"(rax), "+c"(rcx), "+d"(rdx), "+r"(r8) : : "memory");
+	if (rdx_out)
+		*rdx_out = rdx;
+	return rax;
+}
+
+struct msr_job {
+	u32 msr;
+	u64 value;
+	atomic_t ok, seen;
+};
+
+/* On each CPU: write through VMCALL, read back with a native RDMSR. */
+static void msr_write_here(void *p)
+{
+	struct msr_job *j = p;
+	u64 back;
+
+	if (vmcall(MSR_WRITE, j->msr, j->value, NULL) == 0)
+		atomic_inc(&j->ok);
+	rdmsrl(j->msr, back);
+	if (back == j->value)
+		atomic_inc(&j->seen);
+}
+
+static int __init hvuefi_init(void)
+{
+	unsigned int a, b, c, d;
+	char sig[13];
+	u64 r, v, count = 0, me = 0, virt = 0, cpuid_exits = 0, total = 0, old;
+	struct msr_job job = { .msr = MSR_IA32_SYSENTER_ESP };
+	int cpus = num_online_cpus();
+
+	cpuid(0x40000000, &a, &b, &c, &d);
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	sig[12] = 0;
+	if (strcmp(sig, "libhvcore") != 0) {
+		pr_err("hvuefi: no hvcore signature at CPUID 0x40000000 (\"%s\"): not virtualized\n", sig);
+		return -ENODEV;
+	}
+	pr_info("hvuefi: CPUID 0x40000000 signature \"%s\" on cpu %d\n", sig, raw_smp_processor_id());
+
+	preempt_disable();
+	r = vmcall(PING, 0, 0, NULL);
+	preempt_enable();
+	if (r != PING_REPLY) {
+		pr_err("hvuefi: VMCALL ping: 0x%llx\n", r);
+		return -EIO;
+	}
+	pr_info("hvuefi: VMCALL ping answered (0x%llx) from kernel mode\n", r);
+
+	preempt_disable();
+	vmcall(QUERY, Q_CPU_COUNT, 0, &count);
+	vmcall(QUERY, Q_CURRENT_CPU, 0, &me);
+	vmcall(QUERY, Q_CPU_VIRTUALIZED, me, &virt);
+	vmcall(QUERY, Q_EXIT_COUNT, 10, &cpuid_exits);
+	vmcall(QUERY, Q_EXIT_TOTAL, 0, &total);
+	preempt_enable();
+	pr_info("hvuefi: VMCALL query: the hypervisor manages %llu CPU(s) from firmware; this one is its cpu %llu, virtualized %llu, %llu exits so far (%llu CPUID)\n",
+		count, me, virt, total, cpuid_exits);
+	pr_info("hvuefi: Linux sees %d CPU(s)\n", cpus);
+
+	/* The broadcast: one VMCALL per online CPU, each into its own root. */
+	rdmsrl(job.msr, old);
+	job.value = 0xfffffe0000123000ull;
+	on_each_cpu(msr_write_here, &job, 1);
+	if (atomic_read(&job.ok) != cpus || atomic_read(&job.seen) != cpus) {
+		pr_err("hvuefi: MSR broadcast through VMCALL: %d written, %d read back, of %d CPUs\n",
+		       atomic_read(&job.ok), atomic_read(&job.seen), cpus);
+		return -EIO;
+	}
+	job.value = old;
+	atomic_set(&job.ok, 0);
+	atomic_set(&job.seen, 0);
+	on_each_cpu(msr_write_here, &job, 1);
+	preempt_disable();
+	r = vmcall(MSR_READ, 0x12345678, 0, &v);
+	preempt_enable();
+	pr_info("hvuefi: MSR broadcast through VMCALL: ok (SYSENTER_ESP written on %d CPU(s), read back natively, restored to 0x%llx); bad MSR 0x12345678 -> status 0x%llx%s\n",
+		cpus, old, r, r == STATUS_GP ? " (#GP)" : " (WRONG)");
+	return r == STATUS_GP && atomic_read(&job.seen) == cpus ? 0 : -EIO;
+}
+
+static void __exit hvuefi_exit(void)
+{
+}
+
+module_init(hvuefi_init);
+module_exit(hvuefi_exit);
+MODULE_LICENSE("Dual MIT/GPL");
+MODULE_DESCRIPTION("hvcore.efi end-to-end test: VMCALL from Linux to a firmware-loaded hypervisor");

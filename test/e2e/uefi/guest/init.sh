@@ -1,0 +1,32 @@
+#!/bin/busybox sh
+# /init of the Linux-on-top run: Linux booted by hvcore.efi (its EFI stub),
+# the BSP still virtualized. Lines starting "UEFI-LINUX" are judged by run.sh.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+say() { echo "UEFI-LINUX $*"; }
+say "kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s) online"
+rc=0
+if insmod /hvuefi.ko; then
+    dmesg | grep 'hvuefi:' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "$l"; done
+    rmmod hvuefi
+else
+    rc=1
+    dmesg | grep 'hvuefi:' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "$l"; done
+    say "insmod hvuefi.ko failed"
+fi
+# The workload: processes, pinned-free forks, file reads, sleeps.
+ok=1
+i=0
+while [ $i -lt 30 ]; do sh -c 'exit 0' || ok=0; i=$((i + 1)); done
+for f in /proc/cpuinfo /proc/meminfo /hvuefi.ko /bin/busybox; do cat "$f" >/dev/null || ok=0; done
+md5sum /bin/busybox >/tmp/sum && [ -s /tmp/sum ] || ok=0
+( sleep 1; echo done >/tmp/bg ) & wait
+[ "$(cat /tmp/bg)" = done ] || ok=0
+sleep 1
+if [ $ok = 1 ]; then say "workload: ok (30 processes, file reads, md5sum, sleeps)"; else say "workload: FAILED"; rc=1; fi
+say "note: OVMF on Bochs installs no ACPI tables, so Linux sees one CPU here"
+echo "UEFI-LINUX-END rc=$rc"
+sync
+reboot -f
