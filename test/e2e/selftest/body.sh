@@ -11,6 +11,10 @@ echo "selftest: $ncpu cpus, $nvmx with the vmx flag"
 
 /selftest/vmxcheck || fail "vmxcheck"
 
+# What the CPU model offers a hypervisor (VMX capability MSRs, modern features).
+insmod /selftest/msr.ko 2>/dev/null
+/selftest/cpucaps || fail "cpucaps"
+
 insmod /selftest/hello.ko || fail "insmod hello.ko"
 grep -q '^hello ' /proc/modules || fail "hello not in /proc/modules"
 nhello=$(dmesg | grep -c 'hvcore-e2e: hello from cpu')
