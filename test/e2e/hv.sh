@@ -4,12 +4,14 @@
 # emulated VT-x CPU, load/check/unload the hypervisor, judge the serial log.
 #
 # usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--demo] [--hvctl PATH]
-#              [--leak-hook]
+#              [--leak-hook] [--model NAME]
 #   --cpus N      emulated CPUs (default 2)
 #   --demo        run the narrated demo (demo_body.sh) instead of the tests
 #   --hvctl P     also run the hvctl client in the guest against /dev/hvcore
 #   --leak-hook   load the module with test_leak_page_per_load=1 throughout the
 #                 leak window: the leak-kernel check must FAIL (proves it can)
+#   --model NAME  emulated CPU: haswell (default, or $HVCORE_E2E_MODEL), tigerlake,
+#                 icelake (boot.sh --model; lib.sh e2e_model keeps their settings)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
@@ -24,6 +26,7 @@ while (($#)); do
     --demo) DEMO=1; BODY=$E2E_DIR/demo_body.sh; shift ;;
     --hvctl) HVCTL=${2:?}; shift 2 ;;
     --leak-hook) LEAK_HOOK=1; shift ;;
+    --model) export HVCORE_E2E_MODEL=${2:?}; shift 2 ;;
     *) echo "hv.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -73,7 +76,7 @@ if ((DEMO)); then
     grep '^DEMO:' "$WORK/serial.log" | sed 's/^DEMO: \{0,1\}//'
     exit "$rc"
 fi
-echo "== results ($CPUS CPUs)"
+echo "== results ($CPUS CPUs, model ${HVCORE_E2E_MODEL:-haswell})"
 grep -E '^(E2E (PASS|FAIL)|HV-)' "$WORK/serial.log" || true
 pass=$(grep -c '^E2E PASS' "$WORK/serial.log" || true)
 fail=$(grep -c '^E2E FAIL' "$WORK/serial.log" || true)
