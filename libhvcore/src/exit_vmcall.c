@@ -85,6 +85,7 @@ static hv_status_t query(const struct hv_vcpu *v, uint64_t item, uint64_t index,
 enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)
 {
     uint64_t value = 0;
+    enum hv_msr_route route = HV_MSR_ROUTE_PHYSICAL;
 
     uint64_t *r = e->gprs->r;
     const struct hv_root_request *req;
@@ -118,11 +119,13 @@ enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)
         return HV_ACTION_SKIP;
     case HV_VMCALL_MSR_READ:
         /* An MSR number is 32 bits; RDMSR ignores the upper half of RCX. */
-        r[HV_GPR_RAX] = hv_msr_guest_read(e->vcpu, (uint32_t)r[HV_GPR_RDX], &value, NULL);
+        r[HV_GPR_RAX] = hv_msr_guest_read(e->vcpu, (uint32_t)r[HV_GPR_RDX], &value, &route);
         r[HV_GPR_RDX] = value;
+        r[HV_GPR_R8] = route;
         return HV_ACTION_SKIP;
     case HV_VMCALL_MSR_WRITE:
-        r[HV_GPR_RAX] = hv_msr_guest_write(e->vcpu, (uint32_t)r[HV_GPR_RDX], r[HV_GPR_R8], NULL);
+        r[HV_GPR_RAX] = hv_msr_guest_write(e->vcpu, (uint32_t)r[HV_GPR_RDX], r[HV_GPR_R8], &route);
+        r[HV_GPR_R8] = route;
         return HV_ACTION_SKIP;
     default:
         r[HV_GPR_RAX] = HV_STATUS_INVALID_PARAMETER;

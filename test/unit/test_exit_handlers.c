@@ -531,6 +531,7 @@ static void vmcall_query_and_msr_use_registers_only(void **state)
     assert_int_equal(fx_exit(HV_EXIT_VMCALL, 0, 3), HV_ACTION_RESUME); /* skipped */
     assert_int_equal(R[HV_GPR_RAX], HV_STATUS_SUCCESS);
     assert_int_equal(fx_field(HV_VMCS_GUEST_SYSENTER_ESP), 0xffff800012345000ull);
+    assert_int_equal(R[HV_GPR_R8], HV_MSR_ROUTE_VMCS_FIELD);
     R[HV_GPR_RCX] = HV_VMCALL_KEY;
     R[HV_GPR_RAX] = HV_VMCALL_MSR_READ;
     R[HV_GPR_RDX] = 0xFFFFFFFF00000000ull | HV_MSR_IA32_SYSENTER_ESP; /* upper half ignored */
@@ -538,6 +539,7 @@ static void vmcall_query_and_msr_use_registers_only(void **state)
     assert_int_equal(R[HV_GPR_RAX], HV_STATUS_SUCCESS);
     esp = R[HV_GPR_RDX];
     assert_int_equal(esp, 0xffff800012345000ull);
+    assert_int_equal(R[HV_GPR_R8], HV_MSR_ROUTE_VMCS_FIELD);
 
     /* An MSR that does not exist: the #GP status, nothing changes, the
      * guest goes on after the VMCALL (no fault injected). */

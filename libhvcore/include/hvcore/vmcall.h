@@ -33,11 +33,13 @@ enum hv_vmcall_number {
     HV_VMCALL_QUERY          = 4,
     /* The guest's view of MSR RDX on the calling core (msr.h,
      * hv_msr_guest_read): RAX = status (EXCEPTION_GENERAL_PROTECTION for an
-     * MSR that would #GP), RDX = value. */
+     * MSR that would #GP), RDX = value, R8 = where it was read (enum
+     * hv_msr_route, msr.h). */
     HV_VMCALL_MSR_READ       = 5,
     /* Write R8 to MSR RDX on the calling core (hv_msr_guest_write): guest-
-     * state MSRs go to their VMCS fields. RAX = status. An OS broadcasts by
-     * making the call on each of its CPUs. */
+     * state MSRs go to their VMCS fields. RAX = status, R8 = where it went
+     * (enum hv_msr_route). An OS broadcasts by making the call on each of
+     * its CPUs. */
     HV_VMCALL_MSR_WRITE      = 6,
 };
 
