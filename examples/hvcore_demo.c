@@ -4,7 +4,7 @@
  * dispatcher, and tear everything down.
  *
  *   hvcore-demo [--cpus N] [--profile haswell|skylake|no-vmx|locked-off|in-use|no-true-ctls|
- *                                     sapphire-rapids|no-ept-vpid]
+ *                                     sapphire-rapids|no-ept-vpid|bochs-tigerlake]
  */
 #include <hvcore/hvcore.h>
 #include <hvcore/testing/mock.h>
@@ -18,6 +18,7 @@ static const struct { const char *name; enum hv_mock_profile p; } profiles[] = {
     { "no-vmx", HV_MOCK_PROFILE_NO_VMX },          { "locked-off", HV_MOCK_PROFILE_VMX_LOCKED_OFF },
     { "in-use", HV_MOCK_PROFILE_VMX_IN_USE },      { "no-true-ctls", HV_MOCK_PROFILE_NO_TRUE_CTLS },
     { "sapphire-rapids", HV_MOCK_PROFILE_SAPPHIRE_RAPIDS }, { "no-ept-vpid", HV_MOCK_PROFILE_NO_EPT_VPID },
+    { "bochs-tigerlake", HV_MOCK_PROFILE_BOCHS_TIGERLAKE },
 };
 
 static void step(const char *msg)

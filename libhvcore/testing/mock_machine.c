@@ -227,8 +227,31 @@ static const struct vmx_caps_tab k_caps_no_ept_vpid = {
     .true_entry = 0x0000FFFF000011FBull,
 };
 
+/* Bochs 2.7 `cpu: model=tigerlake`, read in the e2e guest (test/e2e/MODELS.md,
+ * cpucaps): every value below is the measured one. */
+static const struct vmx_caps_tab k_caps_bochs_tigerlake = {
+    .basic = 0x01D8100000000004ull,
+    .pin = 0x0000007F00000016ull,
+    .proc = 0xFFF9FFFE0401E172ull,
+    .exit = 0x107FFFFF00036DFFull,
+    .entry = 0x0010FFFF000011FFull,
+    .misc = 0x00000000600401E0ull,
+    .cr0_fixed0 = 0x80000021ull,
+    .cr0_fixed1 = 0xFFFFFFFFull,
+    .cr4_fixed0 = 0x00002000ull,
+    .cr4_fixed1 = 0x00F72FFFull,
+    .vmcs_enum = 0x34ull,
+    .proc2 = 0x02977FFF00000000ull,
+    .ept_vpid = 0x00000F0106B34141ull,
+    .vmfunc = 0x1ull,
+    .true_pin = 0x0000007F00000016ull,
+    .true_proc = 0xFFF9FFFE04006172ull,
+    .true_exit = 0x107FFFFF00036DFBull,
+    .true_entry = 0x0010FFFF000011FBull,
+};
+
 /* The CPUID leaves and non-VMX MSRs of a profile: one CPU generation. */
-enum cpu_model { MODEL_HASWELL, MODEL_SKYLAKE, MODEL_SAPPHIRE_RAPIDS };
+enum cpu_model { MODEL_HASWELL, MODEL_SKYLAKE, MODEL_SAPPHIRE_RAPIDS, MODEL_BOCHS_TIGERLAKE };
 
 struct profile {
     const char *name;
@@ -249,9 +272,8 @@ static const struct profile k_profiles[HV_MOCK_PROFILE_COUNT] = {
     [HV_MOCK_PROFILE_SAPPHIRE_RAPIDS] = { "sapphire_rapids", MODEL_SAPPHIRE_RAPIDS,
                                           &k_caps_sapphire_rapids, true, false, 0x5 },
     [HV_MOCK_PROFILE_NO_EPT_VPID] = { "no_ept_vpid", MODEL_HASWELL, &k_caps_no_ept_vpid, true, false, 0x5 },
-    /* The Bochs CPU model of the second e2e machine (issue 11, section 1)
-     * goes here, with its capability MSRs as measured in test/e2e/README.md:
-     * [HV_MOCK_PROFILE_BOCHS_...] = { "bochs_...", MODEL_..., &k_caps_bochs_..., ... }, */
+    [HV_MOCK_PROFILE_BOCHS_TIGERLAKE] = { "bochs_tigerlake", MODEL_BOCHS_TIGERLAKE,
+                                          &k_caps_bochs_tigerlake, true, false, 0x5 },
 };
 
 const char *hv_mock_profile_name(enum hv_mock_profile profile)
@@ -901,11 +923,29 @@ static void build_cpuid_sapphire_rapids(struct hv_mock_cpu *c, uint32_t ncpus)
     cpuid_put(c, 0x80000008u, 0, (MOCK_LINEAR_5LEVEL << 8) | MOCK_MAXPHYADDR, 0, 0, 0);
 }
 
+/* Bochs's tigerlake: the modern leaves of the Sapphire Rapids table, with
+ * the leaves the e2e guest read in their place. */
+static void build_cpuid_bochs_tigerlake(struct hv_mock_cpu *c, uint32_t ncpus)
+{
+    build_cpuid_sapphire_rapids(c, ncpus);
+    cpuid_put(c, 0x1, 0, 0x000806C1u,                 /* family 6 model 0x8C */
+              (c->index << 24) | ((ncpus & 0xFFu) << 16) | 0x0800u, 0x7FFAFBBFu, 0xBFEBFBFFu);
+    /* Measured CPUID.7.0: no RTM/HLE, no WAITPKG, PKS or LA57; CET_SS
+     * (ECX[7]) and CET_IBT (EDX[20]). */
+    cpuid_put(c, 0x7, 0, 0, 0xF1BF27EBu, 0x00405FCEu, 0xFC100510u);
+    cpuid_put(c, 0xA, 0, 0x08300805u, 0, 0xF, 0x8604u); /* perfmon v5, measured */
+    cpuid_brand(c, "11th Gen Intel(R) Core(TM) i5-1135G7 @ 2.40GHz");
+    cpuid_put(c, 0x80000008u, 0, (MOCK_LINEAR_4LEVEL << 8) | MOCK_MAXPHYADDR, 0, 0, 0);
+}
+
 static void build_cpuid(struct hv_mock_cpu *c, const struct profile *p, uint32_t ncpus)
 {
     switch (p->model) {
     case MODEL_SAPPHIRE_RAPIDS:
         build_cpuid_sapphire_rapids(c, ncpus);
+        break;
+    case MODEL_BOCHS_TIGERLAKE:
+        build_cpuid_bochs_tigerlake(c, ncpus);
         break;
     case MODEL_HASWELL:
     case MODEL_SKYLAKE:
@@ -955,6 +995,7 @@ static void build_vmx_msrs(struct hv_mock_cpu *c, const struct profile *p)
 static void build_msrs(struct hv_mock_cpu *c, const struct profile *p)
 {
     bool skylake = p->model == MODEL_SKYLAKE, spr = p->model == MODEL_SAPPHIRE_RAPIDS;
+    bool tgl = p->model == MODEL_BOCHS_TIGERLAKE;
     uint64_t i = c->index;
     struct hv_mock_msr *m;
 
@@ -976,11 +1017,11 @@ static void build_msrs(struct hv_mock_cpu *c, const struct profile *p)
     (void)msr_add(c, 0x2FF, 0xC06, false);                                   /* MTRR_DEF_TYPE */
     /* PERF_CAPABILITIES; SPR: arch LBR format, PEBS v4, full-width writes,
      * PERF_METRICS (15), PEBS to PT. */
-    (void)msr_add(c, 0x345, spr ? 0x1F4FFull : skylake ? 0x33C3 : 0x31C3, true);
+    (void)msr_add(c, 0x345, spr ? 0x1F4FFull : tgl ? 0 : skylake ? 0x33C3 : 0x31C3, true); /* Bochs: reads 0 */
     (void)msr_add(c, 0x38D, 0, false);                                       /* FIXED_CTR_CTRL */
     /* What Linux leaves enabled: every GP and fixed counter (+ PERF_METRICS). */
     (void)msr_add(c, HV_MSR_IA32_PERF_GLOBAL_CTRL,
-                  spr ? 0x0001000F000000FFull : 0x000000070000000Full, false);
+                  spr ? 0x0001000F000000FFull : tgl ? 0x0000000F000000FFull : 0x000000070000000Full, false);
     (void)msr_add(c, 0x6E0, 0, false);                                       /* TSC_DEADLINE */
 
     if (p->caps != NULL)
@@ -1001,6 +1042,13 @@ static void build_msrs(struct hv_mock_cpu *c, const struct profile *p)
         (void)msr_add(c, 0x6A4, 0, false);                                   /* PL0_SSP */
         (void)msr_add(c, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, 0, false);
         (void)msr_add(c, HV_MSR_IA32_PKRS, 0x55555554u, false);              /* Linux's PKS default */
+    }
+    if (tgl) {
+        (void)msr_add(c, 0xDA0, 0, false);                                   /* IA32_XSS */
+        (void)msr_add(c, 0x6A0, 0, false);                                   /* U_CET */
+        (void)msr_add(c, HV_MSR_IA32_S_CET, 0, false);                       /* Debian 6.1: no kernel IBT */
+        (void)msr_add(c, 0x6A4, 0, false);                                   /* PL0_SSP */
+        (void)msr_add(c, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, 0, false);
     }
     /* Haswell and Skylake have no CET or PKS: S_CET, the SSP table and PKRS #GP there. */
 
@@ -1054,13 +1102,14 @@ static void build_registers(struct hv_mock_cpu *c, const struct profile *p)
     /* PSE PAE MCE PGE OSFXSR OSXMMEXCPT OSXSAVE SMEP SMAP; on Sapphire
      * Rapids also UMIP, PKE and CET (Linux with kernel IBT), 4-level paging. */
     c->cr[4] = 0x003406F0ull | (p->in_use ? HV_CR4_VMXE : 0) |
-               (p->model == MODEL_SAPPHIRE_RAPIDS ? (1ull << 11) | (1ull << 22) | (1ull << 23) : 0);
+               (p->model == MODEL_SAPPHIRE_RAPIDS ? (1ull << 11) | (1ull << 22) | (1ull << 23) : 0) |
+               (p->model == MODEL_BOCHS_TIGERLAKE ? (1ull << 11) : 0); /* UMIP; the e2e kernel clears PKU */
     c->cr[8] = 0;
     c->dr[6] = 0xFFFF0FF0ull;
     c->dr[7] = 0x400ull;
     c->rflags = 0x246ull;                          /* IF ZF PF, bit 1 */
     /* x87 SSE AVX; Sapphire Rapids adds AVX-512 (5-7) and PKRU (9). */
-    c->xcr0 = p->model == MODEL_SAPPHIRE_RAPIDS ? 0x2E7 : 0x7;
+    c->xcr0 = p->model == MODEL_SAPPHIRE_RAPIDS ? 0x2E7 : p->model == MODEL_BOCHS_TIGERLAKE ? 0xE7 : 0x7;
 
     c->sel[HV_SEG_CS] = 0x10;
     c->sel[HV_SEG_SS] = 0x18;

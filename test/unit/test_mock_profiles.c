@@ -59,6 +59,7 @@ static void every_profile_boots_or_refuses_as_documented(void **state)
         { HV_MOCK_PROFILE_NO_TRUE_CTLS, HV_STATUS_SUCCESS, "no_true_ctls" },
         { HV_MOCK_PROFILE_SAPPHIRE_RAPIDS, HV_STATUS_SUCCESS, "sapphire_rapids" },
         { HV_MOCK_PROFILE_NO_EPT_VPID, HV_STATUS_SUCCESS, "no_ept_vpid" },
+        { HV_MOCK_PROFILE_BOCHS_TIGERLAKE, HV_STATUS_SUCCESS, "bochs_tigerlake" },
     };
     size_t i;
 
@@ -124,6 +125,49 @@ static void sapphire_rapids_has_the_modern_features(void **state)
     assert_int_equal(field_on(1, HV_VMCS_GUEST_S_CET), 0x4);
     assert_int_equal(field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x55555554u);
     assert_true(hv_mock_vmcs_peek_on(1, HV_VMCS_GUEST_SSP, NULL));
+}
+
+/* The second e2e CPU as measured in the Bochs guest (test/e2e/MODELS.md). */
+static void bochs_tigerlake_is_the_measured_model(void **state)
+{
+    static const struct { uint32_t msr; uint64_t value; } measured[] = {
+        { HV_MSR_IA32_VMX_BASIC, 0x01D8100000000004ull },
+        { HV_MSR_IA32_VMX_MISC, 0x600401E0ull },
+        { HV_MSR_IA32_VMX_CR4_FIXED1, 0xF72FFFull },
+        { HV_MSR_IA32_VMX_PROCBASED_CTLS2, 0x02977FFF00000000ull },
+        { HV_MSR_IA32_VMX_EPT_VPID_CAP, 0x00000F0106B34141ull },
+        { HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS, 0xFFF9FFFE04006172ull },
+        { HV_MSR_IA32_VMX_TRUE_EXIT_CTLS, 0x107FFFFF00036DFBull },
+        { HV_MSR_IA32_VMX_TRUE_ENTRY_CTLS, 0x0010FFFF000011FBull },
+    };
+    struct hv_cpuid_regs r;
+    uint64_t v = 0;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_BOCHS_TIGERLAKE), 0);
+    for (i = 0; i < sizeof(measured) / sizeof(measured[0]); i++) {
+        assert_true(hv_mock_msr_get(1, measured[i].msr, &v));
+        if (v != measured[i].value)
+            fail_msg("msr %#x = %#llx, measured %#llx", measured[i].msr, (unsigned long long)v,
+                     (unsigned long long)measured[i].value);
+    }
+    assert_true(hv_mock_cpuid_get(1, 7, 0, &r));
+    assert_int_equal(r.ebx, 0xF1BF27EBu);
+    assert_int_equal(r.ecx, 0x00405FCEu);
+    assert_int_equal(r.edx, 0xFC100510u);
+    assert_true(hv_mock_cpuid_get(1, 0xA, 0, &r));
+    assert_int_equal(r.eax, 0x08300805u);
+    assert_true(hv_mock_msr_get(1, 0x345, &v));
+    assert_int_equal(v, 0);                    /* no PERF_METRICS: reads 0 in Bochs */
+    assert_false(hv_mock_msr_get(1, HV_MSR_IA32_PKRS, &v));
+
+    /* The core picks what the e2e run picked: XSAVES on, no user wait/pause. */
+    g_hv = support_start_hv();
+    assert_true(g_hv->vcpus[1].ctls.proc2 & HV_PROC2_ENABLE_XSAVES);
+    assert_false(g_hv->vcpus[1].ctls.proc2 & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
+    assert_true(hv_mock_vmcs_peek_on(1, HV_VMCS_XSS_EXIT_BITMAP, &v));
+    assert_int_equal(v, 0);
 }
 
 static void no_ept_vpid_profile_runs_without_them(void **state)
@@ -361,6 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(every_profile_boots_or_refuses_as_documented, teardown),
         cmocka_unit_test_teardown(sapphire_rapids_has_the_modern_features, teardown),
+        cmocka_unit_test_teardown(bochs_tigerlake_is_the_measured_model, teardown),
         cmocka_unit_test_teardown(no_ept_vpid_profile_runs_without_them, teardown),
         cmocka_unit_test_teardown(capabilities_changed_before_vmxon_shape_the_vmcs, teardown),
         cmocka_unit_test_teardown(capability_changes_after_vmxon_are_failures, teardown),

@@ -119,9 +119,14 @@ enum hv_mock_profile {
      * nested hypervisors present VT-x): IA32_VMX_EPT_VPID_CAP and
      * IA32_VMX_VMFUNC do not exist, nor do the EPT/VPID VMCS fields. */
     HV_MOCK_PROFILE_NO_EPT_VPID,
-    /* Reserved: the CPU model of the second Bochs machine of the e2e suite
-     * (issue 11, section 1), with its capability MSRs as measured there
-     * (test/e2e/README.md). Add it here, before HV_MOCK_PROFILE_COUNT. */
+    /* Bochs's `tigerlake` model, the second CPU of the e2e suite, as
+     * measured there (test/e2e/MODELS.md): VMCS revision 4, the VMX
+     * capability MSRs 0x480-0x491 read in the guest, CPUID.7.0 as read
+     * (XSAVES, CET SHSTK/IBT with load-CET-state, AVX-512, FSRM, UMIP; no
+     * WAITPKG, PKS, LA57, RTM), perfmon v5 without PERF_METRICS
+     * (IA32_PERF_CAPABILITIES reads 0), FEATURE_CONTROL 0x5. What runs on
+     * the emulated machine can be reproduced here without Bochs. */
+    HV_MOCK_PROFILE_BOCHS_TIGERLAKE,
     HV_MOCK_PROFILE_COUNT
 };
 
