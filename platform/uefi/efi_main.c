@@ -200,6 +200,18 @@ static bool cpu_has_vmx(void)
     return (c >> 5) & 1u;
 }
 
+/* hvcore already runs here (a second load of hvcore.efi): its APs are in
+ * the first instance's service loops, and VMX is taken. Recognized by the
+ * CPUID 0x40000000 signature; another hypervisor is the core's to judge
+ * (VMXON then fails with VMX_IN_USE). */
+static bool hvcore_present(void)
+{
+    uint32_t a = 0x40000000u, b, c = 0, d;
+
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return b == 0x6862696cu && c == 0x726f6376u && d == 0x65u; /* "libh" "vcor" "e" */
+}
+
 static EFI_STATUS EFIAPI unload(EFI_HANDLE image);
 
 static EFI_STATUS bring_up(void)
@@ -216,6 +228,10 @@ static EFI_STATUS bring_up(void)
     add_num(&l, U.cpu_count, 10);
     add(&l, U.mp != NULL ? " processor(s) from MP Services" : " processor (no MP Services)");
     hvu_log(NULL, l.buf);
+    if (hvcore_present()) {
+        hvu_log("error", "hvcore is already running (CPUID 0x40000000): not loading a second instance");
+        return EFI_ALREADY_STARTED;
+    }
     if (!cpu_has_vmx()) {
         hvu_log("error", "VT-x is not available on this processor (CPUID.1:ECX.VMX = 0): nothing was changed, "
                          "the firmware continues without a hypervisor");

@@ -15,6 +15,12 @@
  *    (same selectors) plus a TSS descriptor, loaded before the core captures
  *    the state. The host IDT is the core's own (hv_config.own_host_idt), also
  *    allocated through the OS layer.
+ *  - CR4.OSXSAVE: the core captures the running CR4 as HOST_CR4, and
+ *    XSETBV, which always exits, is executed by root for the guest. OVMF
+ *    runs with OSXSAVE clear (CR4 0x668), where XSETBV is #UD: the OS's
+ *    first XSETBV (Linux's fpu__init_cpu_xstate) would get a #GP back. So
+ *    OSXSAVE is turned on first where the CPU has XSAVE (harmless to the
+ *    firmware: XCR0 stays x87) and off again at unload.
  */
 #include "hvcore_uefi.h"
 #include "host_env.h"
@@ -24,6 +30,7 @@
 #define PTE_PS   0x80ull
 #define GIB      (1ull << 30)
 #define MIB2     (1ull << 21)
+#define CR4_OSXSAVE (1ull << 18)
 #define TSS_OFFSET 0x800u
 #define TSS_SIZE   0x68u
 
@@ -113,7 +120,8 @@ static hv_status_t prepare_one(uint32_t cpu, void *arg)
     struct hvu_host_cpu *c = &h->cpu[cpu];
     struct dtr old, gdtr;
     uint64_t *gdt = c->page, tss = (uint64_t)(uintptr_t)c->page + TSS_OFFSET;
-    uint32_t entries, i, tss_index;
+    uint32_t entries, i, tss_index, a = 1, b, cx = 0, d;
+    uint64_t cr4;
     uint16_t tr;
 
     __asm__ volatile("sgdt %0" : "=m"(old));
@@ -139,6 +147,11 @@ static hv_status_t prepare_one(uint32_t cpu, void *arg)
     gdtr.base = (uint64_t)(uintptr_t)gdt;
     __asm__ volatile("lgdt %0" : : "m"(gdtr) : "memory");
     __asm__ volatile("ltr %w0" : : "r"((uint16_t)(tss_index * 8u)) : "memory");
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(cx), "=d"(d));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    c->set_osxsave = ((cx >> 26) & 1u) && !(cr4 & CR4_OSXSAVE); /* CPUID.1:ECX.XSAVE */
+    if (c->set_osxsave)
+        __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_OSXSAVE) : "memory");
     c->loaded = true;
     return HV_STATUS_SUCCESS;
 }
@@ -154,8 +167,14 @@ static hv_status_t restore_one(uint32_t cpu, void *arg)
     struct hvu_host_cpu *c = &h->cpu[cpu];
     struct dtr old = { c->old_gdt_limit, c->old_gdt_base };
 
+    uint64_t cr4;
+
     if (!c->loaded)
         return HV_STATUS_SUCCESS;
+    if (c->set_osxsave) {
+        __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+        __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 & ~CR4_OSXSAVE) : "memory");
+    }
     __asm__ volatile("lgdt %0" : : "m"(old) : "memory");
     if ((c->old_tr & ~7u) != 0 && (uint32_t)(c->old_tr & ~7u) + 15u <= c->old_gdt_limit) {
         volatile uint64_t *d = (volatile uint64_t *)(uintptr_t)(c->old_gdt_base + (c->old_tr & ~7u));

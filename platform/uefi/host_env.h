@@ -10,6 +10,7 @@ struct hvu_host_cpu {
     uint64_t old_gdt_base;
     uint16_t old_gdt_limit, old_tr;
     bool loaded;
+    bool set_osxsave;        /* we turned CR4.OSXSAVE on */
 };
 
 struct hvu_host {

@@ -22,7 +22,10 @@
 #define MAX_CPUS 64
 #define MSR_SYSENTER_ESP 0x175u
 #define MSR_SYSENTER_EIP 0x176u
-#define BAD_MSR 0x12345678u
+/* An x2APIC MSR index no register has (0x801), and the APIC is in xAPIC mode
+ * (as OVMF leaves it) where every x2APIC MSR is absent: a #GP
+ * on hardware and in Bochs alike (Bochs ignores unknown MSRs by default). */
+#define BAD_MSR 0x801u
 #define STATUS_GP 0xC001000Du
 #define EXIT_CPUID 10u
 
@@ -76,7 +79,8 @@ static void cpuid(UINT32 leaf, UINT32 *a, UINT32 *b, UINT32 *c, UINT32 *d)
 
 static UINT64 vmcall(UINT64 nr, UINT64 a1, UINT64 a2, UINT64 *rdx_out)
 {
-    UINT64 rax = nr, rcx = HV_VMCALL_KEY, rdx = a1, r8 = a2;
+    UINT64 rax = nr, rcx = HV_VMCALL_KEY, rdx = a1;
+    register UINT64 r8 __asm__("r8") = a2; /* "+r" alone could be any register */
 
     __asm__ volatile("vmcall" : "+a"(rax), "+c"(rcx), "+d"(rdx), "+r"(r8) : : "memory");
     if (rdx_out != NULL)
@@ -338,7 +342,7 @@ static void bad_msr(HVCORE_PROTOCOL *hp)
     st = hp->MsrRead(hp, HVCORE_ALL_CORES, BAD_MSR, r, MAX_CPUS);
     for (i = 0; i < ncpu; i++)
         gp += r[i].Status == STATUS_GP;
-    CHECK(st == STATUS_GP && gp == ncpu, L"MsrRead(all, 0x%x): status 0x%x, #GP status on %d of %d cpus", BAD_MSR, st,
+    CHECK(st == STATUS_GP && gp == ncpu, L"MsrRead(all, MSR 0x%x): status 0x%x, #GP status on %d of %d cpus", BAD_MSR, st,
           gp, ncpu);
     for (i = 0; i < ncpu; i++)
         slots[i].in1 = BAD_MSR;
@@ -368,11 +372,25 @@ static void vtx_run(UINTN cycles)
     }
     CHECK(hp->CpuCount == ncpu, L"hvcore manages %d of %d processors", hp->CpuCount, ncpu);
     n = signature_count();
-    for (i = 0; i < ncpu; i++)
-        Print(L"HVTEST cpu %d: CPUID 0x40000000 -> \"%.4a%.4a%.4a\"\r\n", i, (CHAR8 *)&slots[i].b,
-              (CHAR8 *)&slots[i].c, (CHAR8 *)&slots[i].d);
+    for (i = 0; i < ncpu; i++) {
+        CHAR8 sig[13];
+        UINT32 regs[3] = { (UINT32)slots[i].b, (UINT32)slots[i].c, (UINT32)slots[i].d };
+
+        CopyMem(sig, regs, 12);
+        sig[12] = 0;
+        Print(L"HVTEST cpu %d: CPUID 0x40000000 -> \"%a\"\r\n", i, sig);
+    }
     CHECK(n == ncpu, L"signature \"libhvcore\" on %d of %d processors (through MP Services)", n, ncpu);
 
+    {
+        EFI_HANDLE h2;
+
+        st = load_hvcore(NULL, &h2);
+        CHECK(st == EFI_ALREADY_STARTED, L"a second hvcore.efi refuses to load: %r", st);
+        if (!EFI_ERROR(st))
+            BS->UnloadImage(h2);
+        CHECK(signature_count() == ncpu, L"the first one still runs on every processor");
+    }
     run_everywhere(p_cpuid_exits);
     for (i = 0; i < ncpu; i++) {
         Print(L"HVTEST cpu %d: virtualized %d, CPUID exits %ld -> %ld\r\n", i, slots[i].d, slots[i].a, slots[i].b);
@@ -470,7 +488,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
         ncpu = 1;
     }
     Print(L"HVTEST processors: %d (BSP %d)\r\n", ncpu, bsp);
-    hook_page_calls();
+    /* Not for Linux: its EFI stub would call through our hooks. */
+    if (!starts(cfg, "linux"))
+        hook_page_calls();
     if (mp != NULL && ncpu <= MAX_CPUS) {
         if (starts(cfg, "vtx")) {
             for (p = cfg; *p != 0; p++) {

@@ -7,7 +7,8 @@
 #   run.sh --mode linux [--cpus N]   Bochs + OVMF: hvcore.efi starts Debian's
 #                                    kernel (EFI stub) + an initramfs on top
 # Options: --efi-dir DIR (hvcore.efi, hvtest.efi; default: build them there),
-# --workdir DIR, --timeout SECONDS, --lock-wait SECONDS, --cycles N.
+# --workdir DIR, --timeout SECONDS, --lock-wait SECONDS, --cycles N,
+# --hvctl PATH (linux: also run hvctl in the guest through hvcore_vmcall.ko).
 # One emulator at a time on this machine: the harness's lock
 # ($E2E_CACHE/bochs.lock) is held around every Bochs or QEMU run.
 set -euo pipefail
@@ -15,7 +16,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 . "$HERE/../lib.sh"
 
-MODE=vtx CPUS=2 WORKDIR= EFIDIR= TIMEOUT= LOCK_WAIT=1800 CYCLES=10
+MODE=vtx CPUS=2 WORKDIR= EFIDIR= TIMEOUT= LOCK_WAIT=1800 CYCLES=10 HVCTL=
 while (($#)); do
     case $1 in
     --mode) MODE=${2:?}; shift 2 ;;
@@ -25,6 +26,7 @@ while (($#)); do
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
     --lock-wait) LOCK_WAIT=${2:?}; shift 2 ;;
     --cycles) CYCLES=${2:?}; shift 2 ;;
+    --hvctl) HVCTL=${2:?}; shift 2 ;;
     *) e2e_die "unknown argument '$1'" ;;
     esac
 done
@@ -75,7 +77,7 @@ novtx) echo "novtx" >"$STAGE/hvtest.cfg" ;;
 linux)
     KVER=$(e2e_kver)
     cp "$E2E_CACHE/$KVER/image/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
-    "$HERE/initramfs.sh" "$KVER" "$WORKDIR/initrd" "$STAGE/initrd.gz" >&2
+    "$HERE/initramfs.sh" "$KVER" "$WORKDIR/initrd" "$STAGE/initrd.gz" "$HVCTL" >&2
     # The kernel line of DESIGN.md 7; reboot=t + reboot -f ends the run
     # (poweroff hangs under OVMF on Bochs).
     echo "linux \\vmlinuz initrd=\\initrd.gz console=ttyS0,115200 quiet cryptomgr.notests mitigations=off rodata=off idle=halt panic=-1 reboot=t" \
@@ -148,8 +150,29 @@ T1=$(date +%s.%N)
     exec setsid timeout --kill-after=10 "$TIMEOUT" "${NETNS[@]}" "${CMD[@]}" </dev/null >"$WORKDIR/emu.stdout" 2>&1
 ) &
 EMUPID=$!
+# Linux on top ends with `reboot -f` (reboot=t: a triple fault). The guest's
+# triple fault is a VM exit, and the core resets the machine as the CPU
+# would (port 0xCF9), so Bochs restarts instead of stopping on it: once the
+# reset line is in the log, the run is over.
+if [[ $MODE == linux ]]; then
+    (
+        while kill -0 "$EMUPID" 2>/dev/null; do
+            if grep -a -q 'guest triple fault: resetting the machine' "$LOG" 2>/dev/null; then
+                sleep 3
+                kill -TERM -- "-$EMUPID" 2>/dev/null
+                break
+            fi
+            sleep 1
+        done
+    ) &
+    WATCH=$!
+fi
 RC=0
 wait "$EMUPID" || RC=$?
+if [[ -n ${WATCH:-} ]]; then
+    kill "$WATCH" 2>/dev/null || true
+    wait "$WATCH" 2>/dev/null || true
+fi
 kill -KILL -- "-$EMUPID" 2>/dev/null || true
 EMUPID=
 T2=$(date +%s.%N)
@@ -169,7 +192,15 @@ if [[ $MODE == linux ]]; then
     need '^UEFI-LINUX hvuefi: CPUID 0x40000000 signature "libhvcore"' "the CPUID signature seen in Linux"
     need '^UEFI-LINUX hvuefi: VMCALL ping answered' "the VMCALL ping from kernel mode"
     need '^UEFI-LINUX hvuefi: MSR broadcast through VMCALL: ok' "the MSR broadcast through VMCALL"
+    need '^UEFI-LINUX hvcore_vmcall.ko loaded' "hvcore_vmcall.ko (/dev/hvcore over VMCALL)"
+    if [[ -n $HVCTL ]]; then
+        need '^UEFI-LINUX hvctl status: .*target local, 1 cores' "hvctl status through /dev/hvcore"
+        need '^UEFI-LINUX hvctl wrmsr: .*msr\[175\] <- fffffe00`00abc000 \(VMCS guest field\)' "hvctl wrmsr (VMCS guest field)"
+        need '^UEFI-LINUX hvctl rdmsr: .*msr\[175\] = fffffe00`00abc000' "hvctl rdmsr reads it back"
+        need '^UEFI-LINUX hvctl bad msr: .*EXCEPTION_GENERAL_PROTECTION \(0xc001000d\)' "hvctl: the #GP status for a bad MSR"
+    fi
     need '^UEFI-LINUX workload: ok' "the workload"
+    need 'guest triple fault: resetting the machine' "the reboot (reboot=t: triple fault -> machine reset by hvcore)"
     END=$(grep -a -m1 '^UEFI-LINUX-END rc=' "$S" || true)
     [[ $END == 'UEFI-LINUX-END rc=0'* ]] || FAIL="${FAIL:+$FAIL; }no 'UEFI-LINUX-END rc=0' (got '${END}')"
     grep -a -q -E 'Kernel panic|(^|[^[:alnum:]_])BUG:|Oops' "$S" && FAIL="${FAIL:+$FAIL; }kernel problem in the log"

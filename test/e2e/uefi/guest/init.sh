@@ -16,6 +16,25 @@ else
     dmesg | grep 'hvuefi:' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "$l"; done
     say "insmod hvuefi.ko failed"
 fi
+# hvctl, unchanged, through /dev/hvcore of hvcore_vmcall.ko (ioctls forwarded
+# to VMCALL on each CPU).
+if insmod /hvcore_vmcall.ko; then
+    say "hvcore_vmcall.ko loaded: /dev/hvcore forwards to VMCALL"
+    if [ -x /bin/hvctl ]; then
+        hv() { /bin/hvctl --target local "$@" 2>&1; }
+        say "hvctl status: $(hv status | tr '\n' ' ')"
+        orig=$(hv rdmsr 175 core 0 | sed -n 's/.*= \([0-9a-f`]*\).*/\1/p')
+        say "hvctl wrmsr: $(hv wrmsr 175 'fffffe00`00abc000' | tr '\n' ' ')"
+        say "hvctl rdmsr: $(hv rdmsr 175 | tr '\n' ' ')"
+        hv wrmsr 175 "$orig" >/dev/null
+        say "hvctl rdmsr after restore: $(hv rdmsr 175 | tr '\n' ' ')"
+        say "hvctl bad msr: $(hv rdmsr 801 | tr '\n' ' ')"
+    fi
+    rmmod hvcore_vmcall
+else
+    rc=1
+    say "insmod hvcore_vmcall.ko failed"
+fi
 # The workload: processes, pinned-free forks, file reads, sleeps.
 ok=1
 i=0
