@@ -15,8 +15,9 @@
  * rest of the firmware (and the test application) can still run code on
  * the APs.
  *
- * Interrupts stay off on the APs (MP Services runs procedures with IF=0),
- * which is the "preemption off" the core expects of a cross-call.
+ * Requests run with interrupts off (MP Services runs procedures with IF=0),
+ * which is the "preemption off" the core expects of a cross-call. Between
+ * requests the AP halts (xAPIC firmware) or spins (x2APIC, or no APIC).
  */
 #include "hvcore_uefi.h"
 
@@ -24,28 +25,59 @@
  * hypervisor per machine). */
 static struct hvu *interposed;
 
+/*
+ * Between requests the AP halts when it can (a spinning AP costs an
+ * emulator as much as the BSP's own work): it runs with hvcore's IDT, whose
+ * every vector only acknowledges and returns, and the BSP wakes it with a
+ * fixed IPI after posting. "cli; check; sti; hlt" cannot miss a wake-up: an
+ * IPI that arrives after the check waits in the IRR and ends the HLT.
+ */
 static VOID EFIAPI ap_loop(VOID *p)
 {
     struct hvu_ap *a = p;
     uint32_t seen = __atomic_load_n(&a->done, __ATOMIC_RELAXED);
+    uint8_t firmware_idt[16];
+    bool halting = a->halting;
 
+    if (halting)
+        hvu_cpu_idt_enter(firmware_idt);
     __atomic_store_n(&a->running, 1u, __ATOMIC_RELEASE);
     for (;;) {
         uint32_t req = __atomic_load_n(&a->req, __ATOMIC_ACQUIRE);
 
         if (req != seen) {
+            /* Requests run on the firmware's IDT: a firmware procedure
+             * expects its handlers, and the core captures the IDTR the
+             * guest continues with. */
+            if (halting)
+                hvu_cpu_idt_leave(firmware_idt);
             if (a->fn != NULL)
                 a->status = a->fn(a->cpu, a->arg);
             else
                 a->proc(a->arg);
+            if (halting)
+                hvu_cpu_idt_enter(firmware_idt);
             seen = req;
             __atomic_store_n(&a->done, req, __ATOMIC_RELEASE);
             continue;
         }
         if (__atomic_load_n(&a->quit, __ATOMIC_ACQUIRE))
             break;
-        hvu_cpu_relax();
+        if (!halting) {
+            hvu_cpu_relax();
+            continue;
+        }
+        /* Say "asleep", then look once more: either this sees the BSP's
+         * new request, or the BSP sees "asleep" and sends the IPI (both
+         * sides order store-then-load with SEQ_CST). So the BSP only
+         * interrupts an AP that is, or is about to be, halted. */
+        __atomic_store_n(&a->asleep, 1u, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&a->req, __ATOMIC_SEQ_CST) == seen && !__atomic_load_n(&a->quit, __ATOMIC_SEQ_CST))
+            hvu_cpu_halt();
+        __atomic_store_n(&a->asleep, 0u, __ATOMIC_SEQ_CST);
     }
+    if (halting)
+        hvu_cpu_idt_leave(firmware_idt);
     /* Only the return into MP Services follows. */
     __atomic_store_n(&a->running, 0u, __ATOMIC_RELEASE);
 }
@@ -93,6 +125,7 @@ static bool ap_start(struct hvu *u, struct hvu_ap *a)
         goto event_failed;
     a->quit = 0;
     a->req = a->done = 0;
+    a->halting = u->halting_aps;
     /* Non-blocking (WaitEvent given): ap_loop() does not return until
      * hvcore lets it go. No timeout: MP Services would INIT the AP. */
     st = u->mp->StartupThisAP(u->mp, ap_loop, a->cpu, a->finished_event, 0, a, NULL);
@@ -132,7 +165,9 @@ static bool ap_post(struct hvu *u, struct hvu_ap *a, hv_cpu_fn fn, HVU_AP_PROCED
     a->arg = arg;
     a->status = HV_STATUS_CPU_CALL_FAILED;
     n = a->req + 1u;
-    __atomic_store_n(&a->req, n, __ATOMIC_RELEASE);
+    __atomic_store_n(&a->req, n, __ATOMIC_SEQ_CST);
+    if (a->halting && __atomic_load_n(&a->asleep, __ATOMIC_SEQ_CST))
+        hvu_cpu_wake(u->apic_id[a->cpu]);
     WAIT_FOR(u, __atomic_load_n(&a->done, __ATOMIC_ACQUIRE) == n, ok);
     if (!ok) {
         a->broken = true;
@@ -163,7 +198,9 @@ void hvu_ap_release_all(struct hvu *u, bool at_exit_boot_services)
 
         if (i == u->bsp || a->finished_event == NULL)
             continue;
-        __atomic_store_n(&a->quit, 1u, __ATOMIC_RELEASE);
+        __atomic_store_n(&a->quit, 1u, __ATOMIC_SEQ_CST);
+        if (a->halting && __atomic_load_n(&a->asleep, __ATOMIC_SEQ_CST))
+            hvu_cpu_wake(u->apic_id[i]);
         WAIT_FOR(u, !__atomic_load_n(&a->running, __ATOMIC_ACQUIRE), ok);
         if (!ok)
             log_ap("AP did not leave hvcore's service loop: cpu", i);

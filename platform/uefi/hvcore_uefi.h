@@ -31,12 +31,14 @@ struct hvu_ap {
     volatile uint32_t running;  /* 1 while the AP is inside ap_loop() */
     volatile uint32_t quit;     /* BSP: leave the loop */
     volatile uint32_t req, done;
+    volatile uint32_t asleep;   /* the AP is about to halt or halted */
     hv_cpu_fn fn;               /* hvcore work, or NULL for ... */
     HVU_AP_PROCEDURE proc;      /* ... a firmware AP procedure (MP Services) */
     void *arg;
     hv_status_t status;
     bool broken;                /* did not answer in time: never used again */
     EFI_EVENT finished_event;   /* MP Services signals it when ap_loop() returned */
+    bool halting;               /* the AP halts between requests: wake it with an IPI */
     uint32_t cpu;
     struct hvu *u;
 };
@@ -50,6 +52,8 @@ struct hvu {
     uint32_t bsp;               /* MP Services' number of the BSP */
     uint32_t apic_id[HVU_MAX_CPUS];
     struct hvu_ap ap[HVU_MAX_CPUS];
+    /* APs halt between requests (xAPIC wake-up IPIs), else they spin. */
+    bool halting_aps;
     /* Bounds the BSP's waits for an AP (µs of Stall); a test lowers it. */
     uint64_t ap_timeout_us;
     /* Pages obtained with AllocatePages and not yet freed (every byte the
@@ -92,6 +96,19 @@ void hvu_mp_restore(struct hvu *u);
 
 uint32_t hvu_cpu_apic_id(void);
 void hvu_cpu_relax(void);
+/* Halting APs (instead of spinning, which an emulator pays for on every
+ * CPU): true when the local APIC is in xAPIC mode, where the BSP can wake
+ * an AP with a fixed IPI. Called on the BSP before any AP idles. */
+bool hvu_cpu_wake_ready(void);
+/* On an AP in its service loop: load/unload hvcore's IDT (every vector:
+ * EOI and return), saving the firmware's IDTR in `saved` (10 bytes). */
+void hvu_cpu_idt_enter(void *saved);
+void hvu_cpu_idt_leave(const void *saved);
+/* Interrupts off; "sti; hlt" (the next interrupt ends it); off again. */
+void hvu_cpu_halt(void);
+void hvu_cpu_cli(void);
+/* The wake-up IPI to the CPU with this APIC ID. */
+void hvu_cpu_wake(uint32_t apic_id);
 void hvu_serial_write(const char *s, size_t n);
 void hvu_cpu_stop(void) __attribute__((noreturn));
 

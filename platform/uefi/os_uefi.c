@@ -279,6 +279,7 @@ EFI_STATUS hvu_init(struct hvu *u, EFI_BOOT_SERVICES *bs)
     }
     u->cpu_count = (uint32_t)n;
     u->bsp = (uint32_t)me;
+    u->halting_aps = n > 1 && hvu_cpu_wake_ready();
     return EFI_SUCCESS;
 
 mp_unusable:

@@ -30,6 +30,13 @@ static pthread_mutex_t serial_mu = PTHREAD_MUTEX_INITIALIZER;
 
 uint32_t hvu_cpu_apic_id(void) { return tl_apic; }
 void hvu_cpu_relax(void) { usleep(10); }
+/* No APIC here: the APs spin (the halting path needs real interrupts). */
+bool hvu_cpu_wake_ready(void) { return false; }
+void hvu_cpu_idt_enter(void *saved) { (void)saved; fail_msg("idt_enter without halting APs"); }
+void hvu_cpu_idt_leave(const void *saved) { (void)saved; fail_msg("idt_leave without halting APs"); }
+void hvu_cpu_halt(void) { fail_msg("halt without halting APs"); }
+void hvu_cpu_cli(void) {}
+void hvu_cpu_wake(uint32_t apic_id) { (void)apic_id; fail_msg("wake without halting APs"); }
 void hvu_serial_write(const char *s, size_t n)
 {
     pthread_mutex_lock(&serial_mu);

@@ -218,7 +218,10 @@ else
 fi
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 echo "---- serial log: hvcore and test lines ----"
-grep -a -E '^(hvcore|HVTEST|UEFI-LINUX)' "$S" | grep -a -v -E '^HVTEST cycle [2-9]' | head -n 120 || true
+# Every test line; hvcore's own lines of the first load (and any error,
+# the ExitBootServices hand-back and the unload), not those of every cycle.
+awk '/^(HVTEST|UEFI-LINUX)/ && !/^HVTEST cycle [2-9]:/ { print; if (/^HVTEST ok: unload/) quiet = 1; next }
+     /^hvcore: / && (!quiet || /error|warning|ExitBootServices|starting|unloaded/) { print substr($0, 1, 240) }' "$S" || true
 if [[ $MODE != novtx ]]; then
     VMXERR=$(grep -a -c -E 'VMENTER FAIL|VMFAIL|VMEXIT: Guest State|in VMX guest' "$BXLOG" 2>/dev/null || true)
     echo "== ${VMXERR:-0} VMX error line(s) in bochs.log"
