@@ -26,7 +26,10 @@ if [[ -n $HVCTL ]]; then
     done
 fi
 cp /bin/busybox "$WD/root/bin/busybox"
-file -L /bin/busybox | grep -q 'statically linked' || { echo "/bin/busybox is not static (busybox-static)" >&2; exit 1; }
+if LC_ALL=C readelf -lW /bin/busybox | grep -q INTERP; then
+    echo "/bin/busybox is not static (package busybox-static)" >&2
+    exit 1
+fi
 cp "$HERE/guest/init.sh" "$WD/root/init"
 chmod +x "$WD/root/init"
 (cd "$WD/root" && find . | cpio -o -H newc --quiet) | gzip -9 >"$OUT"
