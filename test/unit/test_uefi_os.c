@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -30,13 +31,62 @@ static pthread_mutex_t serial_mu = PTHREAD_MUTEX_INITIALIZER;
 
 uint32_t hvu_cpu_apic_id(void) { return tl_apic; }
 void hvu_cpu_relax(void) { usleep(10); }
-/* No APIC here: the APs spin (the halting path needs real interrupts). */
-bool hvu_cpu_wake_ready(void) { return false; }
-void hvu_cpu_idt_enter(void *saved) { (void)saved; fail_msg("idt_enter without halting APs"); }
-void hvu_cpu_idt_leave(const void *saved) { (void)saved; fail_msg("idt_leave without halting APs"); }
-void hvu_cpu_halt(void) { fail_msg("halt without halting APs"); }
+/*
+ * Halting APs: a fake local APIC per AP. hvu_cpu_wake() sets the AP's
+ * pending interrupt (its IRR), hvu_cpu_halt() sleeps until one is pending
+ * and takes it, as "sti; hlt" does; so a wake-up sent before the AP halts
+ * is not lost, and one that never comes leaves the AP asleep (the BSP's
+ * bounded wait then fails the call). halting_mode off: the APs spin.
+ */
+static int halting_mode;
+static pthread_mutex_t apic_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t apic_cv = PTHREAD_COND_INITIALIZER;
+static int irr[256], wakes_sent, halts;
+static __thread int tl_idt_ours;      /* this AP runs on hvcore's IDT */
+static __thread int tl_idt_enters, tl_idt_leaves;
+static int idt_unbalanced;            /* an AP left the loop on hvcore's IDT */
+
+bool hvu_cpu_wake_ready(void) { return halting_mode != 0; }
+void hvu_cpu_idt_enter(void *saved)
+{
+    memset(saved, 0x5A, 10);
+    tl_idt_ours = 1;
+    tl_idt_enters++;
+}
+void hvu_cpu_idt_leave(const void *saved)
+{
+    (void)saved;
+    tl_idt_ours = 0;
+    tl_idt_leaves++;
+}
+void hvu_cpu_halt(void)
+{
+    struct timespec t;
+
+    if (!tl_idt_ours)
+        fail_msg("an AP halted on the firmware's IDT");
+    pthread_mutex_lock(&apic_mu);
+    halts++;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 2;
+    while (!irr[tl_apic & 255u]) {
+        if (pthread_cond_timedwait(&apic_cv, &apic_mu, &t) != 0)
+            break; /* asleep for good: the BSP's wait times out */
+    }
+    irr[tl_apic & 255u] = 0;
+    pthread_mutex_unlock(&apic_mu);
+}
 void hvu_cpu_cli(void) {}
-void hvu_cpu_wake(uint32_t apic_id) { (void)apic_id; fail_msg("wake without halting APs"); }
+void hvu_cpu_wake(uint32_t apic_id)
+{
+    if (!halting_mode)
+        fail_msg("wake-up IPI without halting APs");
+    pthread_mutex_lock(&apic_mu);
+    irr[apic_id & 255u] = 1;
+    wakes_sent++;
+    pthread_cond_broadcast(&apic_cv);
+    pthread_mutex_unlock(&apic_mu);
+}
 void hvu_serial_write(const char *s, size_t n)
 {
     pthread_mutex_lock(&serial_mu);
@@ -146,6 +196,8 @@ static void *ap_thread(void *p)
     tl_apic = 100 + (uint32_t)j->cpu;
     if ((int)j->cpu != silent_cpu)
         j->proc(j->arg);
+    if (tl_idt_ours || tl_idt_enters != tl_idt_leaves)
+        __atomic_fetch_add(&idt_unbalanced, 1, __ATOMIC_RELAXED);
     busy[j->cpu] = 0;
     if (j->ev != NULL)
         f_signal_event(j->ev);
@@ -228,6 +280,8 @@ static int setup_machine(int cpus, int with_mp)
     serial_len = 0;
     serial[0] = '\0';
     tl_apic = 7;
+    memset(irr, 0, sizeof(irr));
+    wakes_sent = halts = idt_unbalanced = 0;
     U.ap_timeout_us = 200000; /* 0.2 s: the silent AP test waits this long */
     return hvu_init(&U, &fbs) == EFI_SUCCESS ? 0 : -1;
 }
@@ -247,6 +301,7 @@ struct record {
     uint32_t order[HVU_MAX_CPUS];
     uint32_t n;
     uint32_t where[HVU_MAX_CPUS]; /* os->cpu_index() seen inside fn */
+    uint32_t on_our_idt;          /* requests that ran on hvcore's IDT (must be 0) */
     EFI_TPL tpl_seen;
 };
 static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -259,6 +314,7 @@ static hv_status_t record_fn(uint32_t cpu, void *arg)
     pthread_mutex_lock(&rec_mu);
     r->order[r->n++] = cpu;
     r->where[cpu] = os->cpu_index(os->ctx);
+    r->on_our_idt += tl_idt_ours;
     if (cpu == 0)
         r->tpl_seen = tpl;
     pthread_mutex_unlock(&rec_mu);
@@ -467,6 +523,53 @@ static void mp_services_keep_working_while_the_aps_are_ours(void **state)
     assert_int_equal(live_events, 0);
 }
 
+static void halting_aps_wake_for_every_request(void **state)
+{
+    const struct hv_os_ops *os;
+    struct record r = { 0 };
+    uint32_t round, i;
+    int n_halts, n_wakes;
+
+    (void)state;
+    halting_mode = 1;
+    assert_int_equal(setup_machine(4, 1), 0);
+    halting_mode = 1;
+    assert_true(U.halting_aps);
+    os = hvu_os_ops(&U);
+    /* Many rounds both ways: a lost wake-up would leave an AP asleep and
+     * the call would fail after the 0.2 s bound. */
+    for (round = 0; round < 200; round++) {
+        r.n = 0;
+        assert_int_equal(os->run_on_each_cpu(os->ctx, record_fn, &r,
+                                             round & 1 ? HV_CPU_ORDER_DESCENDING : HV_CPU_ORDER_ASCENDING),
+                         HV_STATUS_SUCCESS);
+        assert_int_equal(r.n, 4);
+        for (i = 0; i < 4; i++)
+            assert_int_equal(r.where[r.order[i]], r.order[i]);
+    }
+    /* Requests ran on the firmware's IDT, the halts on hvcore's. */
+    assert_int_equal(r.on_our_idt, 0);
+    pthread_mutex_lock(&apic_mu);
+    n_halts = halts;
+    n_wakes = wakes_sent;
+    pthread_mutex_unlock(&apic_mu);
+    assert_true(n_halts > 0);
+    /* An IPI only for an AP that said it was going to sleep: never more
+     * than one per request (600 AP requests). */
+    assert_true(n_wakes <= 600);
+    /* MP Services routed through halting APs too. */
+    memset(ran_on, 0, sizeof(ran_on));
+    hvu_mp_interpose(&U);
+    assert_int_equal(fmp.StartupThisAP(&fmp, fw_proc, 3, NULL, 0, NULL, NULL), EFI_SUCCESS);
+    assert_int_equal(ran_on[3], 1);
+    hvu_mp_restore(&U);
+    hvu_ap_release_all(&U, false);
+    join_all();
+    assert_int_equal(idt_unbalanced, 0); /* each AP left on the firmware's IDT */
+    assert_int_equal(live_events, 0);
+    halting_mode = 0;
+}
+
 static void log_lines_are_whole_and_tagged(void **state)
 {
     const struct hv_os_ops *os;
@@ -491,6 +594,7 @@ int main(void)
         cmocka_unit_test_teardown(allocation_failure_on_the_nth_call, teardown),
         cmocka_unit_test_teardown(pages_are_zeroed_runtime_data, teardown),
         cmocka_unit_test_teardown(mp_services_keep_working_while_the_aps_are_ours, teardown),
+        cmocka_unit_test_teardown(halting_aps_wake_for_every_request, teardown),
         cmocka_unit_test_teardown(log_lines_are_whole_and_tagged, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
