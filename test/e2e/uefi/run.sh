@@ -189,6 +189,7 @@ if [[ $MODE == linux ]]; then
     need '^hvcore: all [0-9]+ processor\(s\) virtualized' "hvcore: all N processor(s) virtualized"
     need '^hvcore: starting the next stage' "hvcore: starting the next stage"
     need '^hvcore: ExitBootServices: ' "the ExitBootServices line"
+    need '^UEFI-LINUX EFI runtime: SetVirtualAddressMap done' "Linux's SetVirtualAddressMap"
     need '^UEFI-LINUX hvuefi: CPUID 0x40000000 signature "libhvcore"' "the CPUID signature seen in Linux"
     need '^UEFI-LINUX hvuefi: VMCALL ping answered' "the VMCALL ping from kernel mode"
     need '^UEFI-LINUX hvuefi: MSR broadcast through VMCALL: ok' "the MSR broadcast through VMCALL"

@@ -7,6 +7,13 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 say() { echo "UEFI-LINUX $*"; }
 say "kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s) online"
+# Linux has called SetVirtualAddressMap by now (efi_enter_virtual_mode, early
+# in start_kernel): root, still answering below, did not depend on it.
+if dmesg | grep -q 'Unable to switch EFI into virtual mode'; then
+    say "EFI runtime: SetVirtualAddressMap FAILED"
+else
+    say "EFI runtime: SetVirtualAddressMap done, $(ls /sys/firmware/efi/runtime-map 2>/dev/null | wc -l) runtime regions mapped ($(dmesg | grep -m1 -o 'efi: EFI v[^ ]* by .*'))"
+fi
 rc=0
 if insmod /hvuefi.ko; then
     dmesg | grep 'hvuefi:' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "$l"; done
