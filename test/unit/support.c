@@ -47,3 +47,12 @@ void support_stop_hv(struct hv *hv)
     hv_destroy(hv);
     assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
 }
+
+uint64_t support_field_on(uint32_t cpu, uint32_t field)
+{
+    uint64_t v = 0;
+
+    if (!hv_mock_vmcs_peek_on(cpu, field, &v))
+        fail_msg("cpu %u: %s never written", cpu, hv_vmcs_field_name(field));
+    return v;
+}

@@ -23,5 +23,8 @@ int support_setup_machine(uint32_t ncpus, enum hv_mock_profile profile);
 struct hv *support_start_hv(void);
 /* Stop + destroy; asserts no allocation is left. */
 void support_stop_hv(struct hv *hv);
+/* A field of `cpu`'s current VMCS, peeked (not counted, no re-binding);
+ * fails the test if it was never written. */
+uint64_t support_field_on(uint32_t cpu, uint32_t field);
 
 #endif

@@ -37,15 +37,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t field_on(uint32_t cpu, uint32_t field)
-{
-    uint64_t v = 0;
-
-    if (!hv_mock_vmcs_peek_on(cpu, field, &v))
-        fail_msg("cpu %u: %s never written", cpu, hv_vmcs_field_name(field));
-    return v;
-}
-
 /* ---- profiles ------------------------------------------------------------- */
 
 static void every_profile_boots_or_refuses_as_documented(void **state)
@@ -122,8 +113,8 @@ static void sapphire_rapids_has_the_modern_features(void **state)
     g_hv = support_start_hv();
     /* The CET and PKRS guest-state fields exist and hold the live values
      * every exit saved (SDM 28.3.1). */
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_S_CET), 0x4);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x55555554u);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_S_CET), 0x4);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x55555554u);
     assert_true(hv_mock_vmcs_peek_on(1, HV_VMCS_GUEST_SSP, NULL));
 }
 
@@ -179,7 +170,7 @@ static void no_ept_vpid_profile_runs_without_them(void **state)
     assert_false(hv_mock_msr_get(0, HV_MSR_IA32_VMX_EPT_VPID_CAP, NULL));
     assert_false(hv_mock_msr_get(0, HV_MSR_IA32_VMX_VMFUNC, NULL));
     g_hv = support_start_hv();
-    assert_int_equal(field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL),
+    assert_int_equal(support_field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL),
                      HV_PROC2_ENABLE_RDTSCP | HV_PROC2_ENABLE_INVPCID);
     /* VPID is a field this CPU does not implement: VMfailValid(12). */
     hv_mock_cpu_bind(1);
@@ -218,13 +209,13 @@ static void capabilities_changed_before_vmxon_shape_the_vmcs(void **state)
     assert_true(hv_mock_caps_frozen(0));
     assert_int_equal(hv_msr_write(g_hv, 1, HV_MSR_IA32_S_CET, 0x4, res, 1), HV_STATUS_SUCCESS);
     assert_int_equal(res[0].route, HV_MSR_ROUTE_VMCS_FIELD);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_S_CET), 0x4);
-    assert_true(field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_S_CET), 0x4);
+    assert_true(support_field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
     assert_int_equal(hv_msr_write(g_hv, 1, HV_MSR_IA32_PKRS, 0x55555554u, res, 1), HV_STATUS_SUCCESS);
     assert_int_equal(res[0].route, HV_MSR_ROUTE_VMCS_FIELD);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x55555554u);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x55555554u);
     /* Core 0 took neither write. */
-    assert_false(field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PKRS);
+    assert_false(support_field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PKRS);
 }
 
 static void capability_changes_after_vmxon_are_failures(void **state)
@@ -371,11 +362,11 @@ static void another_cores_vmcs_without_rebinding(void **state)
     g_hv = support_start_hv();
     assert_true(hv_mock_vmcs_peek(HV_VMCS_GUEST_RIP, &rip0));       /* bound to 0 */
     hv_mock_vmcs_seed_on(2, HV_VMCS_GUEST_RIP, 0xffffffff81234567ull);
-    assert_int_equal(field_on(2, HV_VMCS_GUEST_RIP), 0xffffffff81234567ull);
+    assert_int_equal(support_field_on(2, HV_VMCS_GUEST_RIP), 0xffffffff81234567ull);
     assert_int_equal(hv_mock_cpu_current()->index, 0);
-    assert_int_equal(field_on(0, HV_VMCS_GUEST_RIP), rip0);
+    assert_int_equal(support_field_on(0, HV_VMCS_GUEST_RIP), rip0);
     /* Each core has its own VMCS. */
-    assert_int_not_equal(field_on(1, HV_VMCS_VPID), field_on(2, HV_VMCS_VPID));
+    assert_int_not_equal(support_field_on(1, HV_VMCS_VPID), support_field_on(2, HV_VMCS_VPID));
     expect_failures();
     assert_false(hv_mock_vmcs_peek_on(3, HV_VMCS_GUEST_RIP, NULL));   /* no such CPU */
     hv_mock_vmcs_seed_on(0, 0x1234567u, 0);                          /* no such field */
@@ -390,13 +381,13 @@ static void exits_save_the_live_cet_and_pks_state(void **state)
     assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
     hv_mock_cpu(1)->ssp = 0xffffc90000a0fff8ull;
     g_hv = support_start_hv();
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_SSP), 0xffffc90000a0fff8ull);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_SSP), 0xffffc90000a0fff8ull);
     hv_mock_cpu(1)->ssp = 0xffffc90000a0ffe0ull;
     hv_mock_msr_set(1, HV_MSR_IA32_PKRS, 0x5555555Cu);
     hv_mock_cpu_bind(1);
     assert_int_equal(hv_mock_guest_vmcall(HV_VMCALL_PING, HV_VMCALL_KEY, 0, 0), HV_VMCALL_PING_REPLY);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_SSP), 0xffffc90000a0ffe0ull);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x5555555Cu);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_SSP), 0xffffc90000a0ffe0ull);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_IA32_PKRS), 0x5555555Cu);
     hv_mock_cpu_bind(0);
 }
 

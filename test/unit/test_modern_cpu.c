@@ -24,15 +24,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint64_t field_on(uint32_t cpu, uint32_t field)
-{
-    uint64_t v = 0;
-
-    if (!hv_mock_vmcs_peek_on(cpu, field, &v))
-        fail_msg("cpu %u: %s never written", cpu, hv_vmcs_field_name(field));
-    return v;
-}
-
 /* A code/data/system segment descriptor (SDM Vol. 3A, 3.4.5). */
 static uint64_t desc(uint64_t base, uint32_t limit, uint32_t type, uint32_t s, uint32_t dpl,
                      uint32_t l, uint32_t db, uint32_t g)
@@ -73,9 +64,9 @@ static void host_selectors_keep_their_index_above_31(void **state)
     g_hv = support_start_hv();
     /* SDM Vol. 3C, 27.2.3: only RPL (bits 1:0) and TI (bit 2) must be 0;
      * the index (bits 15:3) is the host's own. */
-    assert_int_equal(field_on(0, HV_VMCS_HOST_CS_SELECTOR), 0x110);
-    assert_int_equal(field_on(0, HV_VMCS_HOST_SS_SELECTOR), 0x118);
-    assert_int_equal(field_on(0, HV_VMCS_HOST_TR_SELECTOR), 0x140);
+    assert_int_equal(support_field_on(0, HV_VMCS_HOST_CS_SELECTOR), 0x110);
+    assert_int_equal(support_field_on(0, HV_VMCS_HOST_SS_SELECTOR), 0x118);
+    assert_int_equal(support_field_on(0, HV_VMCS_HOST_TR_SELECTOR), 0x140);
     /* The host IDT's gates use that CS too. */
     gate = ((const uint64_t *)g_hv->vcpus[0].host_idt)[2 * HV_VECTOR_GP];
     assert_int_equal((gate >> 16) & 0xFFFF, 0x110);
@@ -108,25 +99,25 @@ static void guest_state_capture_reads_ldt_selectors(void **state)
     g_hv = support_start_hv();
 
     /* LDTR from its GDT descriptor: a present LDT (type 2). */
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_SELECTOR), 0x50);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_BASE), (uint64_t)(uintptr_t)ldt);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_LIMIT), sizeof(ldt) - 1);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_LDTR_AR_BYTES), 0x82);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_LDTR_SELECTOR), 0x50);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_LDTR_BASE), (uint64_t)(uintptr_t)ldt);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_LDTR_LIMIT), sizeof(ldt) - 1);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_LDTR_AR_BYTES), 0x82);
     /* FS: access rights and limit from LDT entry 0, base from the MSR. */
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_SELECTOR), 0x7);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_AR_BYTES), 0x40F3);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_LIMIT), 0xFFFF);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_FS_SELECTOR), 0x7);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_FS_AR_BYTES), 0x40F3);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_FS_LIMIT), 0xFFFF);
     assert_true(hv_mock_msr_get(1, HV_MSR_IA32_FS_BASE, &fs_base));
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_BASE), fs_base);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_FS_BASE), fs_base);
     /* DS: LDT entry 1, everything from the descriptor. */
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_DS_AR_BYTES), 0xC0F3);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_DS_LIMIT), 0xFFFFFFFFu);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_DS_BASE), 0);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_DS_AR_BYTES), 0xC0F3);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_DS_LIMIT), 0xFFFFFFFFu);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_DS_BASE), 0);
     /* Host data selectors never point into the GDT with an LDT index. */
-    assert_int_equal(field_on(1, HV_VMCS_HOST_FS_SELECTOR), 0);
-    assert_int_equal(field_on(1, HV_VMCS_HOST_DS_SELECTOR), 0);
+    assert_int_equal(support_field_on(1, HV_VMCS_HOST_FS_SELECTOR), 0);
+    assert_int_equal(support_field_on(1, HV_VMCS_HOST_DS_SELECTOR), 0);
     /* The other core, without an LDT, is as before. */
-    assert_int_equal(field_on(0, HV_VMCS_GUEST_LDTR_AR_BYTES), HV_AR_UNUSABLE);
+    assert_int_equal(support_field_on(0, HV_VMCS_GUEST_LDTR_AR_BYTES), HV_AR_UNUSABLE);
 }
 
 static void ldt_selectors_that_cannot_be_loaded_are_refused(void **state)
@@ -168,7 +159,7 @@ static void waitpkg_turns_on_user_wait_and_pause(void **state)
     (void)state;
     assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
     g_hv = support_start_hv();
-    assert_true(field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
+    assert_true(support_field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
 }
 
 static void waitpkg_the_cpu_cannot_enable_is_refused(void **state)
@@ -190,7 +181,7 @@ static void no_waitpkg_no_user_wait_and_pause(void **state)
     assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
     hv_mock_cpuid_update(0, 7, 0, HV_MOCK_ECX, 0, 1u << 5);
     g_hv = support_start_hv();
-    assert_false(field_on(0, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
+    assert_false(support_field_on(0, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_USER_WAIT_PAUSE);
 }
 
 /* With XSAVES enabled, XSAVES/XRSTORS exit for every bit set in
@@ -201,9 +192,9 @@ static void xss_exiting_bitmap_is_zero_with_xsaves(void **state)
     (void)state;
     assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SKYLAKE), 0);
     g_hv = support_start_hv();
-    assert_true(field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_XSAVES);
-    assert_int_equal(field_on(1, HV_VMCS_XSS_EXIT_BITMAP), 0);
-    assert_int_equal(field_on(0, HV_VMCS_XSS_EXIT_BITMAP), 0);
+    assert_true(support_field_on(1, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) & HV_PROC2_ENABLE_XSAVES);
+    assert_int_equal(support_field_on(1, HV_VMCS_XSS_EXIT_BITMAP), 0);
+    assert_int_equal(support_field_on(0, HV_VMCS_XSS_EXIT_BITMAP), 0);
 }
 
 /* ---- XSAVES / XRSTORS exits (reasons 63, 64) ---------------------------------- */
@@ -234,15 +225,15 @@ static void xsaves_exit_resets_the_bitmap_and_reruns_natively(void **state)
     assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_SKYLAKE), 0);
     g_hv = support_start_hv();
     for (i = 0; i < 2; i++) {
-        uint64_t rip = field_on(1, HV_VMCS_GUEST_RIP);
+        uint64_t rip = support_field_on(1, HV_VMCS_GUEST_RIP);
 
         hv_mock_os_log_clear();
         hv_mock_vmcs_seed_on(1, HV_VMCS_XSS_EXIT_BITMAP, 0x100);   /* a user's PT bit */
         if (exit_on(1, reasons[i], 4) != HV_ACTION_RESUME)
             fail_msg("reason %u: not resumed", reasons[i]);
-        assert_int_equal(field_on(1, HV_VMCS_GUEST_RIP), rip);
-        assert_false(field_on(1, HV_VMCS_VM_ENTRY_INTR_INFO) & HV_INTR_INFO_VALID);
-        assert_int_equal(field_on(1, HV_VMCS_XSS_EXIT_BITMAP), 0);
+        assert_int_equal(support_field_on(1, HV_VMCS_GUEST_RIP), rip);
+        assert_false(support_field_on(1, HV_VMCS_VM_ENTRY_INTR_INFO) & HV_INTR_INFO_VALID);
+        assert_int_equal(support_field_on(1, HV_VMCS_XSS_EXIT_BITMAP), 0);
         assert_true(hv_mock_os_log_contains("XSS-exiting bitmap 0x100"));
         assert_int_equal(hv_mock_exit_count(g_hv, 1, reasons[i]), 1);
     }
@@ -318,12 +309,12 @@ static void smbase_is_gp_outside_smm(void **state)
     (void)state;
     assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
     g_hv = support_start_hv();
-    smbase0 = field_on(1, HV_VMCS_GUEST_SMBASE);
+    smbase0 = support_field_on(1, HV_VMCS_GUEST_SMBASE);
     assert_int_equal(hv_msr_write(g_hv, HV_ALL_CORES, HV_MSR_IA32_SMBASE, 0xA0000, res, 2),
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
     for (c = 0; c < 2; c++) {
         assert_int_equal(res[c].status, HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
-        assert_int_equal(field_on(c, HV_VMCS_GUEST_SMBASE), smbase0);
+        assert_int_equal(support_field_on(c, HV_VMCS_GUEST_SMBASE), smbase0);
     }
     assert_int_equal(hv_msr_read(g_hv, 1, HV_MSR_IA32_SMBASE, res, 1),
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
@@ -331,7 +322,7 @@ static void smbase_is_gp_outside_smm(void **state)
     (void)guest_rdmsr(1, HV_MSR_IA32_SMBASE, &gp);
     assert_true(gp);
     assert_true(guest_wrmsr_gp(1, HV_MSR_IA32_SMBASE, 0xA0000));
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_SMBASE), smbase0);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_SMBASE), smbase0);
     assert_false(hv_msr_is_guest_state(HV_MSR_IA32_SMBASE));
 }
 
@@ -453,10 +444,10 @@ static void canonical_means_the_cpus_linear_address_width(void **state)
         assert_int_equal(hv_msr_write(g_hv, 1, msrs[i], NEITHER, res, 1),
                          HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
     }
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_FS_BASE), LA57_ONLY);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_FS_BASE), LA57_ONLY);
     /* The guest's own WRMSR follows the same rule. */
     assert_false(guest_wrmsr_gp(1, HV_MSR_IA32_SYSENTER_EIP, LA57_ONLY | 0x1000));
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_SYSENTER_EIP), LA57_ONLY | 0x1000);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_SYSENTER_EIP), LA57_ONLY | 0x1000);
     assert_true(guest_wrmsr_gp(1, HV_MSR_IA32_SYSENTER_EIP, NEITHER));
 }
 
@@ -590,7 +581,7 @@ static void s_cet_reserved_combinations_are_gp(void **state)
         if (hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, bad[i], res, 1) != HV_STATUS_EXCEPTION_GENERAL_PROTECTION)
             fail_msg("S_CET 0x%llx accepted", (unsigned long long)bad[i]);
     }
-    assert_int_equal(field_on(0, HV_VMCS_GUEST_S_CET), 0x4);
+    assert_int_equal(support_field_on(0, HV_VMCS_GUEST_S_CET), 0x4);
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x4 | 0x10 | (1ull << 10) | LA57_ONLY, res, 1),
                      HV_STATUS_SUCCESS);
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_S_CET, 0x1 | (1ull << 11), res, 1), HV_STATUS_SUCCESS);
@@ -635,7 +626,7 @@ static void efer_nxe_without_nx_is_gp(void **state)
                      HV_STATUS_SUCCESS);
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_EFER, HV_EFER_SCE | HV_EFER_LME | HV_EFER_NXE, res, 1),
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
-    assert_false(field_on(0, HV_VMCS_GUEST_IA32_EFER) & HV_EFER_NXE);
+    assert_false(support_field_on(0, HV_VMCS_GUEST_IA32_EFER) & HV_EFER_NXE);
 }
 
 /* ---- turning on a VM-entry load control ---------------------------------------- */
@@ -654,19 +645,19 @@ static void enabling_load_cet_keeps_the_live_ssp(void **state)
     hv_mock_cpu(1)->ssp = ssp;
     hv_mock_msr_set(1, HV_MSR_IA32_INTERRUPT_SSP_TABLE_ADDR, 0xffff88807fc12000ull);
     g_hv = support_start_hv();
-    assert_false(field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+    assert_false(support_field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
 
     assert_int_equal(hv_msr_write(g_hv, 1, HV_MSR_IA32_S_CET, 0x14, res, 1), HV_STATUS_SUCCESS);
     assert_int_equal(res[0].route, HV_MSR_ROUTE_VMCS_FIELD);
-    assert_true(field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_S_CET), 0x14);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_SSP), ssp);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_INTR_SSP_TABLE_ADDR), 0xffff88807fc12000ull);
+    assert_true(support_field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_S_CET), 0x14);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_SSP), ssp);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_INTR_SSP_TABLE_ADDR), 0xffff88807fc12000ull);
     /* The guest resumed on its own shadow stack. */
     assert_int_equal(hv_mock_cpu(1)->ssp, ssp);
     /* And the next write goes straight to the field. */
     assert_int_equal(hv_msr_write(g_hv, 1, HV_MSR_IA32_S_CET, 0x4, res, 1), HV_STATUS_SUCCESS);
-    assert_int_equal(field_on(1, HV_VMCS_GUEST_SSP), ssp);
+    assert_int_equal(support_field_on(1, HV_VMCS_GUEST_SSP), ssp);
 }
 
 /* The same holds for PKRS: its field is saved at every exit. */
@@ -676,10 +667,10 @@ static void enabling_load_pkrs_keeps_the_live_value(void **state)
     assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_SAPPHIRE_RAPIDS), 0);
     g_hv = support_start_hv();
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PKRS, 0x5555555Cu, res, 1), HV_STATUS_SUCCESS);
-    assert_int_equal(field_on(0, HV_VMCS_GUEST_IA32_PKRS), 0x5555555Cu);
-    assert_true(field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PKRS);
+    assert_int_equal(support_field_on(0, HV_VMCS_GUEST_IA32_PKRS), 0x5555555Cu);
+    assert_true(support_field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PKRS);
     /* Nothing else in the CET group was touched by the PKRS control. */
-    assert_false(field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
+    assert_false(support_field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_CET_STATE);
 }
 
 int main(void)

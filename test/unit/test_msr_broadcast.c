@@ -28,16 +28,6 @@ static int stop(void **state)
     return 0;
 }
 
-/* The guest-state field of `cpu`'s VMCS (peeked, not counted). */
-static uint64_t field_on(uint32_t cpu, uint32_t field)
-{
-    uint64_t v = 0;
-
-    if (!hv_mock_vmcs_peek_on(cpu, field, &v))
-        fail_msg("cpu %u: %s never written", cpu, hv_vmcs_field_name(field));
-    return v;
-}
-
 static uint64_t phys(uint32_t cpu, uint32_t msr)
 {
     uint64_t v = 0;
@@ -125,7 +115,7 @@ static void guest_state_msrs_land_in_their_fields(void **state)
             uint64_t after = 0;
 
             assert_int_equal(res[c].route, HV_MSR_ROUTE_VMCS_FIELD);
-            assert_int_equal(field_on(c, cases[i].field), cases[i].value);
+            assert_int_equal(support_field_on(c, cases[i].field), cases[i].value);
             /* The physical MSR is the host's: untouched. */
             (void)hv_mock_msr_get(c, cases[i].msr, &after);
             assert_int_equal(after, phys_before[c]);
@@ -164,10 +154,10 @@ static void perf_global_ctrl_with_perfmon(void **state)
                      HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
     assert_int_equal(hv_msr_write(g_hv, 0, HV_MSR_IA32_PERF_GLOBAL_CTRL, 0x3, res, 1), HV_STATUS_SUCCESS);
     assert_int_equal(res[0].route, HV_MSR_ROUTE_VMCS_FIELD);
-    assert_int_equal(field_on(0, HV_VMCS_GUEST_IA32_PERF_GLOBAL_CTRL), 0x3);
-    assert_true(field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL);
+    assert_int_equal(support_field_on(0, HV_VMCS_GUEST_IA32_PERF_GLOBAL_CTRL), 0x3);
+    assert_true(support_field_on(0, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL);
     assert_true(((uint8_t *)g_hv->vcpus[0].msr_bitmap)[2048 + 0x38F / 8] & (1u << (0x38F % 8)));
-    assert_false(field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL);
+    assert_false(support_field_on(1, HV_VMCS_VM_ENTRY_CONTROLS) & HV_ENTRY_CTL_LOAD_PERF_GLOBAL_CTRL);
 }
 
 static void feature_control_is_virtual(void **state)
@@ -204,13 +194,13 @@ static void forbidden_values_are_gp_and_change_nothing(void **state)
         uint64_t before[NCPU];
 
         for (c = 0; c < NCPU; c++)
-            before[c] = field_on(c, bad[i].field);
+            before[c] = support_field_on(c, bad[i].field);
         if (hv_msr_write(g_hv, HV_ALL_CORES, bad[i].msr, bad[i].value, res, NCPU) !=
             HV_STATUS_EXCEPTION_GENERAL_PROTECTION)
             fail_msg("case %zu (MSR 0x%x = 0x%llx) was accepted", i, bad[i].msr, (unsigned long long)bad[i].value);
         for (c = 0; c < NCPU; c++) {
             assert_int_equal(res[c].status, HV_STATUS_EXCEPTION_GENERAL_PROTECTION);
-            assert_int_equal(field_on(c, bad[i].field), before[c]);
+            assert_int_equal(support_field_on(c, bad[i].field), before[c]);
         }
     }
 }
