@@ -8,7 +8,7 @@
 #include <hvcore/exit.h>
 #include <hvcore/msr.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 
 enum hv_exit_action hv_exit_rdmsr(struct hv_exit *e)
 {

@@ -11,7 +11,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 
 #define CR0_TS   (1ull << 3)
 #define CR0_NW   (1ull << 29)

@@ -8,7 +8,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 #include "lib.h"
 
 #define XCR0_X87       (1ull << 0)

@@ -9,7 +9,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 #include "lib.h"
 
 /* ---- state dump -------------------------------------------------------- */

@@ -14,7 +14,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 
 /* DR7 bits 12, 14, 15 read as 0, and bit 11 too unless the CPU has RTM
  * (then it enables RTM debugging, SDM Vol. 3B, 18.3.3); bits 63:32 must

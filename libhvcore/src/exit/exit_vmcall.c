@@ -10,7 +10,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 
 /* Everything the stub needs to continue the guest natively once VMX is
  * off, taken from the VMCS while it is still readable. */

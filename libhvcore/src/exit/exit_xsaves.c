@@ -19,7 +19,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 #include "lib.h"
 
 enum hv_exit_action hv_exit_xsaves(struct hv_exit *e)

@@ -7,7 +7,7 @@
 #include <hvcore/arch.h>
 #include <hvcore/exit.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 
 #define CPUID_HV_BASE           0x40000000u
 #define CPUID_HV_LAST           0x400000FFu

@@ -5,7 +5,7 @@
  */
 #include <hvcore/exit.h>
 
-#include "exit_handlers.h"
+#include "exit/exit_handlers.h"
 
 static const hv_exit_handler_fn default_handlers[HV_EXIT_REASON_COUNT] = {
     [HV_EXIT_EXCEPTION_NMI]            = hv_exit_exception_nmi,

@@ -9,7 +9,7 @@
 #include <hvcore/event.h>
 #include <hvcore/exit.h>
 
-#include "event_internal.h"
+#include "event/event_internal.h"
 #include "lib.h"
 
 /* Payloads (after struct hv_msg_header):

@@ -12,7 +12,7 @@
 #include <hvcore/exit.h>
 #include <hvcore/vmcall.h>
 
-#include "event_internal.h"
+#include "event/event_internal.h"
 #include "lib.h"
 
 /* ---- lock: mutations are rare; a spin on an atomic flag is enough ------ */
