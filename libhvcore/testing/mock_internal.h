@@ -58,5 +58,10 @@ void hv_mocki_entry_load(struct hv_mock_cpu *cpu);
 void hv_mocki_os_reset(void);
 void hv_mocki_os_fini(void);
 void hv_mocki_log(const char *fmt, ...) HV_MOCKI_PRINTF(1, 2);
+/* Is [p, p+len) inside one live fake-OS allocation? */
+bool hv_mocki_os_owns(const void *p, uint64_t len);
+/* mock_gmem.c */
+void hv_mocki_gmem_reset(void);
+void *hv_mocki_gmem_virt(uint64_t pa);
 
 #endif

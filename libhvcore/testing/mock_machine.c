@@ -1187,6 +1187,7 @@ hv_status_t hv_mock_init(uint32_t ncpus, enum hv_mock_profile profile)
         build_msrs(c, p);
     }
     hv_mocki_os_reset();
+    hv_mocki_gmem_reset();
 
     if (p->in_use) {
         /* Another hypervisor did VMXON on every core and has a VMCS
@@ -1220,6 +1221,7 @@ void hv_mock_fini(void)
 {
     hv_mocki_vmcs_fini();
     hv_mocki_os_fini();
+    hv_mocki_gmem_reset();
     free(g_cpus);
     free(g_priv);
     g_cpus = NULL;

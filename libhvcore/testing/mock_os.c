@@ -8,7 +8,8 @@
  *    what the test leaked (check hv_mock_os_outstanding_allocs() first).
  *    Freeing a region some fake CPU still uses as its VMXON region or
  *    current VMCS is a reported failure.
- *  - virt_to_phys / phys_to_virt: identity.
+ *  - virt_to_phys / phys_to_virt: identity, except that phys_to_virt of a
+ *    fake guest-physical page (mock_gmem.c) gives that page's backing.
  *  - run_on_cpu binds the calling thread to the target fake CPU for the
  *    duration of fn (restoring the previous binding); run_on_each_cpu does
  *    that for every CPU, sequentially, ascending for ANY/ASCENDING and
@@ -388,8 +389,29 @@ static uint64_t os_virt_to_phys(void *ctx, const void *va)
 
 static void *os_phys_to_virt(void *ctx, uint64_t pa)
 {
+    void *gmem;
+
     check_ctx(ctx, "phys_to_virt");
-    return (void *)(uintptr_t)pa;
+    gmem = hv_mocki_gmem_virt(pa);
+    return gmem != NULL ? gmem : (void *)(uintptr_t)pa;
+}
+
+bool hv_mocki_os_owns(const void *p, uint64_t len)
+{
+    const struct mock_alloc *a;
+    uintptr_t x = (uintptr_t)p;
+    bool ok = false;
+
+    pthread_mutex_lock(&g_os.lock);
+    for (a = g_os.allocs; a != NULL; a = a->next) {
+        uintptr_t base = (uintptr_t)a->va;
+        if (x >= base && x - base < a->bytes && len <= a->bytes - (x - base)) {
+            ok = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_os.lock);
+    return ok;
 }
 
 static uint32_t os_cpu_index(void *ctx)

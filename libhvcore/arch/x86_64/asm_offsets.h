@@ -49,6 +49,7 @@
 /* hv_status_t values (status.h). */
 #define HV_ASM_STATUS_SUCCESS                    0x00000000
 #define HV_ASM_STATUS_EXCEPTION_GP               0xC001000D
+#define HV_ASM_STATUS_ACCESS_VIOLATION           0xC0000005
 #define HV_ASM_STATUS_VMX_FAIL_INVALID           0xE0E10004
 #define HV_ASM_STATUS_INTERNAL_ERROR             0xE0E1000E
 #define HV_ASM_STATUS_VM_INSTRUCTION_ERROR_BASE  0xE0E11000

@@ -13,7 +13,8 @@
  * with all registers as they were at the fault. The fixups only load the
  * return value; the caller's output (*value) is never written on that path.
  *
- * RDMSR/WRMSR raise #GP(0) for an unimplemented MSR, a reserved bit or a
+ * The copies (REP MOVSB) take #PF or #GP on memory the OS does not map or
+ * a non-canonical pointer. RDMSR/WRMSR raise #GP(0) for an unimplemented MSR, a reserved bit or a
  * non-canonical address (SDM Vol. 2, RDMSR/WRMSR); XSETBV raises #GP for an
  * invalid XCR0 value and #UD when CR4.OSXSAVE = 0; VMREAD raises #UD
  * outside VMX operation (SDM Vol. 3C, 31.3). Every one of them reports
@@ -105,6 +106,40 @@ HV_FUNC_BEGIN(hv_arch_vmread_safe)
     HV_RET
     HV_EXTABLE(.Lvmread_insn, .Lvmread_fixup)
 HV_FUNC_END(hv_arch_vmread_safe)
+
+/* hv_status_t hv_arch_read_safe(void *dst, const void *src, uint64_t len)
+ * hv_status_t hv_arch_write_safe(void *dst, const void *src, uint64_t len)
+ * The same body twice (a jump into another function's middle would upset
+ * objtool): REP MOVSB faults with RIP at the instruction itself and RCX,
+ * RSI, RDI counting what was already moved (SDM Vol. 2B, REP; Vol. 3A,
+ * 6.5), so the fixup sees the stack as it was and returns ACCESS_VIOLATION.
+ * RDI/RSI are callee-saved under the Microsoft ABI. DF is 0 at every call
+ * (both ABIs; a VM exit clears RFLAGS but bit 1, SDM Vol. 3C, 28.5.3). */
+#if defined(_WIN64)
+#define HV_COPY_ENTER  pushq %rdi; pushq %rsi; movq %rcx, %rdi; movq %rdx, %rsi; movq %r8, %rcx
+#define HV_COPY_LEAVE  popq %rsi; popq %rdi
+#else
+#define HV_COPY_ENTER  movq %rdx, %rcx
+#define HV_COPY_LEAVE
+#endif
+#define HV_SAFE_COPY(name, tag)                          \
+HV_FUNC_BEGIN(name);                                     \
+    HV_ENDBR;                                            \
+    HV_COPY_ENTER;                                       \
+.L##tag##_insn:                                          \
+    rep movsb;                                           \
+    xorl    %eax, %eax;                                  \
+.L##tag##_out:                                           \
+    HV_COPY_LEAVE;                                       \
+    HV_RET;                                              \
+.L##tag##_fixup:                                         \
+    movl    $HV_ASM_STATUS_ACCESS_VIOLATION, %eax;       \
+    jmp     .L##tag##_out;                               \
+    HV_EXTABLE(.L##tag##_insn, .L##tag##_fixup);         \
+HV_FUNC_END(name)
+
+HV_SAFE_COPY(hv_arch_read_safe, rdcopy)
+HV_SAFE_COPY(hv_arch_write_safe, wrcopy)
 
     HV_SECTION_PUSH(HV_EXTABLE_SECTION)
     .balign 4

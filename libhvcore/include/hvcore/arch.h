@@ -38,6 +38,15 @@ void hv_arch_cpuid(uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *out);
 hv_status_t hv_arch_rdmsr_safe(uint32_t msr, uint64_t *value);
 hv_status_t hv_arch_wrmsr_safe(uint32_t msr, uint64_t value);
 
+/* Fault-safe memory copy of `len` bytes (no overlap). A #PF or #GP on the
+ * source (read_safe) or the destination (write_safe) is caught and
+ * reported as HV_STATUS_ACCESS_VIOLATION; the bytes before the faulting one
+ * may have been copied. For guest memory reached through os->phys_to_virt
+ * (exit/guest_mem.c), where a guest page table may name physical memory the
+ * OS does not map. */
+hv_status_t hv_arch_read_safe(void *dst, const void *src, uint64_t len);
+hv_status_t hv_arch_write_safe(void *dst, const void *src, uint64_t len);
+
 uint64_t hv_arch_read_cr(uint32_t cr);            /* cr in {0,2,3,4,8} */
 void hv_arch_write_cr(uint32_t cr, uint64_t value);
 uint64_t hv_arch_read_dr(uint32_t dr);            /* dr in 0..7 */

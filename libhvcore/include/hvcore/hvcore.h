@@ -14,6 +14,7 @@
 #include "vmcall.h"
 #include "msg.h"
 #include "event.h"
+#include "guest_mem.h"
 
 #define HVCORE_VERSION_MAJOR 0
 #define HVCORE_VERSION_MINOR 1

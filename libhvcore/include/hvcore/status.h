@@ -29,6 +29,7 @@ typedef uint32_t hv_status_t;
 #define HV_STATUS_INSUFFICIENT_RESOURCES        0xC0000002u
 #define HV_STATUS_READ_FAILED                   0xC0000003u
 #define HV_STATUS_WRITE_FAILED                  0xC0000004u
+#define HV_STATUS_ACCESS_VIOLATION              0xC0000005u
 #define HV_STATUS_TIMEOUT                       0xC0000007u
 #define HV_STATUS_INVALID_PARAMETER             0xC0000010u
 #define HV_STATUS_INVALID_PACKET                0xC0000031u
@@ -69,6 +70,24 @@ typedef uint32_t hv_status_t;
 #define HV_STATUS_BAD_OS_OPS                    0xE0E1000Fu
 /* Something with this id does not exist. */
 #define HV_STATUS_NOT_FOUND                     0xE0E10010u
+/* Guest memory (exit/guest_mem.c): a paging-structure entry on the walk of
+ * a guest linear address is not present (the guest itself would take #PF;
+ * SDM Vol. 3A, 4.7). */
+#define HV_STATUS_GUEST_PAGE_NOT_PRESENT        0xE0E10040u
+/* A guest linear address that is not canonical for the guest's paging mode
+ * (48 or 57 bits, SDM Vol. 3A, 4.5), or above 4 GiB outside IA-32e mode. */
+#define HV_STATUS_GUEST_ADDRESS_NONCANONICAL    0xE0E10041u
+/* A paging-structure entry on the walk has a reserved bit set (PS in a
+ * PML4E/PML5E, reserved PDPTE bits in PAE mode): the guest would take a
+ * #PF with RSVD (SDM Vol. 3A, 4.7). */
+#define HV_STATUS_GUEST_PAGE_RESERVED_BIT       0xE0E10045u
+/* Script engine (script/): bytecode the verifier refuses. */
+#define HV_STATUS_SCRIPT_INVALID                0xE0E10042u
+/* A script ran out of its instruction budget and was stopped. */
+#define HV_STATUS_SCRIPT_BUDGET_EXHAUSTED       0xE0E10043u
+/* A script stopped at a run-time error (a bad memory address, division by
+ * zero, ...); its record says which. */
+#define HV_STATUS_SCRIPT_RUNTIME_ERROR          0xE0E10044u
 
 /*
  * VMfailValid: the VM-instruction error number (SDM Vol. 3, 31.4) is

@@ -361,6 +361,50 @@ uint32_t hv_mock_os_notify_count(uint32_t cpu);
  * meanwhile are reported as failures. The exit simulator sets it. */
 void hv_mock_os_set_in_exit(bool in_exit);
 
+/* ---- Fake guest physical memory --------------------------------------------
+ * Guest-physical pages backed on demand, for code that reads guest memory
+ * (hv_guest_mem_read): the fake OS's phys_to_virt gives a backed page's
+ * host copy, and the mock's hv_arch_read_safe/write_safe succeed only on a
+ * backed page that is not marked faulting (or on fake-OS allocations);
+ * anything else is ACCESS_VIOLATION, as the real backend reports a fault.
+ * Reset by hv_mock_init/hv_mock_fini. Guest-physical addresses from
+ * HV_MOCK_GMEM_TABLE_BASE up are handed out for paging structures; keep a
+ * test's own pages below it. */
+#define HV_MOCK_GMEM_PAGES       1024u
+#define HV_MOCK_GMEM_TABLE_BASE  0x40000000ull
+/* Back the 4 KiB guest-physical page holding `pa` (zeroed the first time);
+ * its host copy, or NULL (a reported failure) when all pages are used. */
+void *hv_mock_gmem_page(uint64_t pa);
+/* Copy to/from guest-physical memory (write backs pages; read fails on an
+ * unbacked one). */
+bool hv_mock_gmem_write(uint64_t pa, const void *src, size_t len);
+bool hv_mock_gmem_read(uint64_t pa, void *dst, size_t len);
+bool hv_mock_gmem_write64(uint64_t pa, uint64_t value);
+/* Make host accesses to the page holding `pa` fault (memory the OS does not
+ * map, an MMIO hole), or stop doing so. */
+void hv_mock_gmem_set_fault(uint64_t pa, bool fault);
+/* A fresh zeroed page for a paging structure; its guest-physical address. */
+uint64_t hv_mock_gmem_new_table(void);
+/* Successful and faulting fault-safe accesses so far. */
+uint64_t hv_mock_gmem_reads(void);
+uint64_t hv_mock_gmem_faults(void);
+
+/* Paging modes of the guest's page tables (SDM Vol. 3A, 4.1.1). */
+enum hv_mock_paging {
+    HV_MOCK_PAGING_32 = 0,    /* CR4.PAE = 0: 2 levels of 4-byte entries */
+    HV_MOCK_PAGING_PAE,       /* CR4.PAE = 1, EFER.LME = 0: PDPTEs + 2 levels */
+    HV_MOCK_PAGING_4LEVEL,    /* IA-32e, CR4.LA57 = 0 */
+    HV_MOCK_PAGING_5LEVEL,    /* IA-32e, CR4.LA57 = 1 */
+};
+/* Map guest linear `va` to guest-physical `pa` with a page of `size` (4 KiB;
+ * 2 MiB in PAE/4/5-level; 4 MiB in 32-bit (PSE); 1 GiB in 4/5-level) in the
+ * paging structures rooted at `root` (a table from hv_mock_gmem_new_table;
+ * for PAE the 32-byte-aligned PDPT address). Missing tables are made
+ * present/writable/user; the leaf gets `flags` | present (| PS for a large
+ * page). INVALID_PARAMETER for a size the mode lacks. */
+hv_status_t hv_mock_gmem_map(enum hv_mock_paging mode, uint64_t root, uint64_t va, uint64_t pa,
+                             uint64_t size, uint64_t flags);
+
 #ifdef __cplusplus
 }
 #endif
