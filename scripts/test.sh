@@ -48,11 +48,11 @@ cmake -S "$root/examples/consumer" -B "$root/build-consumer" -DCMAKE_PREFIX_PATH
 cmake --build "$root/build-consumer" -j"$jobs"
 ctest --test-dir "$root/build-consumer" --output-on-failure
 
-section "fuzzing: exit dispatcher, command parser, wire decoder, code validator (libFuzzer, 200000 runs each)"
+section "fuzzing: exit dispatcher, command parser, wire decoder, link decoder, code validator (libFuzzer, 200000 runs each)"
 cmake -S "$root" -B "$root/build-fuzz" -DHVCORE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_code_check
-for f in fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_code_check; do
+cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_code_check
+for f in fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_code_check; do
   corpus=$(mktemp -d)
   echo "-- $f"
   "$root/build-fuzz/test/fuzz/$f" -runs=200000 -seed=1 -max_len=4200 "$corpus" </dev/null 2>&1 | tail -2
