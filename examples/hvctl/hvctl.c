@@ -18,6 +18,8 @@
 #include <hvcore/event.h>
 #include <hvcore/msr.h>
 
+#include "hvctl_json.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +29,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef HVCTL_VERSION
+#define HVCTL_VERSION "unknown"
+#endif
 
 #ifdef HVCTL_READLINE
 #include <readline/history.h>
@@ -82,6 +88,52 @@ static void print_status_line(const char *what, hv_status_t st)
         why("%s: %s (0x%08x)", what, hv_status_name(st), st);
 }
 
+/* The line being run, for hints that quote what was typed. */
+static const char *g_line = "";
+
+/* Numbers are hex: when `v` was typed as a decimal-looking token ("10",
+ * not "0x10" or "0n10"), say what it was read as. "" otherwise. */
+static const char *decimal_hint(uint64_t v, char *buf, size_t cap)
+{
+    char t[24];
+    const char *at = g_line;
+    size_t n;
+
+    n = (size_t)snprintf(t, sizeof(t), "%llx", (unsigned long long)v);
+    buf[0] = '\0';
+    if (v < 10 || strspn(t, "0123456789") != n)
+        return buf;
+    while ((at = strstr(at, t)) != NULL) {
+        bool starts = at == g_line || strchr(" \t{", at[-1]) != NULL;
+        bool ends = at[n] == '\0' || strchr(" \t}", at[n]) != NULL;
+
+        if (starts && ends) {
+            snprintf(buf, cap, " (numbers are hex: '%s' is 0x%s = %llu; write 0n%s for decimal %s)", t, t,
+                     (unsigned long long)v, t, t);
+            break;
+        }
+        at += n;
+    }
+    return buf;
+}
+
+/* "core 0x99 does not exist: this machine has 4 cores (0-3)" before any
+ * request goes out. */
+static bool core_exists(struct hv_engine *e, const char *what, uint32_t core)
+{
+    uint32_t n = hv_engine_cpu_count(e);
+    char hint[160];
+
+    if (core < n)
+        return true;
+    decimal_hint(core, hint, sizeof(hint));
+    printf("%s: core 0x%x does not exist: this machine has %u core%s (0-%x)%s\n", what, core, n, n == 1 ? "" : "s",
+           n ? n - 1 : 0, hint);
+    why("core 0x%x does not exist: this machine has %u core%s (0-%x)%s", core, n, n == 1 ? "" : "s", n ? n - 1 : 0,
+        hint);
+    return false;
+}
+
 static const char *route_name(uint32_t r)
 {
     return r == 1 ? " (VMCS guest field)" : r == 2 ? " (virtual copy)" : "";
@@ -104,6 +156,10 @@ static int do_msr(struct hv_engine *e, const struct hv_cmd *c)
         why("out of memory");
         return OUT_FAILED;
     }
+    if (c->core != HV_ALL_CORES && !core_exists(e, c->kind == HV_CMD_WRMSR ? "wrmsr" : "rdmsr", c->core)) {
+        free(r);
+        return OUT_FAILED;
+    }
     if (c->kind == HV_CMD_WRMSR)
         st = hv_engine_msr_write(e, c->core, c->msr, c->value, r, cap, &n);
     else
@@ -114,6 +170,8 @@ static int do_msr(struct hv_engine *e, const struct hv_cmd *c)
         return OUT_FAILED;
     }
     for (i = 0; i < n; i++) {
+        if (hj_on())
+            hj_msr(c->kind == HV_CMD_WRMSR ? "wrmsr" : "rdmsr", &r[i], c->msr);
         if (!hv_success(r[i].status)) {
             if (bad++ == 0)
                 first = r[i].status;
@@ -172,6 +230,8 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
     uint32_t id = 0, i;
     hv_status_t st;
 
+    if (c->dr_core != HV_EVENT_ANY_CORE && !core_exists(e, "!dr", c->dr_core))
+        return 1;
     if (c->condition_len) {
         if (show_code("condition", c->condition, c->condition_len, HV_CODE_CONDITION, cond, &cond_len))
             return 1;
@@ -213,12 +273,40 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
         memcpy(outs, ", output {", 10);
         strcat(outs, "}");
     }
+    if (hj_on()) {
+        char jp[24], jc[16];
+
+        snprintf(jp, sizeof(jp), c->pid_all ? "all" : c->pid == HV_EVENT_ANY_PID ? "any" : "0x%llx",
+                 (unsigned long long)c->pid);
+        snprintf(jc, sizeof(jc), c->dr_core == HV_EVENT_ANY_CORE ? "any" : "%u", c->dr_core);
+        hj_event_added(id, jp, jc, c->imm, ev.action_break, c->code_len != 0, c->has_script, c->condition_len != 0,
+                       outs[0] ? outs + 10 : "");
+    }
     printf("event %u: !dr pid %s core %s imm %s%s%s%s%s%s\n", id,
            c->pid_all ? "all" : c->pid == HV_EVENT_ANY_PID ? "any" : (sprintf(p, "%llx", (unsigned long long)c->pid), p),
            c->dr_core == HV_EVENT_ANY_CORE ? "any" : (sprintf(p + 12, "%x", c->dr_core), p + 12),
            c->imm ? "yes" : "no", ev.action_break ? ", action break" : "", c->code_len ? ", action code" : "",
            c->has_script ? ", action script" : "", c->condition_len ? ", with condition" : "", outs);
     return 0;
+}
+
+/* "event 0x77 does not exist: the events are 1, 2 (numbers are hex...)" */
+static void no_such_event(struct hv_engine *e, uint32_t id)
+{
+    struct hv_abi_event_info info[64];
+    char ids[200] = "", hint[160];
+    uint32_t n = 0, i;
+    size_t o = 0;
+
+    if (hv_success(hv_engine_event_list(e, info, 64, &n)))
+        for (i = 0; i < n && i < 64 && o + 16 < sizeof(ids); i++)
+            o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%x", i ? ", " : "", info[i].id);
+    if (n > 64 && o + 8 < sizeof(ids))
+        snprintf(ids + o, sizeof(ids) - o, ", ...");
+    decimal_hint(id, hint, sizeof(hint));
+    printf("event 0x%x does not exist: %s%s%s ('events' lists them)\n", id, n ? "the events are " : "there are no events",
+           ids, hint);
+    why("event 0x%x does not exist: %s%s%s", id, n ? "the events are " : "there are no events", ids, hint);
 }
 
 static int do_events(struct hv_engine *e, const struct hv_cmd *c)
@@ -231,7 +319,11 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
         uint32_t op = c->op == 'e' ? HV_ABI_EVENT_ENABLE : c->op == 'd' ? HV_ABI_EVENT_DISABLE : HV_ABI_EVENT_REMOVE;
 
         st = hv_engine_event_ctl(e, op, c->id);
+        if (hj_on())
+            hj_event_ctl(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", c->id, st);
         print_status_line(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", st);
+        if (st == HV_STATUS_NOT_FOUND && c->id != HV_CMD_ALL_EVENTS)
+            no_such_event(e, c->id);
         if (hv_success(st) && op == HV_ABI_EVENT_REMOVE)
             hv_output_unbind(g_outs, c->id == HV_CMD_ALL_EVENTS ? HV_OUTPUT_ALL_EVENTS : c->id);
         return hv_success(st) ? 0 : 1;
@@ -252,9 +344,12 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
                info[i].enabled ? "enabled" : "disabled", pid, core, info[i].imm ? "yes" : "no",
                (unsigned long long)info[i].fired, (info[i].actions >> 1) & 1 ? " break" : "",
                (info[i].actions >> 2) & 1 ? " code" : "", (info[i].actions >> 3) & 1 ? " script" : "");
+        outs[0] = '\0';
         if (hv_output_bindings(g_outs, info[i].id, outs, sizeof(outs)) > 0)
             printf(" output {%s}", outs);
         printf("\n");
+        if (hj_on())
+            hj_event(&info[i], outs);
     }
     return 0;
 }
@@ -292,6 +387,13 @@ static int do_output(const struct hv_cmd *c)
                               (enum hv_output_format)c->output_format, err, sizeof(err));
         if (!hv_success(st))
             break;
+        if (hj_on()) {
+            struct hv_output_info *ji = malloc(sizeof(*ji));
+
+            if (ji != NULL && hv_success(hv_output_query(g_outs, c->output_name, ji)))
+                hj_output(ji, output_state(ji));
+            free(ji);
+        }
         printf("output %s: %s %s, %s (closed: 'output open %s' starts it)\n", c->output_name,
                hv_output_type_name((enum hv_output_type)c->output_type), c->output_target,
                hv_output_format_name((enum hv_output_format)c->output_format), c->output_name);
@@ -307,6 +409,8 @@ static int do_output(const struct hv_cmd *c)
             free(info);
             return 0;
         }
+        if (hj_on())
+            hj_output(info, output_state(info));
         if (c->kind == HV_CMD_OUTPUT_CLOSE)
             printf("output %s: closed (sent %llu, dropped %llu)\n", info->name, (unsigned long long)info->sent,
                    (unsigned long long)info->dropped);
@@ -338,6 +442,8 @@ static int do_output(const struct hv_cmd *c)
             if (info[i].error[0] && info[i].state != HV_OUTPUT_CLOSED)
                 printf(" (%s)", info[i].error);
             printf("\n");
+            if (hj_on())
+                hj_output(&info[i], output_state(&info[i]));
         }
         free(info);
         return 0;
@@ -355,6 +461,12 @@ static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
     hv_status_t st;
 
     interrupted = 0;
+    if (c->seconds) {
+        char hint[160];
+
+        if (decimal_hint(c->seconds, hint, sizeof(hint))[0])
+            printf("listening for %u seconds%s\n", c->seconds, hint);
+    }
     while (!interrupted && (!end || time(NULL) < end)) {
         st = hv_engine_read(e, recs, 64, &n, 200);
         if (st == HV_STATUS_TIMEOUT)
@@ -366,19 +478,68 @@ static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
         for (i = 0; i < n; i++) {
             /* Forwarded records of events bound to open outputs; the
              * console shows the rest (output.h: Routing). */
-            if (hv_output_forward(g_outs, &recs[i]))
+            bool shown = hv_output_forward(g_outs, &recs[i]);
+
+            if (shown)
                 print_record(&recs[i]);
             else
                 hidden++;
+            if (hj_on())
+                hj_record(&recs[i], !shown);
         }
         total += n;
         fflush(stdout);
     }
+    if (hj_on())
+        hj_listen(total, hidden);
     if (hidden)
         printf("(%u messages; %u of them forwarded only, see 'output')\n", total, hidden);
     else
         printf("(%u messages)\n", total);
     return 0;
+}
+
+/* The command's name for JSON objects. */
+static const char *kind_name(enum hv_cmd_kind k)
+{
+    switch (k) {
+    case HV_CMD_RDMSR: return "rdmsr";
+    case HV_CMD_WRMSR: return "wrmsr";
+    case HV_CMD_DR: return "!dr";
+    case HV_CMD_EVENTS_LIST:
+    case HV_CMD_EVENTS_CTL: return "events";
+    case HV_CMD_LISTEN: return "listen";
+    case HV_CMD_SIMULATE_DR: return "simulate";
+    case HV_CMD_OUTPUT_LIST:
+    case HV_CMD_OUTPUT_CREATE:
+    case HV_CMD_OUTPUT_OPEN:
+    case HV_CMD_OUTPUT_CLOSE: return "output";
+    case HV_CMD_STATUS: return "status";
+    case HV_CMD_HELP: return "help";
+    case HV_CMD_QUIT: return "quit";
+    default: return "command";
+    }
+}
+
+/* --json: a failed command ends with an "error" object saying why; one that
+ * succeeded without a result object gets an "ok" object, so every command
+ * answers with at least one line. */
+static void json_result(const char *line, const char *command, enum outcome out, unsigned long before)
+{
+    char word[32];
+
+    if (out == OUT_UNPARSED) {
+        size_t a = strspn(line, " \t"), n = strcspn(line + a, " \t{");
+
+        snprintf(word, sizeof(word), "%.*s", (int)(n < sizeof(word) ? n : sizeof(word) - 1), line + a);
+        command = word;
+    }
+    if (out == OUT_OK) {
+        if (hj_count() == before)
+            hj_ok(command, line);
+        return;
+    }
+    hj_error(command, line, out == OUT_PARTIAL ? "partial" : out == OUT_UNPARSED ? "unparsed" : "failed", g_why, 0);
 }
 
 /* Run one line; *expect_fail = the line said `expect fail`. */
@@ -388,9 +549,11 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
     char err[256];
     int rc = 0;
     hv_status_t st;
+    unsigned long objects = hj_count();
 
     *expect_fail = false;
     g_why[0] = '\0';
+    g_line = line;
     if (c == NULL) {
         why("out of memory");
         return OUT_FAILED;
@@ -399,15 +562,23 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
         printf("error: %s\n", err);
         why("%s", err);
         free(c);
+        if (hj_on())
+            json_result(line, "", OUT_UNPARSED, objects);
         return OUT_UNPARSED;
     }
     *expect_fail = c->expect_fail;
     switch (c->kind) {
     case HV_CMD_NONE: break;
-    case HV_CMD_HELP: fputs(hv_cmd_help(c->topic[0] ? c->topic : NULL), stdout); break;
+    case HV_CMD_HELP:
+        fputs(hv_cmd_help(c->topic[0] ? c->topic : NULL), stdout);
+        if (hj_on())
+            hj_help(c->topic, hv_cmd_help(c->topic[0] ? c->topic : NULL));
+        break;
     case HV_CMD_QUIT: *quit = true; break;
     case HV_CMD_STATUS:
         printf("target %s, %u cores\n", hv_engine_target(e), hv_engine_cpu_count(e));
+        if (hj_on())
+            hj_status(hv_engine_target(e), hv_engine_cpu_count(e));
         break;
     case HV_CMD_RDMSR:
     case HV_CMD_WRMSR: rc = do_msr(e, c); break;
@@ -420,17 +591,25 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
     case HV_CMD_OUTPUT_OPEN:
     case HV_CMD_OUTPUT_CLOSE: rc = do_output(c); break;
     case HV_CMD_SIMULATE_DR:
+        if (c->core != HV_ALL_CORES && !core_exists(e, "simulate", c->core)) {
+            rc = 1;
+            break;
+        }
         st = hv_engine_simulate_dr(e, c->core == HV_ALL_CORES ? 0 : c->core, c->pid == HV_EVENT_ANY_PID ? 0 : c->pid,
                                    c->value);
+        if (hj_on())
+            hj_simulate(c->core == HV_ALL_CORES ? 0 : c->core, c->pid == HV_EVENT_ANY_PID ? 0 : c->pid, c->value, st);
         if (!hv_success(st)) {
             print_status_line("simulate", st);
             rc = 1;
         }
         break;
     }
-    free(c);
     if (rc != OUT_OK && g_why[0] == '\0')
         why("it failed");
+    if (hj_on() && c->kind != HV_CMD_NONE)
+        json_result(line, kind_name(c->kind), (enum outcome)rc, objects);
+    free(c);
     if (rc == OUT_FAILED && *expect_fail)
         printf("(failed, as expected)\n");
     fflush(stdout);
@@ -563,12 +742,27 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--target") && i + 1 < argc) {
             target = argv[i + 1];
             i += 2;
+        } else if (!strcmp(argv[i], "--json")) {
+            if (!hj_enable()) {
+                fprintf(stderr, "hvctl: --json: cannot set up the output: %s\n", strerror(errno));
+                return 1;
+            }
+            i++;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("hvctl %s (libhvcore; ioctl ABI %u, wire protocol %u)\n", HVCTL_VERSION, HV_ABI_VERSION,
+                   HV_WIRE_VERSION);
+            if (hj_on())
+                hj_version(HVCTL_VERSION, HV_ABI_VERSION, HV_WIRE_VERSION);
+            return 0;
         } else if (!strcmp(argv[i], "--help")) {
-            printf("usage: hvctl [--target local|sim:cores=N|tcp:HOST:PORT] [-f FILE | COMMAND...]\n"
-                   "       hvctl serve [--listen HOST:PORT] [--cores N]\n\n%s", hv_cmd_help(NULL));
+            printf("usage: hvctl [--json] [--target local|sim:cores=N|tcp:HOST:PORT] [-f FILE | COMMAND...]\n"
+                   "       hvctl serve [--listen HOST:PORT] [--cores N]\n"
+                   "       hvctl --version\n\n%s", hv_cmd_help(NULL));
             return 0;
         } else {
-            break;
+            fprintf(stderr, "hvctl: unknown option '%s': the options are --target T, --json, --version, --help "
+                    "(then -f FILE or a command)\n", argv[i]);
+            return 2;
         }
     }
     if (i < argc && !strcmp(argv[i], "-f") && i + 1 < argc) {
@@ -584,6 +778,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hvctl: cannot open target '%s': %s (0x%08x)%s\n", target, hv_status_name(st), st,
                 !strcmp(target, "local") ? "\n  (is hvcore.ko loaded? try --target sim:cores=4 on a machine without it)"
                                          : "");
+        if (hj_on())
+            hj_error("target", target, "failed", "cannot open the target", st);
         return 1;
     }
     if (i < argc) {

@@ -478,19 +478,19 @@ static hv_status_t script_value(struct parser *p, size_t a, size_t b, char *scri
 static hv_status_t parse_msr(struct parser *p, struct hv_cmd *c, const struct tok *cmd, bool write)
 {
     const char *name = write ? "wrmsr" : "rdmsr";
-    char q[QUOTE_TOKEN];
     unsigned seen = 0;
     struct tok t, v;
     hv_status_t st;
 
+    (void)cmd;
     c->kind = write ? HV_CMD_WRMSR : HV_CMD_RDMSR;
     if (!next_token(p, &t))
-        return fail(p, "'%s' needs an MSR index", tq(p, cmd, q));
+        return fail(p, "%s: usage: %s (the MSR index is missing)", name, hv_cmd_usage(name));
     if ((st = u32_tok(p, "MSR index", &t, &c->msr)) != HV_STATUS_SUCCESS)
         return st;
     if (write) {
         if (!next_token(p, &t))
-            return fail(p, "'%s' needs a value after the MSR index", tq(p, cmd, q));
+            return fail(p, "%s: usage: %s (the value after the MSR index is missing)", name, hv_cmd_usage(name));
         if ((st = num_tok(p, "wrmsr value", &t, &c->value)) != HV_STATUS_SUCCESS)
             return st;
     }
@@ -872,6 +872,74 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
     return fail(p, "unknown command '%s' (try 'help')", tq(p, &cmd, q));
 }
 
+/* One line per command: what a refused line is told it should look like.
+ * New commands add their line here (hv_cmd_usage). */
+static const struct { const char *name; const char *usage; } usages[] = {
+    { "rdmsr", "rdmsr <msr> [core <n>]" },
+    { "wrmsr", "wrmsr <msr> <value> [core <n>]" },
+    { "!dr", "!dr [pid <n>|all] [core <n>] [imm yes|no] [buffer <n>] [script {..}] [condition {hex}] [code {hex}] "
+             "[output {names}]" },
+    { "dr", "!dr [pid <n>|all] [core <n>] [imm yes|no] [buffer <n>] [script {..}] [condition {hex}] [code {hex}] "
+            "[output {names}]" },
+    { "events", "events | events e|d|c <id|all>" },
+    { "listen", "listen [seconds]" },
+    { "simulate", "simulate dr [core <n>] [pid <n>] [value <n>]" },
+    { "output", "output | output create <name> file|namedpipe|tcp <target> [text|json] | output open|close <name>" },
+    { "status", "status" },
+    { "help", "help [command]" },
+    { "quit", "quit" },
+    { "exit", "exit" },
+    { "expect", "expect fail <command>" },
+};
+
+const char *hv_cmd_usage(const char *command)
+{
+    size_t i;
+
+    if (command == NULL)
+        return NULL;
+    for (i = 0; i < sizeof(usages) / sizeof(usages[0]); i++)
+        if (kw_eq(command, strlen(command), usages[i].name))
+            return usages[i].usage;
+    return NULL;
+}
+
+/* A refused line of a known command ends with that command's usage, unless
+ * the message already shows it. The command is the first word (after
+ * `expect fail`). */
+static void add_usage(const char *line, char *err, size_t err_len)
+{
+    char name[16];
+    const char *u, *s = line;
+    size_t n, used;
+    int k;
+
+    if (err == NULL || err_len == 0 || strstr(err, "usage:") != NULL)
+        return;
+    for (k = 0; k < 3; k++) {
+        while (is_blank(*s))
+            s++;
+        n = 0;
+        while (s[n] != '\0' && !is_blank(s[n]) && s[n] != '{' && s[n] != '}')
+            n++;
+        if (n == 0 || n >= sizeof(name))
+            return;
+        memcpy(name, s, n);
+        name[n] = '\0';
+        /* `expect fail X`: the usage of X */
+        if ((k == 0 && kw_eq(s, n, "expect")) || (k == 1 && kw_eq(s, n, "fail"))) {
+            s += n;
+            continue;
+        }
+        break;
+    }
+    if (k == 3 || (u = hv_cmd_usage(name)) == NULL)
+        return;
+    used = strlen(err);
+    if (used + 1 < err_len)
+        (void)snprintf(err + used, err_len - used, "; usage: %s", u);
+}
+
 static void cmd_init(struct hv_cmd *c)
 {
     memset(c, 0, sizeof(*c));
@@ -903,8 +971,10 @@ hv_status_t hv_cmd_parse(const char *line, struct hv_cmd *out, char *err, size_t
     p.err = err;
     p.err_len = err_len;
     st = parse_line(&p, out);
-    if (st != HV_STATUS_SUCCESS)
+    if (st != HV_STATUS_SUCCESS) {
         cmd_init(out);
+        add_usage(line, err, err_len);
+    }
     return st;
 }
 

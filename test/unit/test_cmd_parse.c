@@ -150,9 +150,16 @@ static void rdmsr_seeds(void **state)
 static void msr_errors(void **state)
 {
     (void)state;
-    parse_bad("rdmsr", "'rdmsr' needs an MSR index");
-    parse_bad("wrmsr", "'wrmsr' needs an MSR index");
-    parse_bad("wrmsr c0000082", "'wrmsr' needs a value after the MSR index");
+    parse_bad("rdmsr", "rdmsr: usage: rdmsr <msr> [core <n>] (the MSR index is missing)");
+    parse_bad("wrmsr", "wrmsr: usage: wrmsr <msr> <value> [core <n>] (the MSR index is missing)");
+    parse_bad("wrmsr c0000082", "wrmsr: usage: wrmsr <msr> <value> [core <n>] (the value after the MSR index is missing)");
+    /* A refused line of a known command ends with its usage, once. */
+    parse_bad("rdmsr xyz", "MSR index: 'xyz' is not a hex number: invalid digit 'x'; usage: rdmsr <msr> [core <n>]");
+    parse_bad("expect fail wrmsr 10 zz", "; usage: wrmsr <msr> <value> [core <n>]");
+    parse_bad("events e", "; usage: events | events e|d|c <id|all>");
+    assert_string_equal(hv_cmd_usage("RDMSR"), "rdmsr <msr> [core <n>]");
+    assert_null(hv_cmd_usage("rdmsrx"));
+    assert_null(hv_cmd_usage(NULL));
     parse_bad("rdmsr 100000000", "MSR index '100000000' does not fit in 32 bits");
     parse_bad("wrmsr 1`00000000 5", "MSR index '1`00000000' does not fit in 32 bits");
     parse_bad("rdmsr c0000082 core", "'core' needs a value");

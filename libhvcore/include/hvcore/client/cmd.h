@@ -153,6 +153,15 @@ hv_status_t hv_cmd_parse(const char *line, struct hv_cmd *out, char *err, size_t
  */
 hv_status_t hv_parse_number(const char *token, size_t len, uint64_t *out, char *err, size_t err_len);
 
+/*
+ * The one-line usage of a command ("rdmsr" -> "rdmsr <msr> [core <n>]";
+ * case-insensitive), or NULL for a word that is no command. A line that
+ * hv_cmd_parse refuses ends with "; usage: ..." of its command unless the
+ * message already shows it ("rdmsr: usage: rdmsr <msr> [core <n>] ...").
+ * Static storage.
+ */
+const char *hv_cmd_usage(const char *command);
+
 /* Help text for a command ("wrmsr", "!dr", "dr", "events", "numbers", ...,
  * case-insensitive), or the overview for NULL, "" or an unknown topic.
  * Never NULL; static storage. */
