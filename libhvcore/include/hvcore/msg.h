@@ -42,6 +42,7 @@ enum hv_msg_kind {
     HV_MSG_BREAK = 2,       /* a break action: full guest registers */
     HV_MSG_SCRIPT = 3,      /* text rendered by a script action */
     HV_MSG_CODE = 4,        /* custom code ran: its buffer's first bytes */
+    HV_MSG_SCRIPT_STATUS = 5, /* a script run ended early: struct hv_msg_script_status (script.h) */
 };
 
 /* Fixed header of every record (48 bytes). */
