@@ -13,6 +13,7 @@
 #include <hvcore/client/cmd.h>
 #include <hvcore/client/code_check.h>
 #include <hvcore/client/engine.h>
+#include <hvcore/client/script.h>
 #include <hvcore/client/output.h>
 #include <hvcore/client/wire.h>
 #include <hvcore/event.h>
@@ -244,8 +245,27 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
         ev.code = code;
         ev.code_len = (uint32_t)code_len;
     }
-    if (c->has_script)
+    if (c->has_script) {
+        uint8_t *prog = NULL;
+        uint32_t plen = 0;
+        struct hv_script_error serr;
+
+        /* Compiled here to show a compile error; the engine compiles again. */
+        if (!hv_success(hv_script_compile(c->script, 0, &prog, &plen, &serr))) {
+            char msg[400];
+
+            if (!hv_script_is_legacy_format(c->script)) {
+                hv_script_error_format(&serr, msg, sizeof(msg));
+                printf("script error: %s\n", msg);
+                why("script error: %s", msg);
+                return 1;
+            }
+            printf("note: '%s' is a format string of older hvctl versions; it still works, but as a script "
+                   "it reads: printf(\"...\", $pid, ...);\n", c->script);
+        }
+        free(prog);
         ev.script = c->script;
+    }
     /* !dr with no action breaks on every access. */
     ev.action_break = !c->code_len && !c->has_script;
     /* Forwarding: every named output must exist before the event is added. */
@@ -343,7 +363,7 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
         printf("%4u  %-8s !dr pid %-8s core %-4s imm %-3s fired %llu%s%s%s", info[i].id,
                info[i].enabled ? "enabled" : "disabled", pid, core, info[i].imm ? "yes" : "no",
                (unsigned long long)info[i].fired, (info[i].actions >> 1) & 1 ? " break" : "",
-               (info[i].actions >> 2) & 1 ? " code" : "", (info[i].actions >> 3) & 1 ? " script" : "");
+               (info[i].actions >> 2) & 1 ? " code" : "", ((info[i].actions >> 3) | (info[i].actions >> 5)) & 1 ? " script" : "");
         outs[0] = '\0';
         if (hv_output_bindings(g_outs, info[i].id, outs, sizeof(outs)) > 0)
             printf(" output {%s}", outs);

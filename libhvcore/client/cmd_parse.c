@@ -21,7 +21,7 @@
 #define QUOTE_PATH  256u
 /* Longest script file path, and how much of a script file is read. */
 #define PATH_MAX_LEN 4095u
-#define SCRIPT_FILE_READ 1024u
+#define SCRIPT_FILE_READ HV_CMD_MAX_SCRIPT
 
 struct parser {
     const char *s;
@@ -343,7 +343,35 @@ static hv_status_t brace_value(struct parser *p, const struct tok *opt, const ch
         (void)next_token(p, &t);
         return fail(p, "'%s' needs {%s}, not '%s'", tq(p, opt, q1), shape, tq(p, &t, q2));
     }
-    close = memchr(p->s + p->pos + 1, '}', p->len - p->pos - 1);
+    if (strcmp(shape, "script") == 0) {
+        /* A script has blocks and strings: the matching brace ends it. */
+        size_t i, depth = 0;
+        bool in_str = false;
+
+        close = NULL;
+        for (i = p->pos; i < p->len; i++) {
+            char ch = p->s[i];
+
+            if (in_str) {
+                if (ch == '\\' && i + 1 < p->len)
+                    i++;
+                else if (ch == '"')
+                    in_str = false;
+            } else if (ch == '"') {
+                in_str = true;
+            } else if (ch == '{') {
+                depth++;
+            } else if (ch == '}' && --depth == 0) {
+                close = p->s + i;
+                break;
+            }
+        }
+        /* Unbalanced: a format string of older versions; the first '}' ends it. */
+        if (close == NULL)
+            close = memchr(p->s + p->pos + 1, '}', p->len - p->pos - 1);
+    } else {
+        close = memchr(p->s + p->pos + 1, '}', p->len - p->pos - 1);
+    }
     if (close == NULL)
         return fail(p, "missing '}' after %s {", tq(p, opt, q1));
     *a = p->pos + 1;
@@ -430,7 +458,7 @@ static hv_status_t script_file(struct parser *p, const char *path, char *script)
     fclose(f);
     if (n > SCRIPT_FILE_READ)
         return fail(p, "script file '%s' is larger than the script limit (%u characters)", qp,
-                    HV_EVENT_MAX_SCRIPT - 1);
+                    HV_CMD_MAX_SCRIPT - 1);
     if (memchr(buf, '\0', n) != NULL)
         return fail(p, "script file '%s' contains a NUL byte", qp);
     a = 0;
@@ -438,9 +466,9 @@ static hv_status_t script_file(struct parser *p, const char *path, char *script)
     trim(buf, &a, &b);
     if (b == a)
         return fail(p, "script file '%s' is empty", qp);
-    if (b - a > HV_EVENT_MAX_SCRIPT - 1)
+    if (b - a > HV_CMD_MAX_SCRIPT - 1)
         return fail(p, "script file '%s' is larger than the script limit: %zu characters, at most %u", qp,
-                    b - a, HV_EVENT_MAX_SCRIPT - 1);
+                    b - a, HV_CMD_MAX_SCRIPT - 1);
     memcpy(script, buf + a, b - a);
     script[b - a] = '\0';
     return HV_STATUS_SUCCESS;
@@ -465,8 +493,8 @@ static hv_status_t script_value(struct parser *p, size_t a, size_t b, char *scri
     }
     if (a == b)
         return fail(p, "script {} is empty");
-    if (b - a > HV_EVENT_MAX_SCRIPT - 1)
-        return fail(p, "script has %zu characters; the limit is %u", b - a, HV_EVENT_MAX_SCRIPT - 1);
+    if (b - a > HV_CMD_MAX_SCRIPT - 1)
+        return fail(p, "script has %zu characters; the limit is %u", b - a, HV_CMD_MAX_SCRIPT - 1);
     memcpy(script, p->s + a, b - a);
     script[b - a] = '\0';
     return HV_STATUS_SUCCESS;
@@ -617,7 +645,7 @@ static hv_status_t parse_dr(struct parser *p, struct hv_cmd *c)
             c->buffer_size = (uint32_t)x;
         } else if (tok_is(p, &t, "script")) {
             if ((st = once(p, &seen, DR_SCRIPT, &t, name)) != HV_STATUS_SUCCESS ||
-                (st = brace_value(p, &t, "text", &a, &b)) != HV_STATUS_SUCCESS ||
+                (st = brace_value(p, &t, "script", &a, &b)) != HV_STATUS_SUCCESS ||
                 (st = script_value(p, a, b, c->script)) != HV_STATUS_SUCCESS)
                 return st;
             c->has_script = true;

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include <hvcore/abi_exec.h>
 #include <hvcore/client/engine.h>
+#include <hvcore/client/script.h>
+#include <hvcore/client/cmd.h>
 #include <hvcore/client/wire.h>
 #include <hvcore/event.h>
 #include <hvcore/hv.h>
@@ -449,7 +451,7 @@ hv_status_t hv_engine_event_add(struct hv_engine *e, const struct hv_engine_even
 
     if (e == NULL || ev == NULL || id == NULL || (ev->condition_len && ev->condition == NULL) ||
         ev->condition_len > HV_EVENT_MAX_CODE || (ev->code && (ev->code_len == 0 || ev->code_len > HV_EVENT_MAX_CODE)) ||
-        (ev->script && strlen(ev->script) >= HV_EVENT_MAX_SCRIPT))
+        (ev->script && strlen(ev->script) >= HV_CMD_MAX_SCRIPT))
         return HV_STATUS_INVALID_PARAMETER;
     size = sizeof(*a) + ev->condition_len;
     a = calloc(1, size);
@@ -470,8 +472,20 @@ hv_status_t hv_engine_event_add(struct hv_engine *e, const struct hv_engine_even
     /* Actions: a failure removes the half-made event again. */
     if (hv_success(st) && ev->code)
         st = add_action(e, *id, HV_ABI_ACTION_CODE, ev->code, ev->code_len);
-    if (hv_success(st) && ev->script)
-        st = add_action(e, *id, HV_ABI_ACTION_SCRIPT, ev->script, (uint32_t)strlen(ev->script) + 1);
+    if (hv_success(st) && ev->script) {
+        uint8_t *prog = NULL;
+        uint32_t plen = 0;
+
+        /* A script is compiled here and runs as bytecode; the format strings
+         * of older hvctl versions ("$pid $core") still go as text, which
+         * the core renders as before. */
+        st = hv_script_compile(ev->script, ev->script_budget, &prog, &plen, NULL);
+        if (hv_success(st))
+            st = add_action(e, *id, HV_ABI_ACTION_PROGRAM, prog, plen);
+        else if (hv_script_is_legacy_format(ev->script) && strlen(ev->script) < HV_EVENT_MAX_SCRIPT)
+            st = add_action(e, *id, HV_ABI_ACTION_SCRIPT, ev->script, (uint32_t)strlen(ev->script) + 1);
+        free(prog);
+    }
     if (hv_success(st) && ev->action_break)
         st = add_action(e, *id, HV_ABI_ACTION_BREAK, NULL, 0);
     if (!hv_success(st) && *id != 0) {

@@ -21,6 +21,7 @@
 #endif
 
 #include <hvcore/client/output.h>
+#include <hvcore/script.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -363,17 +364,57 @@ static uint32_t record_parts(const struct hv_msg_record *r, struct hv_msg_dr_acc
     return len;
 }
 
+const char *hv_output_script_status_text(const struct hv_msg_script_status *m, char *buf, size_t cap)
+{
+    static const char *const errs[] = { "error", "bad memory address", "division by zero",
+                                        "calls nested too deep" };
+
+    switch (m->reason) {
+    case HV_SCRIPT_END_BUDGET:
+        snprintf(buf, cap, "stopped: budget exhausted after %llu instructions (at %04x)",
+                 (unsigned long long)m->executed, m->pc);
+        break;
+    case HV_SCRIPT_END_PAUSE:
+        snprintf(buf, cap, "pause() at %04x (no debugger attached: the guest continues)", m->pc);
+        break;
+    case HV_SCRIPT_END_ERROR:
+        if (m->error == HV_SCRIPT_ERR_MEMORY)
+            snprintf(buf, cap, "stopped: %s 0x%llx (%s) at %04x", errs[1], (unsigned long long)m->address,
+                     hv_status_name(m->status), m->pc);
+        else
+            snprintf(buf, cap, "stopped: %s at %04x (%s)", m->error < 4 ? errs[m->error] : errs[0], m->pc,
+                     hv_status_name(m->status));
+        break;
+    default:
+        snprintf(buf, cap, "status %u", m->reason);
+        break;
+    }
+    return buf;
+}
+
 size_t hv_output_format_text(const struct hv_msg_record *r, char *out, size_t size)
 {
     struct sink s;
     struct hv_msg_dr_access a;
     const uint8_t *rest;
     uint32_t n, k;
-    char v[24], rip[24];
+    char v[200], rip[24];
 
     sink_init(&s, out, size);
     if (r == NULL)
         return 0;
+    if (r->h.kind == HV_MSG_SCRIPT_STATUS) {
+        struct hv_msg_script_status m;
+
+        memset(&m, 0, sizeof(m));
+        memcpy(&m, r->payload, r->h.payload_len < sizeof(m) ? r->h.payload_len : sizeof(m));
+        if (r->h.lost_before)
+            putf(&s, "(%u messages lost before this one: the ring was full)\n", r->h.lost_before);
+        putf(&s, "[core %u pid %llx event %u #%llu] script %s", r->h.core, (unsigned long long)r->h.pid,
+             r->h.event_id, (unsigned long long)r->h.seq, hv_output_script_status_text(&m, v, sizeof(v)));
+        puts_(&s, "\n");
+        return s.total;
+    }
     n = record_parts(r, &a, &rest);
     if (r->h.lost_before)
         putf(&s, "(%u messages lost before this one: the ring was full)\n", r->h.lost_before);
@@ -403,7 +444,7 @@ size_t hv_output_format_text(const struct hv_msg_record *r, char *out, size_t si
 
 size_t hv_output_format_json(const struct hv_msg_record *r, char *out, size_t size)
 {
-    static const char *const kinds[] = { "unknown", "dr_access", "break", "script", "code" };
+    static const char *const kinds[] = { "unknown", "dr_access", "break", "script", "code", "script_status" };
     struct sink s;
     struct hv_msg_dr_access a;
     const uint8_t *rest;
@@ -412,6 +453,22 @@ size_t hv_output_format_json(const struct hv_msg_record *r, char *out, size_t si
     sink_init(&s, out, size);
     if (r == NULL)
         return 0;
+    if (r->h.kind == HV_MSG_SCRIPT_STATUS) {
+        struct hv_msg_script_status m;
+        char t[200];
+
+        memset(&m, 0, sizeof(m));
+        memcpy(&m, r->payload, r->h.payload_len < sizeof(m) ? r->h.payload_len : sizeof(m));
+        putf(&s, "{\"event\":%u,\"core\":%u,\"pid\":\"0x%" PRIx64 "\",\"seq\":%" PRIu64
+             ",\"kind\":\"script_status\",\"lost_before\":%u,\"reason\":%u,\"error\":%u,\"status\":\"%s\","
+             "\"pc\":%u,\"executed\":%" PRIu64 ",\"address\":\"0x%" PRIx64 "\",\"text\":\"",
+             r->h.event_id, r->h.core, r->h.pid, r->h.seq, r->h.lost_before, m.reason, m.error,
+             hv_status_name(m.status), m.pc, m.executed, m.address);
+        hv_output_script_status_text(&m, t, sizeof(t));
+        json_escape(&s, t, strlen(t));
+        puts_(&s, "\"}\n");
+        return s.total;
+    }
     n = record_parts(r, &a, &rest);
     putf(&s, "{\"event\":%u,\"core\":%u,\"pid\":\"0x%" PRIx64 "\",\"seq\":%" PRIu64 ",", r->h.event_id, r->h.core,
          r->h.pid, r->h.seq);

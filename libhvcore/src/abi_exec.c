@@ -5,6 +5,7 @@
  * what the caller owns, before anything is read or executed.
  */
 #include <hvcore/abi_exec.h>
+#include <hvcore/script.h>
 #include <hvcore/event.h>
 #include <hvcore/msr.h>
 
@@ -123,8 +124,9 @@ static hv_status_t do_event_action(struct hv *hv, uint8_t *buf, size_t size)
     struct hv_abi_event_action *a = (struct hv_abi_event_action *)(void *)buf;
     struct hv_action_spec act;
 
-    if (size < sizeof(*a) || a->data_len > HV_EVENT_MAX_CODE || sizeof(*a) + (size_t)a->data_len > size ||
-        a->reserved)
+    if (size < sizeof(*a) || a->data_len > (a->kind == HV_ABI_ACTION_PROGRAM ? HV_SCRIPT_MAX_PROGRAM
+                                                                               : HV_EVENT_MAX_CODE) ||
+        sizeof(*a) + (size_t)a->data_len > size || a->reserved)
         return HV_STATUS_INVALID_PARAMETER;
     hv_lib_zero(&act, sizeof(act));
     act.kind = a->kind;
@@ -142,6 +144,14 @@ static hv_status_t do_event_action(struct hv *hv, uint8_t *buf, size_t size)
         if (a->data_len == 0 || a->data_len > HV_EVENT_MAX_SCRIPT || a->data[a->data_len - 1] != '\0')
             return HV_STATUS_INVALID_PARAMETER;
         act.script = (const char *)a->data;
+        break;
+    case HV_ABI_ACTION_PROGRAM:
+        /* Verified again by the core (hv_script_bind) on its own copy. */
+        if (a->data_len == 0)
+            return HV_STATUS_INVALID_PARAMETER;
+        act.kind = HV_EVENT_ACTION_PROGRAM;
+        act.program = a->data;
+        act.program_len = a->data_len;
         break;
     default:
         return HV_STATUS_INVALID_PARAMETER; /* C callbacks do not travel */

@@ -330,7 +330,7 @@ static void dr_errors(void **state)
     parse_bad("!dr buffer 0n1048577", "buffer '0n1048577' is larger than the limit");
     parse_bad("!dr buffer ffffffffff", "buffer 'ffffffffff' is larger than the limit");
     parse_bad("!dr code 90 90", "'code' needs {hex bytes}, not '90'");
-    parse_bad("!dr script $pid", "'script' needs {text}, not '$pid'");
+    parse_bad("!dr script $pid", "'script' needs {script}, not '$pid'");
     parse_bad("!dr code {90 90", "missing '}' after code {");
     parse_bad("!dr condition {90", "missing '}' after condition {");
     parse_bad("!dr script { $pid", "missing '}' after script {");
@@ -490,20 +490,20 @@ static void code_limits(void **state)
 
 static void script_limits(void **state)
 {
-    char text[HV_EVENT_MAX_SCRIPT + 8];
+    char text[HV_CMD_MAX_SCRIPT + 8];
 
     (void)state;
     memset(text, 'a', sizeof(text));
-    text[HV_EVENT_MAX_SCRIPT - 1] = '\0';                 /* 199 characters */
+    text[HV_CMD_MAX_SCRIPT - 1] = '\0';                 /* 4095 characters */
     snprintf(g_line, sizeof(g_line), "!dr script {  %s  }", text);
     parse_ok(g_line);
-    assert_int_equal(strlen(g_cmd.script), HV_EVENT_MAX_SCRIPT - 1);
+    assert_int_equal(strlen(g_cmd.script), HV_CMD_MAX_SCRIPT - 1);
     assert_string_equal(g_cmd.script, text);
 
-    text[HV_EVENT_MAX_SCRIPT - 1] = 'a';
-    text[HV_EVENT_MAX_SCRIPT] = '\0';                     /* 200 characters */
+    text[HV_CMD_MAX_SCRIPT - 1] = 'a';
+    text[HV_CMD_MAX_SCRIPT] = '\0';                     /* 4096 characters */
     snprintf(g_line, sizeof(g_line), "!dr script {%s}", text);
-    parse_bad(g_line, "script has 200 characters; the limit is 199");
+    parse_bad(g_line, "script has 4096 characters; the limit is 4095");
 }
 
 static char *write_temp(const char *content, size_t len)
@@ -521,7 +521,7 @@ static char *write_temp(const char *content, size_t len)
 
 static void script_files(void **state)
 {
-    char text[2048];
+    char text[HV_CMD_MAX_SCRIPT + 8];
     char *path;
 
     (void)state;
@@ -546,17 +546,17 @@ static void script_files(void **state)
     parse_bad("!dr script {file:}", "script {file:} needs a path");
     parse_bad("!dr script {file:   }", "script {file:} needs a path");
 
-    /* 199 characters plus a newline: fine; 200: larger than the limit. */
+    /* 4095 characters plus a newline: fine; 4096: larger than the limit. */
     memset(text, 'x', sizeof(text));
-    text[HV_EVENT_MAX_SCRIPT - 1] = '\n';
-    path = write_temp(text, HV_EVENT_MAX_SCRIPT);
+    text[HV_CMD_MAX_SCRIPT - 1] = '\n';
+    path = write_temp(text, HV_CMD_MAX_SCRIPT);
     snprintf(g_line, sizeof(g_line), "!dr script {file:%s}", path);
     parse_ok(g_line);
-    assert_int_equal(strlen(g_cmd.script), HV_EVENT_MAX_SCRIPT - 1);
+    assert_int_equal(strlen(g_cmd.script), HV_CMD_MAX_SCRIPT - 1);
     unlink(path);
 
     memset(text, 'x', sizeof(text));
-    path = write_temp(text, HV_EVENT_MAX_SCRIPT);
+    path = write_temp(text, HV_CMD_MAX_SCRIPT);
     snprintf(g_line, sizeof(g_line), "!dr script {file:%s}", path);
     parse_bad(g_line, "is larger than the script limit");
     assert_non_null(strstr(g_err, path));

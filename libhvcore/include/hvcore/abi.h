@@ -113,7 +113,8 @@ struct hv_abi_event_add {           /* HVCORE_IOCTL_EVENT_ADD */
 enum hv_abi_action_kind {
     HV_ABI_ACTION_BREAK = 1,
     HV_ABI_ACTION_CODE = 2,
-    HV_ABI_ACTION_SCRIPT = 3,
+    HV_ABI_ACTION_SCRIPT = 3,       /* legacy format string (text incl. NUL) */
+    HV_ABI_ACTION_PROGRAM = 4,      /* script bytecode (hvcore/script.h), at most HV_SCRIPT_MAX_PROGRAM bytes */
 };
 
 struct hv_abi_event_action {        /* HVCORE_IOCTL_EVENT_ACTION */

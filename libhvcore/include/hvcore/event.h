@@ -51,6 +51,7 @@ enum hv_event_action_kind {
     HV_EVENT_ACTION_CODE = 2,     /* run custom x86-64 code in VMX root */
     HV_EVENT_ACTION_SCRIPT = 3,   /* render a script (format string) into a message */
     HV_EVENT_ACTION_CALLBACK = 4, /* call a C function (SDK users) */
+    HV_EVENT_ACTION_PROGRAM = 5,  /* run a script program (hvcore/script.h bytecode) */
 };
 
 /* What fired: handed to C callbacks and to the break handler. */
@@ -99,6 +100,11 @@ struct hv_action_spec {
     /* CALLBACK */
     hv_event_callback_fn callback;
     void *callback_ctx;
+    /* PROGRAM: verified bytecode (hvcore/script.h), copied by the core. Its
+     * printf output becomes HV_MSG_SCRIPT records (the access, then the
+     * text); a run that ends early an HV_MSG_SCRIPT_STATUS record. */
+    const uint8_t *program;
+    uint32_t program_len;
 };
 
 struct hv_event_info {

@@ -115,6 +115,54 @@ tables_failed:
     return HV_STATUS_INSUFFICIENT_RESOURCES;
 }
 
+hv_status_t ev_engine_get(struct hv *hv, struct hv_event_engine **out)
+{
+    hv_status_t st = engine_create(hv);
+
+    *out = hv_success(st) ? __atomic_load_n(&hv->events, __ATOMIC_ACQUIRE) : NULL;
+    return st;
+}
+
+hv_status_t ev_script_state_get(struct hv *hv, struct hv_event_engine *g)
+{
+    if (g->script != NULL)
+        return HV_STATUS_SUCCESS;
+    g->script = alloc_bytes(hv, sizeof(*g->script), &g->script_pages);
+    if (g->script == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    g->script_vms = alloc_bytes(hv, (size_t)hv->cpu_count * sizeof(struct hv_script_vm), &g->script_vms_pages);
+    if (g->script_vms == NULL) {
+        hv->os->free_pages(hv->os->ctx, g->script, g->script_pages);
+        g->script = NULL;
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
+                           struct hv_script **out, size_t *pages)
+{
+    struct hv_script *s;
+    hv_status_t st;
+
+    st = ev_script_state_get(hv, g);
+    if (!hv_success(st))
+        return st;
+    s = alloc_bytes(hv, sizeof(*s) + len, pages);
+    if (s == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    /* The copy is what gets verified and run: the caller's buffer may
+     * change after this returns. */
+    hv_lib_copy(s + 1, prog, len);
+    st = hv_script_bind(s, (const uint8_t *)(s + 1), len, &g->script->scratch, g->script->names);
+    if (!hv_success(st)) {
+        hv->os->free_pages(hv->os->ctx, s, *pages);
+        return st;
+    }
+    *out = s;
+    return HV_STATUS_SUCCESS;
+}
+
 /* ---- snapshot ---------------------------------------------------------------- */
 
 static struct ev_slot *slot_for(struct ev_snapshot *s, const struct hv_event *e)
@@ -334,9 +382,12 @@ static void free_event(struct hv *hv, struct hv_event *e)
 {
     uint32_t i;
 
-    for (i = 0; i < e->nactions; i++)
+    for (i = 0; i < e->nactions; i++) {
         if (e->actions[i].code)
             hv->os->free_exec(hv->os->ctx, e->actions[i].code, e->actions[i].code_len);
+        if (e->actions[i].prog)
+            hv->os->free_pages(hv->os->ctx, e->actions[i].prog, e->actions[i].prog_pages);
+    }
     if (e->cond)
         hv->os->free_exec(hv->os->ctx, e->cond, e->cond_len);
     if (e->buffer)
@@ -530,6 +581,15 @@ hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_acti
             slot->script[i] = a->script[i];
         }
         break;
+    case HV_EVENT_ACTION_PROGRAM:
+        if (a->program == NULL || a->program_len == 0 || a->program_len > HV_SCRIPT_MAX_PROGRAM) {
+            st = HV_STATUS_INVALID_PARAMETER;
+            goto out;
+        }
+        st = ev_script_load(hv, g, a->program, a->program_len, &slot->prog, &slot->prog_pages);
+        if (!hv_success(st))
+            goto out;
+        break;
     case HV_EVENT_ACTION_CALLBACK:
         if (a->callback == NULL) {
             st = HV_STATUS_INVALID_PARAMETER;
@@ -542,7 +602,7 @@ hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_acti
         st = HV_STATUS_INVALID_PARAMETER;
         goto out;
     }
-    if (slot->code != NULL) {
+    if (slot->code != NULL || slot->prog != NULL) {
         /* New memory for root: with VPID, root may still hold a stale
          * translation of the pages the OS just handed over (a recycled
          * vmalloc address, mapped no-execute before; hv.h, root_tlb_gen).
@@ -554,8 +614,12 @@ hv_status_t hv_event_add_action(struct hv *hv, uint32_t id, const struct hv_acti
         st = build_snapshot(hv, g, &snap);
         if (!hv_success(st) || !publish(hv, g, snap)) {
             /* Nobody can have seen the slot: it goes, and so does its copy. */
-            hv->os->free_exec(hv->os->ctx, slot->code, slot->code_len);
+            if (slot->code != NULL)
+                hv->os->free_exec(hv->os->ctx, slot->code, slot->code_len);
+            if (slot->prog != NULL)
+                hv->os->free_pages(hv->os->ctx, slot->prog, slot->prog_pages);
             slot->code = NULL;
+            slot->prog = NULL;
             if (hv_success(st))
                 st = HV_STATUS_CPU_CALL_FAILED;
             goto out;
@@ -693,7 +757,8 @@ hv_status_t hv_event_list(struct hv *hv, struct hv_event_info *out, uint32_t max
         out[i].type = e->type;
         out[i].core = e->core;
         out[i].pid = e->pid;
-        out[i].enabled = __atomic_load_n(&e->enabled, __ATOMIC_RELAXED);
+        out[i].enabled = __atomic_load_n(&e->enabled, __ATOMIC_RELAXED) &&
+                         !__atomic_load_n(&e->script_off, __ATOMIC_RELAXED);
         out[i].fired = __atomic_load_n(&e->fired, __ATOMIC_RELAXED);
         out[i].imm = e->imm;
         out[i].actions = 0;
@@ -761,6 +826,10 @@ void hv_event_engine_destroy(struct hv *hv)
         hv->os->free_pages(hv->os->ctx, g->events, g->events_pages);
     hv->os->free_pages(hv->os->ctx, g->core_wants, g->wants_pages);
     hv->os->free_pages(hv->os->ctx, g->rings, g->rings_pages);
+    if (g->script != NULL)
+        hv->os->free_pages(hv->os->ctx, g->script, g->script_pages);
+    if (g->script_vms != NULL)
+        hv->os->free_pages(hv->os->ctx, g->script_vms, g->script_vms_pages);
     hv->os->free_pages(hv->os->ctx, g, pages_for(sizeof(*g)));
     hv->events = NULL;
 }

@@ -114,7 +114,78 @@ static void default_break(struct hv_exit *x, const struct hv_event *e, const str
     emit(x, e, a, HV_MSG_BREAK, &b, sizeof(b));
 }
 
-static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_access *a)
+struct script_out {
+    struct hv_exit *x;
+    const struct hv_event *e;
+    const struct hv_event_access *a;
+};
+
+static void script_emit(void *ctx, uint16_t kind, const void *payload, uint32_t len)
+{
+    struct script_out *o = ctx;
+
+    emit(o->x, o->e, o->a, kind, payload, len);
+}
+
+void ev_script_event_ctl(void *ctx, uint32_t id, bool enable)
+{
+    const struct ev_snapshot *s = ctx;
+    uint32_t i;
+
+    /* Only events the client enabled: a script can switch them off and on
+     * again (script_off); MOV-DR exiting and the snapshot stay as they are. */
+    for (i = 0; i < s->nlist; i++) {
+        if (s->list[i]->id == id) {
+            __atomic_store_n(&s->list[i]->script_off, enable ? 0u : 1u, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+}
+
+static void run_program(struct hv_exit *x, const struct hv_event *e, struct hv_event_access *a,
+                        const struct hv_script *prog, const struct ev_snapshot *snap)
+{
+    struct hv_event_engine *g = x->vcpu->hv->events;
+    struct script_out o = { x, e, a };
+    struct hv_script_env env;
+
+    hv_lib_zero(&env, sizeof(env));
+    env.os = x->vcpu->hv->os;
+    env.paging = NULL;                  /* the guest's, from the VMCS */
+    env.gprs = a->gprs;                 /* RSP in r[4] (fire_one) */
+    env.rip = hv_exit_rip(x);
+    env.rflags = a->rflags;
+    env.pseudo[HV_SPSEUDO_PID] = a->pid;
+    env.pseudo[HV_SPSEUDO_CORE] = a->core;
+    env.pseudo[HV_SPSEUDO_IP] = a->dr.rip;
+    env.pseudo[HV_SPSEUDO_BUFFER] = (uint64_t)(uintptr_t)a->buffer;
+    env.pseudo[HV_SPSEUDO_CONTEXT] = (uint64_t)(uintptr_t)a->context;
+    env.pseudo[HV_SPSEUDO_EVENT_ID] = a->event_id;
+    /* Actions run after the access was emulated: HyperDbg's post stage. */
+    env.pseudo[HV_SPSEUDO_EVENT_STAGE] = 1;
+    env.globals = g->script->globals;
+    env.vm = &g->script_vms[a->core];
+    env.emit = script_emit;
+    env.emit_ctx = &o;
+    env.event_ctl = ev_script_event_ctl;
+    env.event_ctx = (void *)(uintptr_t)snap;
+    env.prefix = &a->dr;
+    env.prefix_len = (uint32_t)sizeof(a->dr);
+    (void)hv_script_run(prog, &env);
+    if (env.rip_changed)
+        hv_exit_set_rip(x, env.rip);
+    if (env.rflags_changed) {
+        hv_exit_set_rflags(x, env.rflags);
+        a->rflags = env.rflags;
+    }
+    if (a->gprs->r[HV_GPR_RSP] != a->rsp) {
+        hv_exit_set_rsp(x, a->gprs->r[HV_GPR_RSP]);
+        a->rsp = a->gprs->r[HV_GPR_RSP];
+    }
+}
+
+static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_access *a,
+                     const struct ev_snapshot *snap)
 {
     struct hv_event_engine *g = x->vcpu->hv->events;
     uint8_t payload[HV_MSG_PAYLOAD_MAX];
@@ -167,6 +238,9 @@ static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_acce
         case HV_EVENT_ACTION_CALLBACK:
             act->callback(a, act->callback_ctx);
             break;
+        case HV_EVENT_ACTION_PROGRAM:
+            run_program(x, e, a, act->prog, snap);
+            break;
         default:
             break;
         }
@@ -206,7 +280,8 @@ void hv_event_dr_fire(struct hv_exit *x, const struct hv_msg_dr_access *dr)
         for (i = 0; i < sl->count; i++) {
             struct hv_event *e = s->list[sl->start + i];
 
-            if (!__atomic_load_n(&e->enabled, __ATOMIC_ACQUIRE))
+            if (!__atomic_load_n(&e->enabled, __ATOMIC_ACQUIRE) ||
+                __atomic_load_n(&e->script_off, __ATOMIC_ACQUIRE))
                 continue;
             if (!have_state) {
                 /* Only an exit that fires pays for the extra state. */
@@ -221,7 +296,7 @@ void hv_event_dr_fire(struct hv_exit *x, const struct hv_msg_dr_access *dr)
                 a.context = NULL;
                 have_state = true;
             }
-            fire_one(x, e, &a);
+            fire_one(x, e, &a, s);
         }
     }
 }

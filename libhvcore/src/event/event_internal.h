@@ -6,6 +6,7 @@
 
 #include <hvcore/event.h>
 #include <hvcore/msg.h>
+#include <hvcore/script.h>
 
 /* Custom code and conditions use the Microsoft x64 ABI (what users of the
  * `!dr code {..}` command write for). The copy starts with ENDBR64 so an
@@ -20,6 +21,16 @@ struct ev_action {
     hv_event_callback_fn callback;
     void *callback_ctx;
     char script[HV_EVENT_MAX_SCRIPT];
+    struct hv_script *prog;     /* PROGRAM: bound program, its bytes follow it */
+    size_t prog_pages;
+};
+
+/* Shared by every script run: global names and values, the verifier's
+ * scratch (used under the engine lock), one interpreter per core. */
+struct ev_script_state {
+    char names[HV_SCRIPT_GLOBAL_SLOTS][HV_SCRIPT_NAME_LEN];
+    uint64_t globals[HV_SCRIPT_GLOBAL_SLOTS];
+    struct hv_script_verify_scratch scratch;
 };
 
 struct hv_event {
@@ -28,6 +39,7 @@ struct hv_event {
     uint32_t core;
     bool imm;
     uint32_t enabled;           /* atomic */
+    uint32_t script_off;        /* atomic: a script's event_disable() */
     void *buffer;
     uint32_t buffer_size;
     size_t buffer_pages;
@@ -75,7 +87,21 @@ struct hv_event_engine {
     uint8_t *core_wants;        /* engine holds a MOV-DR reference on core */
     size_t wants_pages;
     hv_break_handler_fn break_handler;
+    struct ev_script_state *script;   /* made with the first script */
+    size_t script_pages;
+    struct hv_script_vm *script_vms;  /* one per core */
+    size_t script_vms_pages;
 };
+
+/* The engine, made if needed (PRE-LAUNCH). */
+hv_status_t ev_engine_get(struct hv *hv, struct hv_event_engine **out);
+/* Script state and per-core interpreters, made if needed; engine lock held. */
+hv_status_t ev_script_state_get(struct hv *hv, struct hv_event_engine *g);
+/* Copy, verify and bind a program (engine lock held): *out and its pages. */
+hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
+                           struct hv_script **out, size_t *pages);
+/* A script's event_enable/disable (ROOT-SAFE). */
+void ev_script_event_ctl(void *ctx, uint32_t id, bool enable);
 
 #define EV_RING_CAPACITY 1024u
 

@@ -41,7 +41,7 @@
  * digits or contiguous even-length hex strings ("90 90 90", "909090"),
  * 1 .. HV_CMD_MAX_CODE_BODY (4095) bytes: they are the body, to which the
  * caller appends a ret (hv_code_prepare), as HyperDbg does. A script value is kept verbatim with the
- * blanks around it trimmed, 1 .. HV_EVENT_MAX_SCRIPT-1 characters;
+ * blanks around it trimmed, 1 .. HV_CMD_MAX_SCRIPT-1 characters (a script, hvcore/client/script.h);
  * `script {file:PATH}` reads the text from PATH instead (trimmed the same
  * way; a NUL byte in the file or text past the limit is refused).
  *
@@ -83,6 +83,8 @@ enum hv_cmd_kind {
 
 /* "events e|d|c all" */
 #define HV_CMD_ALL_EVENTS 0xFFFFFFFFu
+/* Longest script text (`script {...}`, `? {...}`, or a script file). */
+#define HV_CMD_MAX_SCRIPT 4096u
 
 struct hv_cmd {
     enum hv_cmd_kind kind;
@@ -103,7 +105,7 @@ struct hv_cmd {
     bool imm;                /* default true */
     uint32_t buffer_size;    /* 0 .. HV_EVENT_MAX_BUFFER, 0 = none */
     bool has_script;
-    char script[HV_EVENT_MAX_SCRIPT];          /* NUL-terminated */
+    char script[HV_CMD_MAX_SCRIPT];            /* NUL-terminated */
     uint32_t code_len;                         /* 0 = no code; the body, no ret appended */
     uint8_t code[HV_EVENT_MAX_CODE];
     uint32_t condition_len;                    /* 0 = no condition; the body */

@@ -57,7 +57,8 @@ struct hv_engine_event {
     bool imm;
     bool action_break;          /* add a break action */
     uint32_t buffer_size;
-    const char *script;         /* NULL = none */
+    const char *script;         /* NULL = none: a script (compiled here) or a legacy format string */
+    uint32_t script_budget;     /* instructions per run, 0 = default */
     const uint8_t *code;        /* NULL = none */
     uint32_t code_len;
     const uint8_t *condition;   /* NULL = none */

@@ -212,6 +212,11 @@ const char *hv_output_type_name(enum hv_output_type type);
 const char *hv_output_format_name(enum hv_output_format format);
 const char *hv_output_state_name(enum hv_output_state state);
 
+struct hv_msg_script_status;
+/** One line for a script's status record ("stopped: budget exhausted after
+ * N instructions ..."); returns buf. Context: user mode. */
+const char *hv_output_script_status_text(const struct hv_msg_script_status *m, char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
