@@ -218,9 +218,8 @@ static hv_status_t format(struct run *r, const char *f, const uint64_t *args, ui
             out_num(r, v, 10, false, false, width, zero, left);
             break;
         case 'X':
-            upper = true;
-            /* fall through */
         case 'x':
+            upper = conv == 'X';
             base = 16;
             out_num(r, v, base, upper, false, width, zero, left);
             break;
