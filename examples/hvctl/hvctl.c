@@ -203,6 +203,55 @@ static int do_msr(struct hv_engine *e, const struct hv_cmd *c)
     return OUT_PARTIAL;
 }
 
+/* ? [core N] {script}: compile here, run once on the target's core, show the output. */
+static int do_eval(struct hv_engine *e, const struct hv_cmd *c)
+{
+    struct hv_script_error serr;
+    struct hv_script_eval_result *r;
+    uint8_t *prog = NULL;
+    uint32_t plen = 0;
+    hv_status_t st;
+    int rc = 0;
+
+    if (!core_exists(e, "?", c->core))
+        return 1;
+    if (!hv_success(hv_script_compile(c->script, 0, &prog, &plen, &serr))) {
+        char msg[400];
+
+        hv_script_error_format(&serr, msg, sizeof(msg));
+        printf("script error: %s\n", msg);
+        why("script error: %s", msg);
+        return 1;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        free(prog);
+        return 1;
+    }
+    st = hv_engine_script_eval(e, c->core, prog, plen, r);
+    free(prog);
+    if (!hv_success(st)) {
+        print_status_line("?", st);
+        free(r);
+        return 1;
+    }
+    if (r->text_len)
+        printf("%s%s", r->text, r->text[r->text_len - 1] == '\n' ? "" : "\n");
+    if (r->status == HV_STATUS_SUCCESS) {
+        printf("= %llx (core %u, %llu instructions)\n", (unsigned long long)r->result, c->core,
+               (unsigned long long)r->executed);
+    } else {
+        struct hv_msg_script_status m = { r->end, r->error, r->status, r->pc, r->executed, r->address };
+        char t[200];
+
+        printf("script %s\n", hv_output_script_status_text(&m, t, sizeof(t)));
+        why("script %s", t);
+        rc = 1;
+    }
+    free(r);
+    return rc;
+}
+
 /* HyperDbg's convention: the bytes are the body, a ret is appended. */
 static int show_code(const char *what, const uint8_t *body, uint32_t len, enum hv_code_kind kind, uint8_t *code,
                      size_t *code_len)
@@ -530,6 +579,7 @@ static const char *kind_name(enum hv_cmd_kind k)
     case HV_CMD_EVENTS_CTL: return "events";
     case HV_CMD_LISTEN: return "listen";
     case HV_CMD_SIMULATE_DR: return "simulate";
+    case HV_CMD_EVAL: return "?";
     case HV_CMD_OUTPUT_LIST:
     case HV_CMD_OUTPUT_CREATE:
     case HV_CMD_OUTPUT_OPEN:
@@ -615,8 +665,8 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
             rc = 1;
             break;
         }
-        st = hv_engine_simulate_dr(e, c->core == HV_ALL_CORES ? 0 : c->core, c->pid == HV_EVENT_ANY_PID ? 0 : c->pid,
-                                   c->value);
+        st = hv_engine_simulate_dr_regs(e, c->core == HV_ALL_CORES ? 0 : c->core,
+                                        c->pid == HV_EVENT_ANY_PID ? 0 : c->pid, c->value, c->regs, c->regs_set);
         if (hj_on())
             hj_simulate(c->core == HV_ALL_CORES ? 0 : c->core, c->pid == HV_EVENT_ANY_PID ? 0 : c->pid, c->value, st);
         if (!hv_success(st)) {
@@ -624,6 +674,7 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
             rc = 1;
         }
         break;
+    case HV_CMD_EVAL: rc = do_eval(e, c); break;
     }
     if (rc != OUT_OK && g_why[0] == '\0')
         why("it failed");

@@ -698,7 +698,20 @@ static hv_status_t parse_events(struct parser *p, struct hv_cmd *c)
     return expect_end(p, &t);
 }
 
-/* simulate dr [core <n>] [pid <n>] [value <n>] */
+/* A general-purpose register name (rax..r15, as the exit stub orders them), or -1. */
+static int gpr_index(const struct parser *p, const struct tok *t)
+{
+    static const char *const names[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                            "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+    int i;
+
+    for (i = 0; i < 16; i++)
+        if (strlen(names[i]) == t->len && strncmp(p->s + t->off, names[i], t->len) == 0)
+            return i;
+    return -1;
+}
+
+/* simulate dr [core <n>] [pid <n>] [value <n>] [rax..r15 <n>] */
 static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const struct tok *cmd)
 {
     static const char name[] = "simulate dr";
@@ -733,6 +746,15 @@ static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const stru
                 (st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
                 (st = num_tok(p, "value", &v, &c->value)) != HV_STATUS_SUCCESS)
                 return st;
+        } else if (gpr_index(p, &t) >= 0) {
+            int r = gpr_index(p, &t);
+
+            if ((c->regs_set >> r) & 1u)
+                return fail(p, "simulate dr: '%s' given twice", tq(p, &t, q));
+            if ((st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = num_tok(p, "register value", &v, &c->regs[r])) != HV_STATUS_SUCCESS)
+                return st;
+            c->regs_set |= 1u << r;
         } else {
             return unknown_option(p, &t, name);
         }
@@ -871,6 +893,39 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
         return parse_output(p, c);
     if (tok_is(p, &cmd, "simulate"))
         return parse_simulate(p, c, &cmd);
+    if (tok_is(p, &cmd, "?")) {
+        size_t a, b;
+
+        c->kind = HV_CMD_EVAL;
+        c->core = 0;
+        skip_blanks(p);
+        if (p->len - p->pos >= 4 && strncmp(p->s + p->pos, "core", 4) == 0 &&
+            (p->len - p->pos == 4 || is_blank(p->s[p->pos + 4]))) {
+            struct tok v;
+
+            (void)next_token(p, &t);
+            if ((st = need_value(p, &t, &v)) != HV_STATUS_SUCCESS ||
+                (st = core_tok(p, &v, &c->core, "core 0")) != HV_STATUS_SUCCESS)
+                return st;
+            skip_blanks(p);
+        }
+        if (p->pos < p->len && p->s[p->pos] == '{') {
+            if ((st = brace_value(p, &cmd, "script", &a, &b)) != HV_STATUS_SUCCESS)
+                return st;
+            if ((st = script_value(p, a, b, c->script)) != HV_STATUS_SUCCESS)
+                return st;
+            if (next_token(p, &t))
+                return expect_end(p, &t);
+            return HV_STATUS_SUCCESS;
+        }
+        /* The rest of the line is the script. */
+        if (p->pos >= p->len)
+            return fail(p, "'?' needs a script: ? {printf(\"%%llx\\n\", $pid);} or ? 1 + 2;");
+        if ((st = script_value(p, p->pos, p->len, c->script)) != HV_STATUS_SUCCESS)
+            return st;
+        p->pos = p->len;
+        return HV_STATUS_SUCCESS;
+    }
     if (tok_is(p, &cmd, "listen")) {
         c->kind = HV_CMD_LISTEN;
         if (!next_token(p, &t))
@@ -911,7 +966,8 @@ static const struct { const char *name; const char *usage; } usages[] = {
             "[output {names}]" },
     { "events", "events | events e|d|c <id|all>" },
     { "listen", "listen [seconds]" },
-    { "simulate", "simulate dr [core <n>] [pid <n>] [value <n>]" },
+    { "simulate", "simulate dr [core <n>] [pid <n>] [value <n>] [rbx|rcx|... <n>]" },
+    { "?", "? [core <n>] {script}" },
     { "output", "output | output create <name> file|namedpipe|tcp <target> [text|json] | output open|close <name>" },
     { "status", "status" },
     { "help", "help [command]" },

@@ -80,6 +80,7 @@ static unsigned long ioctl_for(uint32_t request)
     case HV_ABI_REQ_EVENT_CTL: return HVCORE_IOCTL_EVENT_CTL;
     case HV_ABI_REQ_EVENT_LIST: return HVCORE_IOCTL_EVENT_LIST;
     case HV_ABI_REQ_EVENT_RINGS: return HVCORE_IOCTL_EVENT_RINGS;
+    case HV_ABI_REQ_SCRIPT_EVAL: return HVCORE_IOCTL_SCRIPT_EVAL;
     default: return 0;
     }
 }
@@ -722,7 +723,8 @@ struct simulate_req {
     uint64_t pid, value;
 };
 
-static hv_status_t sim_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value)
+static hv_status_t sim_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value, const uint64_t *regs,
+                          uint32_t regs_set)
 {
     struct hv_mock_exit x = { .reason = HV_EXIT_MOV_DR, .instruction_len = 3,
                               .qualification = HV_QUAL_DR_MAKE(7, HV_DR_MOV_TO_DR, HV_GPR_RAX) };
@@ -736,6 +738,18 @@ static hv_status_t sim_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint
     hv_mock_cpu_lock(core);
     hv_mock_cpu(core)->pid = pid;
     v = hv_mock_current_vcpu();
+    {
+        uint32_t i;
+
+        for (i = 0; i < 16; i++) {
+            if (!((regs_set >> i) & 1u))
+                continue;
+            if (i == HV_GPR_RSP)
+                hv_mock_vmcs_seed(HV_VMCS_GUEST_RSP, regs[i]);
+            else
+                v->gprs.r[i] = regs[i];
+        }
+    }
     v->gprs.r[HV_GPR_RAX] = value;
     hv_mock_cpu_unlock(core);
     a = hv_mock_exit(&x);
@@ -750,10 +764,19 @@ static hv_status_t sim_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint
 
 hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value)
 {
+    return hv_engine_simulate_dr_regs(e, core, pid, value, NULL, 0);
+}
+
+hv_status_t hv_engine_simulate_dr_regs(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value,
+                                       const uint64_t *regs, uint32_t regs_set)
+{
     hv_status_t st;
 
-    if (e == NULL)
+    if (e == NULL || (regs_set != 0 && regs == NULL))
         return HV_STATUS_INVALID_PARAMETER;
+    /* The wire's simulate request carries no registers. */
+    if (regs_set != 0 && e->kind == T_TCP)
+        return HV_STATUS_UNSUPPORTED;
     if (e->kind == T_LOCAL)
         return HV_STATUS_UNSUPPORTED;
     if (e->kind == T_TCP) {
@@ -770,7 +793,7 @@ hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t p
         return hv_success(st) ? h.status : st;
     }
     pthread_mutex_lock(&e->lock);
-    st = sim_dr(e, core, pid, value);
+    st = sim_dr(e, core, pid, value, regs, regs_set);
     pthread_mutex_unlock(&e->lock);
     return st;
 }
@@ -923,4 +946,31 @@ hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile s
         nanosleep(&ts, NULL);
     }
     return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_engine_script_eval(struct hv_engine *e, uint32_t core, const uint8_t *prog, uint32_t len,
+                                  struct hv_script_eval_result *out)
+{
+    struct hv_abi_script_eval *r;
+    size_t size = sizeof(*r) + len, rlen = 0;
+    hv_status_t st;
+
+    if (e == NULL || prog == NULL || out == NULL || len == 0 || len > HV_SCRIPT_MAX_PROGRAM)
+        return HV_STATUS_INVALID_PARAMETER;
+    r = calloc(1, size);
+    if (r == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    init_header(&r->hdr, size);
+    r->core = core;
+    r->data_len = len;
+    memcpy(r->data, prog, len);
+    st = hv_engine_request(e, HV_ABI_REQ_SCRIPT_EVAL, r, size, &rlen);
+    if (hv_success(st)) {
+        *out = r->result;
+        out->text[HV_SCRIPT_EVAL_TEXT - 1] = '\0';
+        if (out->text_len >= HV_SCRIPT_EVAL_TEXT)
+            out->text_len = HV_SCRIPT_EVAL_TEXT - 1;
+    }
+    free(r);
+    return st;
 }

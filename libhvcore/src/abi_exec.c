@@ -248,6 +248,16 @@ static hv_status_t do_event_rings(struct hv *hv, uint8_t *buf, size_t size)
     return HV_STATUS_SUCCESS;
 }
 
+static hv_status_t do_script_eval(struct hv *hv, uint8_t *buf, size_t size)
+{
+    struct hv_abi_script_eval *r = (struct hv_abi_script_eval *)(void *)buf;
+
+    if (size < sizeof(*r) || r->data_len == 0 || r->data_len > HV_SCRIPT_MAX_PROGRAM ||
+        sizeof(*r) + (size_t)r->data_len > size)
+        return HV_STATUS_INVALID_PARAMETER;
+    return hv_script_eval(hv, r->core, r->data, r->data_len, &r->result);
+}
+
 hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t cap, size_t *resp_len)
 {
     struct hv_abi_header *h = buf;
@@ -270,6 +280,7 @@ hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t ca
     case HV_ABI_REQ_EVENT_CTL:  st = do_event_ctl(hv, b, h->size); break;
     case HV_ABI_REQ_EVENT_LIST: st = do_event_list(hv, b, h->size); break;
     case HV_ABI_REQ_EVENT_RINGS: st = do_event_rings(hv, b, h->size); break;
+    case HV_ABI_REQ_SCRIPT_EVAL: st = do_script_eval(hv, b, h->size); break;
     default:                    st = HV_STATUS_INVALID_PARAMETER; break;
     }
     h->status = st;

@@ -191,6 +191,8 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		return do_event_request(u, HV_ABI_REQ_EVENT_LIST);
 	case HVCORE_IOCTL_EVENT_RINGS:
 		return do_request(u, HV_ABI_REQ_EVENT_RINGS);
+	case HVCORE_IOCTL_SCRIPT_EVAL:
+		return do_event_request(u, HV_ABI_REQ_SCRIPT_EVAL);
 	default:
 		return -ENOTTY;
 	}

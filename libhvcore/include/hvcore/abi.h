@@ -11,6 +11,7 @@
 #define HVCORE_ABI_H
 
 #include <stdint.h>
+#include "script.h"
 
 #define HV_ABI_VERSION 1u
 /* No request may claim more than this (bounds every copy from the caller). */
@@ -180,6 +181,19 @@ struct hv_abi_event_rings {         /* HVCORE_IOCTL_EVENT_RINGS */
     uint32_t capacity;              /* in: entries in rings[] */
     uint32_t count;                 /* out: rings that exist (0 or the CPU count) */
     struct hv_abi_ring_stats rings[]; /* min(count, capacity) written */
+};
+
+/* ---- SCRIPT_EVAL: run a script once on a core (`?` in hvctl) ----------------
+ * data[] holds the program (hvcore/script.h bytecode, data_len bytes); the
+ * result comes back in place. hdr.status: whether the run took place; the
+ * run's own status is result.status. Added after version 1 as a new
+ * request; an older hypervisor rejects it. */
+struct hv_abi_script_eval {         /* HVCORE_IOCTL_SCRIPT_EVAL */
+    struct hv_abi_header hdr;
+    uint32_t core;                  /* where to run */
+    uint32_t data_len;              /* program bytes in data[] */
+    struct hv_script_eval_result result; /* out */
+    uint8_t data[];
 };
 
 /* read() on the device returns whole struct hv_msg_record (hvcore/msg.h),

@@ -33,6 +33,7 @@ enum hv_abi_request {
     HV_ABI_REQ_EVENT_CTL = 0x12,    /* struct hv_abi_event_ctl */
     HV_ABI_REQ_EVENT_LIST = 0x13,   /* struct hv_abi_event_list */
     HV_ABI_REQ_EVENT_RINGS = 0x14,  /* struct hv_abi_event_rings */
+    HV_ABI_REQ_SCRIPT_EVAL = 0x15,  /* struct hv_abi_script_eval */
 };
 
 /* Returns INVALID_PARAMETER for a malformed request (nothing executed; the

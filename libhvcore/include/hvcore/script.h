@@ -48,7 +48,7 @@ extern "C" {
 #define HV_SCRIPT_MAX_GLOBALS    64u          /**< globals one script names */
 #define HV_SCRIPT_MAX_LOCALS     64u          /**< locals per function frame */
 #define HV_SCRIPT_MAX_STACK      32u          /**< operand stack per frame */
-#define HV_SCRIPT_MAX_FRAMES     8u           /**< call depth, main included */
+#define HV_SCRIPT_MAX_FRAMES     16u          /**< call depth, main included */
 #define HV_SCRIPT_NAME_LEN       32u          /**< global name, NUL included */
 #define HV_SCRIPT_GLOBAL_SLOTS   256u         /**< globals per hypervisor */
 #define HV_SCRIPT_DEFAULT_BUDGET 100000u      /**< instructions per run */
@@ -281,6 +281,41 @@ hv_status_t hv_script_run(const struct hv_script *s, struct hv_script_env *env);
 
 /** Name of an opcode ("add"), "?" if unknown. Context: any. */
 const char *hv_script_op_name(uint8_t op);
+
+/** Bytes of text a one-shot evaluation returns. */
+#define HV_SCRIPT_EVAL_TEXT 2048u
+
+/** What a one-shot evaluation (`?` in hvctl) produced. */
+struct hv_script_eval_result {
+    hv_status_t status;     /**< of the run (SUCCESS, BUDGET_EXHAUSTED, RUNTIME_ERROR, a memory status) */
+    uint32_t end;           /**< enum hv_script_end */
+    uint32_t error;         /**< enum hv_script_errcode */
+    uint32_t text_len;      /**< bytes in text (NUL-terminated; cut at HV_SCRIPT_EVAL_TEXT - 1) */
+    uint64_t result;        /**< value of a last expression statement, else 0 */
+    uint64_t executed;      /**< instructions run */
+    uint64_t address;       /**< the bad address of a memory error */
+    uint32_t pc;            /**< where the run ended early */
+    uint32_t paused;        /**< pause() calls */
+    char text[HV_SCRIPT_EVAL_TEXT]; /**< printf output */
+};
+
+struct hv;
+
+/**
+ * Run a program once on `core` in VMX root, in the context of the guest
+ * that asked (its registers at the VMCALL; $pid its process), sharing the
+ * globals of event scripts. Context: PRE-LAUNCH (allocates, cross-calls).
+ * @param hv    a started hypervisor.
+ * @param core  the core to run on.
+ * @param prog  the program (copied and verified).
+ * @param len   its size.
+ * @param out   the result.
+ * @return SUCCESS when the run took place (its own status is out->status);
+ *         SCRIPT_INVALID; NOT_VIRTUALIZED (core not virtualized);
+ *         INVALID_PARAMETER; INSUFFICIENT_RESOURCES; CPU_CALL_FAILED.
+ */
+hv_status_t hv_script_eval(struct hv *hv, uint32_t core, const uint8_t *prog, uint32_t len,
+                           struct hv_script_eval_result *out);
 
 #ifdef __cplusplus
 }

@@ -163,6 +163,17 @@ hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8
     return HV_STATUS_SUCCESS;
 }
 
+hv_status_t ev_script_lock_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
+                                struct hv_script **out, size_t *pages)
+{
+    hv_status_t st;
+
+    lock(g);
+    st = ev_script_load(hv, g, prog, len, out, pages);
+    unlock(g);
+    return st;
+}
+
 /* ---- snapshot ---------------------------------------------------------------- */
 
 static struct ev_slot *slot_for(struct ev_snapshot *s, const struct hv_event *e)

@@ -30,5 +30,7 @@
 /* struct hv_abi_event_rings: the message rings' counters (records produced,
  * dropped, read); needs no event lock */
 #define HVCORE_IOCTL_EVENT_RINGS _IOWR(HVCORE_IOCTL_MAGIC, 0x14, struct hv_abi_header)
+/* struct hv_abi_script_eval: run a script once on a core (`?`). */
+#define HVCORE_IOCTL_SCRIPT_EVAL _IOWR(HVCORE_IOCTL_MAGIC, 0x15, struct hv_abi_header)
 
 #endif

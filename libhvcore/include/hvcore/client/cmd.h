@@ -9,7 +9,8 @@
  *   events                      list
  *   events e|d|c <id|all>       enable, disable, clear (remove)
  *   listen [seconds]            0 (the default) = until interrupted
- *   simulate dr [core <n>] [pid <n>] [value <n>]
+ *   simulate dr [core <n>] [pid <n>] [value <n>] [rax|rbx|... <n>]
+ *   ? [core <n>] {script} | ? script   run a script once on a core (default 0)
  *   status
  *   help [command]
  *   quit | exit
@@ -75,6 +76,7 @@ enum hv_cmd_kind {
     HV_CMD_EVENTS_CTL,
     HV_CMD_LISTEN,
     HV_CMD_SIMULATE_DR,
+    HV_CMD_EVAL,            /* ? [core <n>] {script} | ? script: run a script once (script in .script) */
     HV_CMD_OUTPUT_LIST,     /* output */
     HV_CMD_OUTPUT_CREATE,   /* output create NAME file|namedpipe|tcp TARGET [text|json] */
     HV_CMD_OUTPUT_OPEN,     /* output open NAME */
@@ -106,6 +108,9 @@ struct hv_cmd {
     uint32_t buffer_size;    /* 0 .. HV_EVENT_MAX_BUFFER, 0 = none */
     bool has_script;
     char script[HV_CMD_MAX_SCRIPT];            /* NUL-terminated */
+    /* simulate dr: guest GPRs to set first (bit i of regs_set: regs[i]). */
+    uint64_t regs[16];
+    uint32_t regs_set;
     uint32_t code_len;                         /* 0 = no code; the body, no ret appended */
     uint8_t code[HV_EVENT_MAX_CODE];
     uint32_t condition_len;                    /* 0 = no condition; the body */

@@ -89,6 +89,16 @@ hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile s
 /* Raw request in the abi.h layouts (advanced; what the stub forwards). */
 hv_status_t hv_engine_request(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len);
 
+/** Run a compiled script once on `core` of the target (`?` in hvctl).
+ * @return the request's status; the run's own is out->status. */
+hv_status_t hv_engine_script_eval(struct hv_engine *e, uint32_t core, const uint8_t *prog, uint32_t len,
+                                  struct hv_script_eval_result *out);
+
+/** simulate dr with guest registers set first (bit i of regs_set: regs[i],
+ * x86 order; rax is then `value`); sim target only (UNSUPPORTED over tcp). */
+hv_status_t hv_engine_simulate_dr_regs(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value,
+                                       const uint64_t *regs, uint32_t regs_set);
+
 #ifdef __cplusplus
 }
 #endif
