@@ -115,7 +115,7 @@ tables_failed:
     return HV_STATUS_INSUFFICIENT_RESOURCES;
 }
 
-hv_status_t ev_engine_get(struct hv *hv, struct hv_event_engine **out)
+hv_status_t hv_event_engine_get(struct hv *hv, struct hv_event_engine **out)
 {
     hv_status_t st = engine_create(hv);
 
@@ -123,7 +123,7 @@ hv_status_t ev_engine_get(struct hv *hv, struct hv_event_engine **out)
     return st;
 }
 
-hv_status_t ev_script_state_get(struct hv *hv, struct hv_event_engine *g)
+static hv_status_t ev_script_state_get(struct hv *hv, struct hv_event_engine *g)
 {
     if (g->script != NULL)
         return HV_STATUS_SUCCESS;
@@ -139,7 +139,7 @@ hv_status_t ev_script_state_get(struct hv *hv, struct hv_event_engine *g)
     return HV_STATUS_SUCCESS;
 }
 
-hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
+static hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
                            struct hv_script **out, size_t *pages)
 {
     struct hv_script *s;
@@ -163,7 +163,7 @@ hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8
     return HV_STATUS_SUCCESS;
 }
 
-hv_status_t ev_script_lock_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
+hv_status_t hv_event_script_lock_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
                                 struct hv_script **out, size_t *pages)
 {
     hv_status_t st;

@@ -127,7 +127,7 @@ static void script_emit(void *ctx, uint16_t kind, const void *payload, uint32_t 
     emit(o->x, o->e, o->a, kind, payload, len);
 }
 
-void ev_script_event_ctl(void *ctx, uint32_t id, bool enable)
+static void ev_script_event_ctl(void *ctx, uint32_t id, bool enable)
 {
     const struct ev_snapshot *s = ctx;
     uint32_t i;

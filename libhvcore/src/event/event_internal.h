@@ -94,17 +94,10 @@ struct hv_event_engine {
 };
 
 /* The engine, made if needed (PRE-LAUNCH). */
-hv_status_t ev_engine_get(struct hv *hv, struct hv_event_engine **out);
-/* Script state and per-core interpreters, made if needed; engine lock held. */
-hv_status_t ev_script_state_get(struct hv *hv, struct hv_event_engine *g);
-/* Copy, verify and bind a program (engine lock held): *out and its pages. */
-hv_status_t ev_script_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
-                           struct hv_script **out, size_t *pages);
-/* The same, taking the engine lock. */
-hv_status_t ev_script_lock_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
-                                struct hv_script **out, size_t *pages);
-/* A script's event_enable/disable (ROOT-SAFE). */
-void ev_script_event_ctl(void *ctx, uint32_t id, bool enable);
+hv_status_t hv_event_engine_get(struct hv *hv, struct hv_event_engine **out);
+/* Copy, verify and bind a program, taking the engine lock: *out and its pages. */
+hv_status_t hv_event_script_lock_load(struct hv *hv, struct hv_event_engine *g, const uint8_t *prog, uint32_t len,
+                                      struct hv_script **out, size_t *pages);
 
 #define EV_RING_CAPACITY 1024u
 

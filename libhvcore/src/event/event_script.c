@@ -104,10 +104,10 @@ hv_status_t hv_script_eval(struct hv *hv, uint32_t core, const uint8_t *prog, ui
     if (core >= hv->cpu_count)
         return HV_STATUS_INVALID_PARAMETER;
     hv_lib_zero(out, sizeof(*out));
-    st = ev_engine_get(hv, &g);
+    st = hv_event_engine_get(hv, &g);
     if (!hv_success(st))
         return st;
-    st = ev_script_lock_load(hv, g, prog, len, &s, &pages);
+    st = hv_event_script_lock_load(hv, g, prog, len, &s, &pages);
     if (!hv_success(st))
         return st;
     c.hv = hv;
