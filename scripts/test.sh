@@ -48,14 +48,21 @@ cmake -S "$root/examples/consumer" -B "$root/build-consumer" -DCMAKE_PREFIX_PATH
 cmake --build "$root/build-consumer" -j"$jobs"
 ctest --test-dir "$root/build-consumer" --output-on-failure
 
-section "fuzzing: exit dispatcher, command parser, wire decoder, link decoder, code validator (libFuzzer, 200000 runs each)"
+section "fuzzing: exit dispatcher, command parser, wire decoder, link decoder, code validator, script compiler and interpreter (libFuzzer, bounded runs)"
 cmake -S "$root" -B "$root/build-fuzz" -DHVCORE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_code_check
-for f in fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_code_check; do
+fuzzers="fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_code_check fuzz_script_compile fuzz_script_vm"
+cmake --build "$root/build-fuzz" -j"$jobs" --target $fuzzers
+for f in $fuzzers; do
   corpus=$(mktemp -d)
+  runs=200000
+  flags=() seeds=()
+  # The script fuzzers are slower per input (each accepted program runs): fewer runs keep them near 15 s.
+  case $f in fuzz_script_*) runs=120000 ;; esac
+  [ -f "$root/test/fuzz/$f.dict" ] && flags+=("-dict=$root/test/fuzz/$f.dict")
+  [ -d "$root/test/fuzz/corpus/$f" ] && seeds+=("$root/test/fuzz/corpus/$f")   # read-only: new inputs go to the first directory
   echo "-- $f"
-  "$root/build-fuzz/test/fuzz/$f" -runs=200000 -seed=1 -max_len=4200 "$corpus" </dev/null 2>&1 | tail -2
+  "$root/build-fuzz/test/fuzz/$f" -runs=$runs -seed=1 -max_len=4200 "${flags[@]}" "$corpus" "${seeds[@]}" </dev/null 2>&1 | tail -2
   rm -rf "$corpus"
 done
 
