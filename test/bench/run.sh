@@ -61,3 +61,21 @@ awk -v a="$t1" -v b="$t2" -v n="$n" 'BEGIN {
   printf "BENCH dr_exit_instructions_1_event %.1f instr\n", a / n
   printf "BENCH dr_exit_instructions_10000_events %.1f instr\n", b / n
   printf "BENCH dr_exit_10000_vs_1_event %.2f %%\n", (b - a) * 100 / a }'
+
+# ---- script action: one DR exit whose event runs a script (vs none, break) -
+# printf of $pid, $core and @rax; the same with a dq() read through the
+# guest's page tables. The action's own cost is the difference to `none`.
+n=20000
+for kind in none break printf dq; do
+  valgrind --tool=callgrind --toggle-collect=hv_exit_dispatch --callgrind-out-file="$tmp/sa_$kind.cg" \
+    "$build/test/bench/bench_script_action" "$kind" "$n" > "$tmp/sa_$kind.txt" 2> "$tmp/sa_$kind.log"
+done
+awk -v none="$(callgrind_total "$tmp/sa_none.cg")" -v brk="$(callgrind_total "$tmp/sa_break.cg")" \
+    -v pf="$(callgrind_total "$tmp/sa_printf.cg")" -v dq="$(callgrind_total "$tmp/sa_dq.cg")" -v n="$n" 'BEGIN {
+  printf "BENCH script_action_instructions %.1f instr\n", pf / n
+  printf "BENCH script_action_dq_instructions %.1f instr\n", dq / n
+  printf "BENCH script_action_overhead_instructions %.1f instr\n", (pf - none) / n
+  printf "BENCH script_action_dq_overhead_instructions %.1f instr\n", (dq - none) / n
+  printf "BENCH dr_exit_no_action_instructions %.1f instr\n", none / n
+  printf "BENCH break_action_overhead_instructions %.1f instr\n", (brk - none) / n }'
+cat "$tmp/sa_dq.txt"
