@@ -796,485 +796,78 @@ uint64_t hv_arch_exit_entry(void)
 
 /* ---- VM-entry checks (SDM Vol. 3C, chapter 27 "VM Entries") ----------- */
 
-#define WHY_LEN 200
-
-struct entry_check {
-    struct hv_mock_cpu *cpu;
-    char why[WHY_LEN];
-};
-
-static uint64_t fld(const struct entry_check *c, uint32_t field)
+/* The checks themselves are the core's (vmx/vmcs_diagnose.c): one source
+ * of truth for the mock's entries and for explaining real failures. The
+ * mock supplies the fake CPU's VMCS (an unwritten field reads as 0), its
+ * capability MSRs and its memory (pa == va, only fake-OS allocations). */
+static hv_status_t mock_diag_read(void *ctx, uint32_t field, uint64_t *value)
 {
-    uint64_t v;
-
-    (void)hv_mocki_vmcs_get(c->cpu, field, &v);   /* unwritten reads as 0 */
-    return v;
+    (void)hv_mocki_vmcs_get(ctx, field, value);   /* unwritten reads as 0 */
+    return HV_STATUS_SUCCESS;
 }
 
-static bool written(const struct entry_check *c, uint32_t field)
+static hv_status_t mock_diag_phys(void *ctx, uint64_t pa, void *dst, uint32_t len)
 {
-    uint64_t v;
-
-    return hv_mocki_vmcs_get(c->cpu, field, &v);
+    (void)ctx;
+    if (pa == 0 || !hv_mocki_os_owns((const void *)(uintptr_t)pa, len))
+        return HV_STATUS_ACCESS_VIOLATION;
+    memcpy(dst, (const void *)(uintptr_t)pa, len);
+    return HV_STATUS_SUCCESS;
 }
 
-#define FAIL(c, ...) (snprintf((c)->why, WHY_LEN, __VA_ARGS__), false)
-
-static bool ctl_word_ok(struct entry_check *c, const char *name, uint32_t v, uint64_t cap)
+void hv_mock_diag_env(struct hv_mock_cpu *cpu, struct hv_vmx_caps *caps, struct hv_vmcs_diag_env *env)
 {
-    uint32_t a0 = (uint32_t)cap, a1 = (uint32_t)(cap >> 32);
+    uint32_t w = 48;
+    uint64_t top = 1ull << 56;
 
-    if ((v & a0) != a0)
-        return FAIL(c, "%s controls 0x%x: bits 0x%x must be 1 (capability 0x%016llx)", name, v,
-                    a0 & ~v, (unsigned long long)cap);
-    if (v & ~a1)
-        return FAIL(c, "%s controls 0x%x: bits 0x%x must be 0 (capability 0x%016llx)", name, v,
-                    v & ~a1, (unsigned long long)cap);
-    return true;
+    memset(caps, 0, sizeof(*caps));
+    memset(env, 0, sizeof(*env));
+    caps->basic = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_BASIC);
+    caps->revision = HV_VMX_BASIC_REVISION(caps->basic);
+    caps->pin = hv_mocki_ctl_cap(cpu, HV_MSR_IA32_VMX_PINBASED_CTLS, HV_MSR_IA32_VMX_TRUE_PINBASED_CTLS);
+    caps->proc = hv_mocki_ctl_cap(cpu, HV_MSR_IA32_VMX_PROCBASED_CTLS, HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS);
+    caps->exit = hv_mocki_ctl_cap(cpu, HV_MSR_IA32_VMX_EXIT_CTLS, HV_MSR_IA32_VMX_TRUE_EXIT_CTLS);
+    caps->entry = hv_mocki_ctl_cap(cpu, HV_MSR_IA32_VMX_ENTRY_CTLS, HV_MSR_IA32_VMX_TRUE_ENTRY_CTLS);
+    caps->proc2 = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_PROCBASED_CTLS2);
+    caps->misc = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_MISC);
+    caps->ept_vpid = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_EPT_VPID_CAP);
+    caps->vmfunc = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_VMFUNC);
+    caps->cr0_fixed0 = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_CR0_FIXED0);
+    caps->cr0_fixed1 = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_CR0_FIXED1);
+    caps->cr4_fixed0 = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_CR4_FIXED0);
+    caps->cr4_fixed1 = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_CR4_FIXED1);
+    env->read_field = mock_diag_read;
+    env->read_phys = mock_diag_phys;
+    env->ctx = cpu;
+    env->caps = caps;
+    env->proc3_cap = hv_mocki_cap(cpu, HV_MSR_IA32_VMX_PROCBASED_CTLS3);
+    env->maxphyaddr = hv_mocki_maxphyaddr();
+    /* The fake CPU's linear width, as hv_mocki_canonical sees it. */
+    if (!hv_mocki_canonical(cpu, top))
+        w = 57;
+    env->linear_bits = w;
+    env->cpu_ia32e = (hv_mocki_cap(cpu, HV_MSR_IA32_EFER) & HV_EFER_LMA) != 0;
 }
 
-static bool aligned_pa(uint64_t pa, uint64_t align)
+static void log_findings(const struct hv_mock_cpu *cpu, const struct hv_vmcs_diag *d)
 {
-    return (pa & (align - 1u)) == 0 && (pa >> hv_mocki_maxphyaddr()) == 0;
-}
-
-static uint64_t ctl_cap(const struct entry_check *c, uint32_t plain, uint32_t true_msr)
-{
-    return hv_mocki_ctl_cap(c->cpu, plain, true_msr);
-}
-
-/* 27.2.1: VM-execution, VM-exit and VM-entry control fields (error 7). */
-static bool check_controls(struct entry_check *c)
-{
-    uint32_t pin = (uint32_t)fld(c, HV_VMCS_PIN_BASED_VM_EXEC_CONTROL);
-    uint32_t proc = (uint32_t)fld(c, HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
-    uint32_t exit = (uint32_t)fld(c, HV_VMCS_VM_EXIT_CONTROLS);
-    uint32_t entry = (uint32_t)fld(c, HV_VMCS_VM_ENTRY_CONTROLS);
-    uint32_t proc2 = 0, info, type, vec;
-    uint64_t misc = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_MISC);
-    uint64_t v;
-
-    if (!ctl_word_ok(c, "pin-based", pin,
-                     ctl_cap(c, HV_MSR_IA32_VMX_PINBASED_CTLS, HV_MSR_IA32_VMX_TRUE_PINBASED_CTLS)))
-        return false;
-    if (!ctl_word_ok(c, "primary processor-based", proc,
-                     ctl_cap(c, HV_MSR_IA32_VMX_PROCBASED_CTLS, HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS)))
-        return false;
-    if (proc & HV_PROC_ACTIVATE_SECONDARY) {
-        proc2 = (uint32_t)fld(c, HV_VMCS_SECONDARY_VM_EXEC_CONTROL);
-        if (!ctl_word_ok(c, "secondary processor-based", proc2,
-                         hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_PROCBASED_CTLS2)))
-            return false;
-    }
-    if (!ctl_word_ok(c, "VM-exit", exit,
-                     ctl_cap(c, HV_MSR_IA32_VMX_EXIT_CTLS, HV_MSR_IA32_VMX_TRUE_EXIT_CTLS)))
-        return false;
-    if (!ctl_word_ok(c, "VM-entry", entry,
-                     ctl_cap(c, HV_MSR_IA32_VMX_ENTRY_CTLS, HV_MSR_IA32_VMX_TRUE_ENTRY_CTLS)))
-        return false;
-
-    if (fld(c, HV_VMCS_CR3_TARGET_COUNT) > ((misc >> 16) & 0x1FFu))
-        return FAIL(c, "CR3-target count %llu above IA32_VMX_MISC's %llu",
-                    (unsigned long long)fld(c, HV_VMCS_CR3_TARGET_COUNT),
-                    (unsigned long long)((misc >> 16) & 0x1FFu));
-    if ((proc & HV_PROC_USE_IO_BITMAPS) &&
-        (!aligned_pa(fld(c, HV_VMCS_IO_BITMAP_A), 4096) || !aligned_pa(fld(c, HV_VMCS_IO_BITMAP_B), 4096)))
-        return FAIL(c, "I/O bitmap address not 4 KiB aligned");
-    if ((proc & HV_PROC_USE_MSR_BITMAPS) && !aligned_pa(fld(c, HV_VMCS_MSR_BITMAP), 4096))
-        return FAIL(c, "MSR bitmap address 0x%llx not 4 KiB aligned",
-                    (unsigned long long)fld(c, HV_VMCS_MSR_BITMAP));
-    if (proc & HV_PROC_USE_TPR_SHADOW) {
-        if (!aligned_pa(fld(c, HV_VMCS_VIRTUAL_APIC_PAGE_ADDR), 4096))
-            return FAIL(c, "virtual-APIC page address not 4 KiB aligned");
-        if (!(proc2 & (1u << 9)) && (fld(c, HV_VMCS_TPR_THRESHOLD) >> 4))
-            return FAIL(c, "TPR threshold bits 31:4 not zero");
-    } else if (proc2 & (HV_PROC2_VIRTUALIZE_X2APIC | (1u << 8) | (1u << 9))) {
-        return FAIL(c, "x2APIC/APIC-register virtualization or virtual-interrupt delivery without TPR shadow");
-    }
-    if (!(pin & HV_PIN_NMI_EXITING) && (pin & HV_PIN_VIRTUAL_NMIS))
-        return FAIL(c, "virtual NMIs without NMI exiting");
-    if (!(pin & HV_PIN_VIRTUAL_NMIS) && (proc & HV_PROC_NMI_WINDOW_EXITING))
-        return FAIL(c, "NMI-window exiting without virtual NMIs");
-    if ((proc2 & HV_PROC2_VIRTUALIZE_APIC_ACCESSES) && !aligned_pa(fld(c, HV_VMCS_APIC_ACCESS_ADDR), 4096))
-        return FAIL(c, "APIC-access address not 4 KiB aligned");
-    if ((proc2 & HV_PROC2_VIRTUALIZE_X2APIC) && (proc2 & HV_PROC2_VIRTUALIZE_APIC_ACCESSES))
-        return FAIL(c, "virtualize x2APIC mode together with virtualize APIC accesses");
-    if ((proc2 & (1u << 9)) && !(pin & HV_PIN_EXTERNAL_INTERRUPT_EXITING))
-        return FAIL(c, "virtual-interrupt delivery without external-interrupt exiting");
-    if (pin & HV_PIN_POSTED_INTERRUPTS) {
-        if (!(proc2 & (1u << 9)) || !(exit & HV_EXIT_CTL_ACK_INTERRUPT_ON_EXIT) ||
-            (fld(c, HV_VMCS_POSTED_INTR_NOTIFY_VECTOR) & 0xFF00u) ||
-            !aligned_pa(fld(c, HV_VMCS_POSTED_INTR_DESC_ADDR), 64))
-            return FAIL(c, "posted-interrupt settings inconsistent");
-    }
-    if ((proc2 & HV_PROC2_ENABLE_VPID) && fld(c, HV_VMCS_VPID) == 0)
-        return FAIL(c, "enable VPID with VPID 0");
-    if (proc2 & HV_PROC2_ENABLE_EPT) {
-        if (!eptp_valid(c->cpu, fld(c, HV_VMCS_EPT_POINTER), c->why, WHY_LEN))
-            return false;
-    }
-    if (proc2 & (1u << 17)) {
-        if (!(proc2 & HV_PROC2_ENABLE_EPT) || !aligned_pa(fld(c, HV_VMCS_PML_ADDRESS), 4096))
-            return FAIL(c, "PML without EPT or with an unaligned PML address");
-    }
-    if ((proc2 & HV_PROC2_UNRESTRICTED_GUEST) && !(proc2 & HV_PROC2_ENABLE_EPT))
-        return FAIL(c, "unrestricted guest without EPT");
-    if (proc2 & HV_PROC2_ENABLE_VMFUNC) {
-        v = fld(c, HV_VMCS_VM_FUNCTION_CONTROLS);
-        if (v & ~hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_VMFUNC))
-            return FAIL(c, "VM-function controls 0x%llx not allowed", (unsigned long long)v);
-        if ((v & 1) && (!(proc2 & HV_PROC2_ENABLE_EPT) || !aligned_pa(fld(c, HV_VMCS_EPTP_LIST_ADDR), 4096)))
-            return FAIL(c, "EPTP switching without EPT or with an unaligned EPTP list");
-    }
-    /* 27.2.1.2 VM-exit control fields */
-    if (!(pin & HV_PIN_PREEMPTION_TIMER) && (exit & (1u << 22)))
-        return FAIL(c, "save VMX-preemption timer without activating it");
-    if ((fld(c, HV_VMCS_VM_EXIT_MSR_STORE_COUNT) && !aligned_pa(fld(c, HV_VMCS_VM_EXIT_MSR_STORE_ADDR), 16)) ||
-        (fld(c, HV_VMCS_VM_EXIT_MSR_LOAD_COUNT) && !aligned_pa(fld(c, HV_VMCS_VM_EXIT_MSR_LOAD_ADDR), 16)))
-        return FAIL(c, "VM-exit MSR-store/load address not 16-byte aligned");
-    /* 27.2.1.3 VM-entry control fields */
-    info = (uint32_t)fld(c, HV_VMCS_VM_ENTRY_INTR_INFO);
-    if (info & HV_INTR_INFO_VALID) {
-        type = (info >> HV_INTR_INFO_TYPE_SHIFT) & 7u;
-        vec = info & 0xFFu;
-        if (type == 1 || (type == HV_INTR_TYPE_NMI && vec != 2) ||
-            (type == HV_INTR_TYPE_HW_EXCEPTION && vec > 31) ||
-            (type == HV_INTR_TYPE_OTHER && (vec != 0 || !((ctl_cap(c, HV_MSR_IA32_VMX_PROCBASED_CTLS,
-                 HV_MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) & HV_PROC_MONITOR_TRAP_FLAG))))
-            return FAIL(c, "VM-entry interruption information 0x%x: bad type/vector", info);
-        if (info & 0x7FFFF000u)
-            return FAIL(c, "VM-entry interruption information 0x%x: reserved bits set", info);
-        if (info & HV_INTR_INFO_DELIVER_CODE) {
-            bool pe = (fld(c, HV_VMCS_GUEST_CR0) & HV_CR0_PE) || (proc2 & HV_PROC2_UNRESTRICTED_GUEST);
-
-            if (type != HV_INTR_TYPE_HW_EXCEPTION || !pe ||
-                !(vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21))
-                return FAIL(c, "VM-entry interruption information 0x%x: error code not allowed", info);
-            if (fld(c, HV_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE) >> 16)
-                return FAIL(c, "VM-entry exception error code bits 31:16 set");
-        }
-        if ((type == HV_INTR_TYPE_SW_INTERRUPT || type == HV_INTR_TYPE_PRIV_SW_EXCEPTION ||
-             type == HV_INTR_TYPE_SW_EXCEPTION) &&
-            (fld(c, HV_VMCS_VM_ENTRY_INSTRUCTION_LEN) < 1 || fld(c, HV_VMCS_VM_ENTRY_INSTRUCTION_LEN) > 15))
-            return FAIL(c, "VM-entry instruction length %llu outside 1..15",
-                        (unsigned long long)fld(c, HV_VMCS_VM_ENTRY_INSTRUCTION_LEN));
-    }
-    if (fld(c, HV_VMCS_VM_ENTRY_MSR_LOAD_COUNT) && !aligned_pa(fld(c, HV_VMCS_VM_ENTRY_MSR_LOAD_ADDR), 16))
-        return FAIL(c, "VM-entry MSR-load address not 16-byte aligned");
-    if (entry & ((1u << 10) | (1u << 11)))
-        return FAIL(c, "entry to SMM / deactivate dual-monitor treatment outside SMM");
-    return true;
-}
-
-/* 27.2.2-27.2.4: host-state area (error 8). */
-static bool check_host(struct entry_check *c)
-{
-    static const uint32_t sel_f[] = {
-        HV_VMCS_HOST_ES_SELECTOR, HV_VMCS_HOST_CS_SELECTOR, HV_VMCS_HOST_SS_SELECTOR,
-        HV_VMCS_HOST_DS_SELECTOR, HV_VMCS_HOST_FS_SELECTOR, HV_VMCS_HOST_GS_SELECTOR,
-        HV_VMCS_HOST_TR_SELECTOR };
-    static const uint32_t base_f[] = {
-        HV_VMCS_HOST_FS_BASE, HV_VMCS_HOST_GS_BASE, HV_VMCS_HOST_TR_BASE,
-        HV_VMCS_HOST_GDTR_BASE, HV_VMCS_HOST_IDTR_BASE };
-    uint64_t cr0 = fld(c, HV_VMCS_HOST_CR0), cr4 = fld(c, HV_VMCS_HOST_CR4);
-    uint64_t f0, f1, v;
-    uint32_t exit = (uint32_t)fld(c, HV_VMCS_VM_EXIT_CONTROLS);
-    uint32_t entry = (uint32_t)fld(c, HV_VMCS_VM_ENTRY_CONTROLS);
-    bool host64 = (exit & HV_EXIT_CTL_HOST_ADDR_SPACE_SIZE) != 0;
-    size_t i;
-
-    /* Not an SDM check: the mock insists the core set these two. */
-    if (!written(c, HV_VMCS_HOST_RIP) || !written(c, HV_VMCS_HOST_RSP))
-        return FAIL(c, "HOST_RIP/HOST_RSP never written");
-
-    f0 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR0_FIXED0);
-    f1 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR0_FIXED1);
-    if ((cr0 & f0) != f0 || (cr0 & ~f1))
-        return FAIL(c, "HOST_CR0 0x%llx violates IA32_VMX_CR0_FIXED0/1", (unsigned long long)cr0);
-    f0 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR4_FIXED0) | HV_CR4_VMXE;
-    f1 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR4_FIXED1);
-    if ((cr4 & f0) != f0 || (cr4 & ~f1))
-        return FAIL(c, "HOST_CR4 0x%llx violates IA32_VMX_CR4_FIXED0/1 (VMXE must be set)",
-                    (unsigned long long)cr4);
-    if (fld(c, HV_VMCS_HOST_CR3) >> hv_mocki_maxphyaddr())
-        return FAIL(c, "HOST_CR3 0x%llx beyond the physical-address width",
-                    (unsigned long long)fld(c, HV_VMCS_HOST_CR3));
-    if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_HOST_IA32_SYSENTER_ESP)) ||
-        !hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_HOST_IA32_SYSENTER_EIP)))
-        return FAIL(c, "host SYSENTER_ESP/EIP not canonical");
-    if ((exit & HV_EXIT_CTL_LOAD_PAT) && !pat_valid(fld(c, HV_VMCS_HOST_IA32_PAT)))
-        return FAIL(c, "HOST_IA32_PAT 0x%llx invalid", (unsigned long long)fld(c, HV_VMCS_HOST_IA32_PAT));
-    if (exit & HV_EXIT_CTL_LOAD_EFER) {
-        v = fld(c, HV_VMCS_HOST_IA32_EFER);
-        if ((v & ~EFER_VALID) || !(v & HV_EFER_LMA) != !host64 || !(v & HV_EFER_LME) != !host64)
-            return FAIL(c, "HOST_IA32_EFER 0x%llx invalid for host address-space size %d",
-                        (unsigned long long)v, host64);
-    }
-    for (i = 0; i < sizeof(sel_f) / sizeof(sel_f[0]); i++) {
-        if (fld(c, sel_f[i]) & 7u)
-            return FAIL(c, "%s 0x%llx: TI/RPL not 0", hv_vmcs_field_name(sel_f[i]),
-                        (unsigned long long)fld(c, sel_f[i]));
-    }
-    if (fld(c, HV_VMCS_HOST_CS_SELECTOR) == 0 || fld(c, HV_VMCS_HOST_TR_SELECTOR) == 0)
-        return FAIL(c, "HOST_CS_SELECTOR/HOST_TR_SELECTOR is 0");
-    if (!host64 && fld(c, HV_VMCS_HOST_SS_SELECTOR) == 0)
-        return FAIL(c, "HOST_SS_SELECTOR is 0 with a 32-bit host");
-    for (i = 0; i < sizeof(base_f) / sizeof(base_f[0]); i++) {
-        if (!hv_mocki_canonical(c->cpu, fld(c, base_f[i])))
-            return FAIL(c, "%s 0x%llx not canonical", hv_vmcs_field_name(base_f[i]),
-                        (unsigned long long)fld(c, base_f[i]));
-    }
-    /* 27.2.4: the fake CPU runs in IA-32e mode (EFER.LMA). */
-    if (hv_mocki_cap(c->cpu, HV_MSR_IA32_EFER) & HV_EFER_LMA) {
-        if (!host64)
-            return FAIL(c, "host address-space size 0 while the CPU is in IA-32e mode");
-    } else if (host64 || (entry & HV_ENTRY_CTL_IA32E_MODE_GUEST)) {
-        return FAIL(c, "64-bit host/guest while the CPU is not in IA-32e mode");
-    }
-    if (host64) {
-        if (!(cr4 & HV_CR4_PAE))
-            return FAIL(c, "HOST_CR4.PAE clear with a 64-bit host");
-        if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_HOST_RIP)))
-            return FAIL(c, "HOST_RIP 0x%llx not canonical", (unsigned long long)fld(c, HV_VMCS_HOST_RIP));
-    }
-    return true;
-}
-
-/* Segment access rights (SDM Vol. 3C, 25.4.1, Table 25-2). */
-#define AR_TYPE(ar) ((ar) & 0xFu)
-#define AR_S(ar) (((ar) >> 4) & 1u)
-#define AR_DPL(ar) (((ar) >> 5) & 3u)
-#define AR_P(ar) (((ar) >> 7) & 1u)
-#define AR_L(ar) (((ar) >> 13) & 1u)
-#define AR_DB(ar) (((ar) >> 14) & 1u)
-#define AR_G(ar) (((ar) >> 15) & 1u)
-#define AR_UNUSABLE(ar) (((ar) >> 16) & 1u)
-#define AR_RESERVED 0xFFFE0F00u
-
-struct gseg {
-    uint64_t sel, base;
-    uint32_t limit, ar;
-};
-
-static bool limit_g_ok(const struct gseg *s)
-{
-    if ((s->limit & 0xFFFu) != 0xFFFu && AR_G(s->ar))
-        return false;
-    if ((s->limit & 0xFFF00000u) && !AR_G(s->ar))
-        return false;
-    return true;
-}
-
-static const char *const k_seg_name[HV_SEG_COUNT] = { "ES", "CS", "SS", "DS", "FS", "GS", "LDTR", "TR" };
-
-/* 27.3.1.2 segment registers (unrestricted guest and virtual-8086 mode
- * handled only as far as a blue-pill needs: v8086 skips these checks). */
-static bool check_guest_segments(struct entry_check *c, bool ia32e, bool ug, uint64_t cr0)
-{
-    struct gseg s[HV_SEG_COUNT];
-    const struct gseg *cs = &s[HV_SEG_CS], *ss = &s[HV_SEG_SS], *tr = &s[HV_SEG_TR], *ldtr = &s[HV_SEG_LDTR];
+    char line[320];
     uint32_t i;
 
-    for (i = 0; i < HV_SEG_COUNT; i++) {
-        s[i].sel = fld(c, hv_vmcs_guest_segment[i].selector);
-        s[i].base = fld(c, hv_vmcs_guest_segment[i].base);
-        s[i].limit = (uint32_t)fld(c, hv_vmcs_guest_segment[i].limit);
-        s[i].ar = (uint32_t)fld(c, hv_vmcs_guest_segment[i].access_rights);
+    for (i = 0; i < d->count; i++) {
+        hv_vmcs_diagnose_format(&d->findings[i], line, sizeof(line));
+        hv_mocki_log("cpu%u: VMLAUNCH:   %s", cpu->index, line);
     }
-    if (tr->sel & 4u)
-        return FAIL(c, "guest TR selector 0x%llx: TI flag set", (unsigned long long)tr->sel);
-    if (!AR_UNUSABLE(ldtr->ar) && (ldtr->sel & 4u))
-        return FAIL(c, "guest LDTR selector 0x%llx: TI flag set", (unsigned long long)ldtr->sel);
-    if (!ug && (ss->sel & 3u) != (cs->sel & 3u))
-        return FAIL(c, "guest SS.RPL != CS.RPL");
-
-    if (!hv_mocki_canonical(c->cpu, tr->base) || !hv_mocki_canonical(c->cpu, s[HV_SEG_FS].base) ||
-        !hv_mocki_canonical(c->cpu, s[HV_SEG_GS].base) || (!AR_UNUSABLE(ldtr->ar) && !hv_mocki_canonical(c->cpu, ldtr->base)))
-        return FAIL(c, "guest TR/FS/GS/LDTR base not canonical");
-    if (cs->base >> 32)
-        return FAIL(c, "guest CS base bits 63:32 set");
-    for (i = HV_SEG_ES; i <= HV_SEG_DS; i++) {
-        if (i != HV_SEG_CS && !AR_UNUSABLE(s[i].ar) && (s[i].base >> 32))
-            return FAIL(c, "guest %s base bits 63:32 set", k_seg_name[i]);
-    }
-
-    /* CS */
-    if (AR_UNUSABLE(cs->ar) ||
-        !(AR_TYPE(cs->ar) == 9 || AR_TYPE(cs->ar) == 11 || AR_TYPE(cs->ar) == 13 ||
-          AR_TYPE(cs->ar) == 15 || (ug && AR_TYPE(cs->ar) == 3)))
-        return FAIL(c, "guest CS access rights 0x%x: bad type", cs->ar);
-    if (!AR_S(cs->ar) || !AR_P(cs->ar) || (cs->ar & AR_RESERVED))
-        return FAIL(c, "guest CS access rights 0x%x: S/P/reserved bits", cs->ar);
-    if ((AR_TYPE(cs->ar) == 3 && AR_DPL(cs->ar) != 0) ||
-        ((AR_TYPE(cs->ar) == 9 || AR_TYPE(cs->ar) == 11) && AR_DPL(cs->ar) != AR_DPL(ss->ar)) ||
-        ((AR_TYPE(cs->ar) == 13 || AR_TYPE(cs->ar) == 15) && AR_DPL(cs->ar) > AR_DPL(ss->ar)))
-        return FAIL(c, "guest CS.DPL %u inconsistent with SS.DPL %u", AR_DPL(cs->ar), AR_DPL(ss->ar));
-    if (ia32e && AR_L(cs->ar) && AR_DB(cs->ar))
-        return FAIL(c, "guest CS has both L and D/B set");
-    if (!limit_g_ok(cs))
-        return FAIL(c, "guest CS limit 0x%x inconsistent with G", cs->limit);
-
-    /* SS */
-    if (!AR_UNUSABLE(ss->ar)) {
-        if (!(AR_TYPE(ss->ar) == 3 || AR_TYPE(ss->ar) == 7) || !AR_S(ss->ar) || !AR_P(ss->ar) ||
-            (ss->ar & AR_RESERVED))
-            return FAIL(c, "guest SS access rights 0x%x invalid", ss->ar);
-        if (!ug && AR_DPL(ss->ar) != (ss->sel & 3u))
-            return FAIL(c, "guest SS.DPL != SS.RPL");
-        if (!limit_g_ok(ss))
-            return FAIL(c, "guest SS limit 0x%x inconsistent with G", ss->limit);
-    }
-    if ((AR_TYPE(cs->ar) == 3 || !(cr0 & HV_CR0_PE)) && AR_DPL(ss->ar) != 0)
-        return FAIL(c, "guest SS.DPL must be 0");
-
-    /* DS, ES, FS, GS */
-    for (i = 0; i < HV_SEG_LDTR; i++) {
-        const struct gseg *d = &s[i];
-
-        if (i == HV_SEG_CS || i == HV_SEG_SS || AR_UNUSABLE(d->ar))
-            continue;
-        if (!(AR_TYPE(d->ar) & 1u) || ((AR_TYPE(d->ar) & 8u) && !(AR_TYPE(d->ar) & 2u)))
-            return FAIL(c, "guest %s access rights 0x%x: not accessed, or unreadable code", k_seg_name[i], d->ar);
-        if (!AR_S(d->ar) || !AR_P(d->ar) || (d->ar & AR_RESERVED))
-            return FAIL(c, "guest %s access rights 0x%x: S/P/reserved bits (a null selector needs "
-                        "the unusable bit 0x10000)", k_seg_name[i], d->ar);
-        if (!ug && AR_TYPE(d->ar) <= 11 && AR_DPL(d->ar) < (d->sel & 3u))
-            return FAIL(c, "guest %s.DPL below its RPL", k_seg_name[i]);
-        if (!limit_g_ok(d))
-            return FAIL(c, "guest %s limit 0x%x inconsistent with G", k_seg_name[i], d->limit);
-    }
-
-    /* TR */
-    if (AR_UNUSABLE(tr->ar) || (ia32e ? AR_TYPE(tr->ar) != 11 : (AR_TYPE(tr->ar) != 3 && AR_TYPE(tr->ar) != 11)))
-        return FAIL(c, "guest TR access rights 0x%x: must be a busy TSS", tr->ar);
-    if (AR_S(tr->ar) || !AR_P(tr->ar) || (tr->ar & AR_RESERVED) || !limit_g_ok(tr))
-        return FAIL(c, "guest TR access rights 0x%x / limit 0x%x invalid", tr->ar, tr->limit);
-
-    /* LDTR */
-    if (!AR_UNUSABLE(ldtr->ar)) {
-        if (AR_TYPE(ldtr->ar) != 2 || AR_S(ldtr->ar) || !AR_P(ldtr->ar) || (ldtr->ar & AR_RESERVED) ||
-            !limit_g_ok(ldtr))
-            return FAIL(c, "guest LDTR access rights 0x%x invalid (incorrect LDTR type %u; a null "
-                        "LDTR needs the unusable bit)", ldtr->ar, AR_TYPE(ldtr->ar));
-    }
-    return true;
-}
-
-/* 27.3.1: guest-state area. Failures are VM-entry failures (exit reason
- * 33), *qual = 4 for the VMCS link pointer. */
-static bool check_guest(struct entry_check *c, uint32_t *qual)
-{
-    uint32_t entry = (uint32_t)fld(c, HV_VMCS_VM_ENTRY_CONTROLS);
-    uint32_t proc = (uint32_t)fld(c, HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
-    uint32_t proc2 = (proc & HV_PROC_ACTIVATE_SECONDARY) ? (uint32_t)fld(c, HV_VMCS_SECONDARY_VM_EXEC_CONTROL) : 0;
-    bool ia32e = (entry & HV_ENTRY_CTL_IA32E_MODE_GUEST) != 0;
-    bool ug = (proc2 & HV_PROC2_UNRESTRICTED_GUEST) != 0;
-    uint64_t cr0 = fld(c, HV_VMCS_GUEST_CR0), cr4 = fld(c, HV_VMCS_GUEST_CR4);
-    uint64_t rfl = fld(c, HV_VMCS_GUEST_RFLAGS), rip = fld(c, HV_VMCS_GUEST_RIP);
-    uint64_t misc = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_MISC);
-    uint64_t f0, f1, v;
-    uint32_t info = (uint32_t)fld(c, HV_VMCS_VM_ENTRY_INTR_INFO);
-    uint32_t itype = (info >> HV_INTR_INFO_TYPE_SHIFT) & 7u;
-    bool inject_valid = (info & HV_INTR_INFO_VALID) != 0;
-    uint32_t act, ii;
-
-    *qual = 0;
-    /* 27.3.1.1 control registers, debug registers, MSRs */
-    f0 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR0_FIXED0);
-    f1 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR0_FIXED1);
-    if (ug)
-        f0 &= ~(HV_CR0_PE | HV_CR0_PG);
-    if ((cr0 & f0) != f0 || (cr0 & ~f1) || (cr0 >> 32))
-        return FAIL(c, "GUEST_CR0 0x%llx violates IA32_VMX_CR0_FIXED0/1", (unsigned long long)cr0);
-    if ((cr0 & HV_CR0_PG) && !(cr0 & HV_CR0_PE))
-        return FAIL(c, "GUEST_CR0 0x%llx: PG without PE", (unsigned long long)cr0);
-    f0 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR4_FIXED0);
-    f1 = hv_mocki_cap(c->cpu, HV_MSR_IA32_VMX_CR4_FIXED1);
-    if ((cr4 & f0) != f0 || (cr4 & ~f1))
-        return FAIL(c, "GUEST_CR4 0x%llx violates IA32_VMX_CR4_FIXED0/1", (unsigned long long)cr4);
-    if ((entry & HV_ENTRY_CTL_LOAD_DEBUG_CONTROLS) && (fld(c, HV_VMCS_GUEST_DR7) >> 32))
-        return FAIL(c, "GUEST_DR7 0x%llx: bits 63:32 set", (unsigned long long)fld(c, HV_VMCS_GUEST_DR7));
-    if (ia32e && (!(cr0 & HV_CR0_PG) || !(cr4 & HV_CR4_PAE)))
-        return FAIL(c, "IA-32e mode guest without CR0.PG and CR4.PAE");
-    if (!ia32e && (cr4 & CR4_PCIDE))
-        return FAIL(c, "CR4.PCIDE set outside IA-32e mode");
-    if (fld(c, HV_VMCS_GUEST_CR3) >> hv_mocki_maxphyaddr())
-        return FAIL(c, "GUEST_CR3 0x%llx sets bits beyond the physical-address width (guest invalid CR3)",
-                    (unsigned long long)fld(c, HV_VMCS_GUEST_CR3));
-    if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_SYSENTER_ESP)) ||
-        !hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_SYSENTER_EIP)))
-        return FAIL(c, "guest SYSENTER_ESP/EIP not canonical");
-    if ((entry & HV_ENTRY_CTL_LOAD_PAT) && !pat_valid(fld(c, HV_VMCS_GUEST_IA32_PAT)))
-        return FAIL(c, "GUEST_IA32_PAT 0x%llx invalid", (unsigned long long)fld(c, HV_VMCS_GUEST_IA32_PAT));
-    if (entry & HV_ENTRY_CTL_LOAD_EFER) {
-        v = fld(c, HV_VMCS_GUEST_IA32_EFER);
-        if ((v & ~EFER_VALID) || !(v & HV_EFER_LMA) != !ia32e ||
-            ((cr0 & HV_CR0_PG) && !(v & HV_EFER_LMA) != !(v & HV_EFER_LME)))
-            return FAIL(c, "GUEST_IA32_EFER 0x%llx inconsistent with IA-32e mode guest %d / CR0.PG",
-                        (unsigned long long)v, ia32e);
-    }
-
-    /* 27.3.1.4 RFLAGS first: it decides whether the segment checks apply. */
-    if (rfl & 0xFFFFFFFFFFC08028ull)
-        return FAIL(c, "GUEST_RFLAGS 0x%llx: reserved bits set", (unsigned long long)rfl);
-    if (!(rfl & HV_RFLAGS_FIXED))
-        return FAIL(c, "GUEST_RFLAGS 0x%llx: RFLAGS[1] cleared", (unsigned long long)rfl);
-    if ((ia32e || !(cr0 & HV_CR0_PE)) && (rfl & HV_RFLAGS_VM))
-        return FAIL(c, "GUEST_RFLAGS.VM set in IA-32e mode or real mode");
-    if (inject_valid && itype == HV_INTR_TYPE_EXTERNAL && !(rfl & HV_RFLAGS_IF))
-        return FAIL(c, "external interrupt injected with RFLAGS.IF clear");
-
-    /* 27.3.1.2 segment registers */
-    if (!(rfl & HV_RFLAGS_VM) && !check_guest_segments(c, ia32e, ug, cr0))
-        return false;
-
-    /* 27.3.1.3 descriptor-table registers */
-    if (!hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_GDTR_BASE)) || !hv_mocki_canonical(c->cpu, fld(c, HV_VMCS_GUEST_IDTR_BASE)))
-        return FAIL(c, "guest GDTR/IDTR base not canonical");
-    if ((fld(c, HV_VMCS_GUEST_GDTR_LIMIT) >> 16) || (fld(c, HV_VMCS_GUEST_IDTR_LIMIT) >> 16))
-        return FAIL(c, "guest GDTR/IDTR limit bits 31:16 set");
-
-    /* 27.3.1.4 RIP */
-    if (ia32e && AR_L((uint32_t)fld(c, HV_VMCS_GUEST_CS_AR_BYTES))) {
-        if (!hv_mocki_canonical(c->cpu, rip))
-            return FAIL(c, "GUEST_RIP 0x%llx not canonical", (unsigned long long)rip);
-    } else if (rip >> 32) {
-        return FAIL(c, "GUEST_RIP 0x%llx: bits 63:32 set outside 64-bit mode", (unsigned long long)rip);
-    }
-
-    /* 27.3.1.5 non-register state */
-    act = (uint32_t)fld(c, HV_VMCS_GUEST_ACTIVITY_STATE);
-    if (act > 3 || (act != 0 && !(misc & (1ull << (5 + act)))))
-        return FAIL(c, "guest activity state %u not supported", act);
-    if (act == 1 && AR_DPL((uint32_t)fld(c, HV_VMCS_GUEST_SS_AR_BYTES)) != 0)
-        return FAIL(c, "HLT activity state with SS.DPL != 0");
-    ii = (uint32_t)fld(c, HV_VMCS_GUEST_INTERRUPTIBILITY_INFO);
-    if ((ii & ~0x1Fu) || (ii & 3u) == 3u || (ii & HV_INTERRUPTIBILITY_SMI))
-        return FAIL(c, "guest interruptibility 0x%x invalid", ii);
-    if ((ii & HV_INTERRUPTIBILITY_STI) && !(rfl & HV_RFLAGS_IF))
-        return FAIL(c, "blocking by STI with RFLAGS.IF clear");
-    if (inject_valid && itype == HV_INTR_TYPE_EXTERNAL && (ii & 3u))
-        return FAIL(c, "external interrupt injected while blocked by STI/MOV SS");
-    if (inject_valid && itype == HV_INTR_TYPE_NMI && (ii & HV_INTERRUPTIBILITY_MOV_SS))
-        return FAIL(c, "NMI injected while blocked by MOV SS");
-    v = fld(c, HV_VMCS_GUEST_PENDING_DBG_EXCEPTIONS);
-    if (v & ~0x1500Full)
-        return FAIL(c, "guest pending debug exceptions 0x%llx: reserved bits", (unsigned long long)v);
-    if (!written(c, HV_VMCS_VMCS_LINK_POINTER) || fld(c, HV_VMCS_VMCS_LINK_POINTER) != ~0ull) {
-        /* A real CPU accepts a valid shadow-VMCS pointer too; the mock
-         * offers no VMCS shadowing and wants all ones. */
-        *qual = 4;
-        return FAIL(c, "VMCS link pointer %s0x%llx is not 0xffffffffffffffff",
-                    written(c, HV_VMCS_VMCS_LINK_POINTER) ? "" : "(never written) ",
-                    (unsigned long long)fld(c, HV_VMCS_VMCS_LINK_POINTER));
-    }
-    return true;
 }
 
 hv_status_t hv_arch_vmlaunch_here(void)
 {
     struct hv_mock_cpu *cpu = hv_mocki_cpu("hv_arch_vmlaunch_here");
-    struct entry_check c;
+    static _Thread_local struct hv_vmcs_diag diag;   /* ~2.5 KiB: off the stack */
+    const struct hv_vmcs_finding *f;
+    struct hv_vmcs_diag_env env;
+    struct hv_vmx_caps caps;
+    uint64_t v;
     uint32_t qual;
     hv_status_t st;
     int here;
@@ -1303,22 +896,50 @@ hv_status_t hv_arch_vmlaunch_here(void)
     hv_mocki_vmcs_put(cpu, HV_VMCS_GUEST_RIP, (uint64_t)(uintptr_t)hv_arch_vmlaunch_here);
 #endif
 
-    c.cpu = cpu;
-    c.why[0] = '\0';
-    if (!check_controls(&c)) {
-        hv_mocki_log("cpu%u: VMLAUNCH: VMfail(7) VM entry with invalid control field(s): %s",
-                     cpu->index, c.why);
-        return hv_mocki_vmfail(cpu, 7);
-    }
-    if (!check_host(&c)) {
-        hv_mocki_log("cpu%u: VMLAUNCH: VMfail(8) VM entry with invalid host-state field(s): %s",
-                     cpu->index, c.why);
+    /* Not an SDM check: the mock insists the core set these two. */
+    if (!hv_mocki_vmcs_get(cpu, HV_VMCS_HOST_RIP, &v) || !hv_mocki_vmcs_get(cpu, HV_VMCS_HOST_RSP, &v)) {
+        hv_mocki_log("cpu%u: VMLAUNCH: VMfail(8) HOST_RIP/HOST_RSP never written", cpu->index);
         return hv_mocki_vmfail(cpu, 8);
     }
-    if (!check_guest(&c, &qual)) {
+    hv_mock_diag_env(cpu, &caps, &env);
+    if (hv_vmcs_diagnose(&env, &diag) != HV_STATUS_SUCCESS) {
+        hv_mocki_fail("hv_vmcs_diagnose refused the mock's environment");
+        return HV_STATUS_INTERNAL_ERROR;
+    }
+    /* The order a processor checks in (SDM Vol. 3C, 27.1-27.4): controls
+     * and host state fail the instruction, guest state and MSR loading
+     * become entry-failure exits. */
+    if ((f = hv_vmcs_diagnose_first(&diag, HV_DIAG_CONTROL)) != NULL) {
+        hv_mocki_log("cpu%u: VMLAUNCH: VMfail(7) VM entry with invalid control field(s): %s", cpu->index,
+                     hv_vmcs_diagnose_name(f->check));
+        log_findings(cpu, &diag);
+        return hv_mocki_vmfail(cpu, 7);
+    }
+    if ((f = hv_vmcs_diagnose_first(&diag, HV_DIAG_HOST)) != NULL) {
+        hv_mocki_log("cpu%u: VMLAUNCH: VMfail(8) VM entry with invalid host-state field(s): %s", cpu->index,
+                     hv_vmcs_diagnose_name(f->check));
+        log_findings(cpu, &diag);
+        return hv_mocki_vmfail(cpu, 8);
+    }
+    if ((f = hv_vmcs_diagnose_first(&diag, HV_DIAG_GUEST)) != NULL) {
+        /* 27.8: exit qualification 4 for a bad VMCS link pointer. */
+        qual = (f->check == HV_DIAG_GUEST_LINK_ADDR || f->check == HV_DIAG_GUEST_LINK_REVISION) ? 4u : 0u;
         hv_mocki_log("cpu%u: VMLAUNCH: VM-entry failure, exit reason 33 (invalid guest state), "
-                     "qualification %u: %s", cpu->index, qual, c.why);
+                     "qualification %u: %s%s", cpu->index, qual, hv_vmcs_diagnose_name(f->check),
+                     qual == 4 && !hv_mocki_vmcs_get(cpu, HV_VMCS_VMCS_LINK_POINTER, &v)
+                         ? " (VMCS link pointer never written)" : "");
+        log_findings(cpu, &diag);
         hv_mocki_vmcs_put(cpu, HV_VMCS_VM_EXIT_REASON, HV_EXIT_REASON_ENTRY_FAILURE | HV_EXIT_ENTRY_FAIL_GUEST_STATE);
+        hv_mocki_vmcs_put(cpu, HV_VMCS_EXIT_QUALIFICATION, qual);
+        return HV_STATUS_VM_ENTRY_FAILED;
+    }
+    if ((f = hv_vmcs_diagnose_first(&diag, HV_DIAG_MSR_LOAD)) != NULL) {
+        /* 27.4: the qualification is the failing entry's index plus one. */
+        qual = (uint32_t)f->value[0] + 1u;
+        hv_mocki_log("cpu%u: VMLAUNCH: VM-entry failure, exit reason 34 (MSR loading), "
+                     "qualification %u: %s", cpu->index, qual, hv_vmcs_diagnose_name(f->check));
+        log_findings(cpu, &diag);
+        hv_mocki_vmcs_put(cpu, HV_VMCS_VM_EXIT_REASON, HV_EXIT_REASON_ENTRY_FAILURE | HV_EXIT_ENTRY_FAIL_MSR_LOADING);
         hv_mocki_vmcs_put(cpu, HV_VMCS_EXIT_QUALIFICATION, qual);
         return HV_STATUS_VM_ENTRY_FAILED;
     }

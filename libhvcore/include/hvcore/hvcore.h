@@ -7,6 +7,7 @@
 #include "os.h"
 #include "vmx.h"
 #include "vmcs.h"
+#include "vmcs_diagnose.h"
 #include "arch.h"
 #include "hv.h"
 #include "exit.h"

@@ -61,6 +61,7 @@
 #include "../os.h"
 #include "../status.h"
 #include "../vmcs.h"
+#include "../vmcs_diagnose.h"
 #include "../vmx.h"
 
 #ifdef __cplusplus
@@ -259,6 +260,13 @@ bool hv_mock_caps_frozen(uint32_t cpu);
 /* ---- VMX fault injection ------------------------------------------------- */
 /* Make the `nth` next call (1 = next) of `op` on `cpu` fail with `status`. */
 void hv_mock_vmx_fail_at(uint32_t cpu, enum hv_mock_vmx_op op, uint32_t nth, hv_status_t status);
+
+/* The VM-entry diagnosis environment of a fake CPU: its VMCS (unwritten
+ * fields read as 0), capability MSRs and memory. The mock's VMLAUNCH decides
+ * with hv_vmcs_diagnose() over exactly this; tests may call it too. `caps`
+ * must outlive the env. */
+struct hv_vmcs_diag_env;
+void hv_mock_diag_env(struct hv_mock_cpu *cpu, struct hv_vmx_caps *caps, struct hv_vmcs_diag_env *env);
 
 /* ---- In-memory VMCS ------------------------------------------------------- */
 /* Make a fresh, zeroed VMCS current on the bound CPU without any bring-up
