@@ -90,6 +90,44 @@ static void imm_no_waits_for_a_full_batch(void **state)
     free(mem);
 }
 
+/* Batches end at multiples of HV_MSG_BATCH of the core's record count (the
+ * producer reads only its own position): an imm-yes record in between
+ * shortens the batch, and never more than HV_MSG_BATCH wait. */
+static void imm_no_batches_end_at_multiples_of_the_batch(void **state)
+{
+    void *mem;
+    struct hv_msg_ring *r = new_ring(64, 0, &mem);
+    struct hv_msg_header h = { .event_id = 1, .kind = HV_MSG_DR_ACCESS };
+    struct hv_msg_record out[2 * HV_MSG_BATCH];
+    uint32_t i;
+
+    (void)state;
+    /* given: three records, the third imm yes (all three readable) */
+    put_n(r, 2, false);
+    assert_true(hv_msg_put(r, &h, NULL, 0, true));
+    assert_int_equal(hv_msg_readable(r), 3);
+    /* when: imm-no records up to the next multiple of the batch */
+    for (i = 4; i < HV_MSG_BATCH; i++) {
+        assert_false(hv_msg_put(r, &h, NULL, 0, false));
+        assert_true(hv_msg_pending(r) <= HV_MSG_BATCH);
+    }
+    /* then: the 16th record publishes the shortened batch */
+    assert_true(hv_msg_put(r, &h, NULL, 0, false));
+    assert_int_equal(hv_msg_pending(r), 0);
+    assert_int_equal(hv_msg_get(r, out, 2 * HV_MSG_BATCH), HV_MSG_BATCH);
+    for (i = 0; i < HV_MSG_BATCH; i++)
+        assert_int_equal(out[i].h.seq, i + 1);
+    /* and a flush in a batch does not stretch the next one */
+    put_n(r, 5, false);
+    assert_true(hv_msg_flush(r));
+    for (i = 6; i < HV_MSG_BATCH; i++)
+        assert_false(hv_msg_put(r, &h, NULL, 0, false));
+    assert_true(hv_msg_put(r, &h, NULL, 0, false));
+    assert_int_equal(hv_msg_get(r, out, 2 * HV_MSG_BATCH), HV_MSG_BATCH);
+    assert_int_equal(out[HV_MSG_BATCH - 1].h.seq, 2 * HV_MSG_BATCH);
+    free(mem);
+}
+
 static void flush_publishes_batched_records(void **state)
 {
     void *mem;
@@ -658,6 +696,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(imm_yes_is_readable_at_once),
         cmocka_unit_test(imm_no_waits_for_a_full_batch),
+        cmocka_unit_test(imm_no_batches_end_at_multiples_of_the_batch),
         cmocka_unit_test(flush_publishes_batched_records),
         cmocka_unit_test(imm_yes_publishes_the_records_before_it),
         cmocka_unit_test(records_keep_order_fields_and_payload),

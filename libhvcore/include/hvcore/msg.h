@@ -10,11 +10,13 @@
  * Delivery (the `imm` option of an event):
  *   imm yes  the record becomes readable at once and os->notify(cpu) is
  *            called (the platform defers the actual wake-up).
- *   imm no   records are written but published in batches: when
- *            HV_MSG_BATCH records are pending, or when hv_msg_flush()
- *            runs (the platform calls it from a timer, every
- *            HV_MSG_FLUSH_MS), whichever comes first. Faster (no wake-up
- *            per record), not real time, latency bounded by the timer.
+ *   imm no   records are written but published in batches: when the
+ *            core's record count reaches a multiple of HV_MSG_BATCH (so
+ *            at most HV_MSG_BATCH are ever pending), or when
+ *            hv_msg_flush() runs (the platform calls it from a timer,
+ *            every HV_MSG_FLUSH_MS), whichever comes first. Faster (no
+ *            wake-up per record), not real time, latency bounded by the
+ *            timer.
  * An imm-yes record also publishes every record before it: readers always
  * see records in the order they were produced.
  *

@@ -58,6 +58,18 @@ _Static_assert(sizeof(struct hv_msg_header) == 48, "hv_msg_header is 48 bytes (m
 _Static_assert(sizeof(struct hv_msg_record) == HV_MSG_RECORD_SIZE, "records are fixed-size");
 _Static_assert(sizeof(struct hv_msg_ring) == 3 * CACHE_LINE, "one cache line per side");
 _Static_assert(HV_MSG_PAYLOAD_MAX % 8 == 0, "payload copied in 8-byte words");
+_Static_assert((HV_MSG_BATCH & (HV_MSG_BATCH - 1u)) == 0, "batches end at multiples of a power of two");
+
+/* The producer copies the caller's header as words 1-4 (hv_msg_put): pid,
+ * event_id/core, kind/payload_len/lost_before, timestamp; seq (word 0), core
+ * and reserved (word 5) are filled in by the reader. may_alias: these words
+ * overlay fields of other types. */
+typedef uint64_t __attribute__((__may_alias__)) hv_msg_word_t;
+_Static_assert(offsetof(struct hv_msg_header, pid) == 8 && offsetof(struct hv_msg_header, event_id) == 16 &&
+               offsetof(struct hv_msg_header, core) == 20 && offsetof(struct hv_msg_header, kind) == 24 &&
+               offsetof(struct hv_msg_header, payload_len) == 26 && offsetof(struct hv_msg_header, lost_before) == 28 &&
+               offsetof(struct hv_msg_header, timestamp) == 32 && offsetof(struct hv_msg_header, reserved) == 40,
+               "header words as hv_msg_put copies them");
 
 #define MIN_CAPACITY (2u * HV_MSG_BATCH)
 
@@ -99,16 +111,24 @@ hv_status_t hv_msg_ring_init(void *mem, uint32_t capacity, uint32_t core, struct
     return HV_STATUS_SUCCESS;
 }
 
-/* Word copies through a volatile destination: fast enough for the exit
- * path, and the compiler cannot fold them into a memcpy call the core has
- * no libc for. The callers guarantee 8-byte alignment of both sides. */
+/* The empty asm makes each word opaque to the compiler, so it can neither
+ * fold these loops into a memcpy call (the core has no libc) nor needs a
+ * volatile destination, which would cost a reload per word: the loops stay
+ * one load and one store per word. The callers guarantee 8-byte alignment. */
+#define HV_MSG_OPAQUE(x) __asm__("" : "+r"(x))
+
 static void copy_words(void *dst, const void *src, size_t words)
 {
-    volatile uint64_t *d = dst;
+    uint64_t *d = dst;
     const uint64_t *s = src;
+    size_t i;
 
-    while (words--)
-        *d++ = *s++;
+    for (i = 0; i < words; i++) {
+        uint64_t w = s[i];
+
+        HV_MSG_OPAQUE(w);
+        d[i] = w;
+    }
 }
 
 static void zero_words(void *dst, size_t words)
@@ -119,7 +139,6 @@ static void zero_words(void *dst, size_t words)
         *d++ = 0;
 }
 
-/* Inline, unlike hv_lib_copy: a call costs more than the few tail bytes. */
 static void copy_bytes(void *dst, const void *src, size_t n)
 {
     volatile uint8_t *d = dst;
@@ -129,60 +148,77 @@ static void copy_bytes(void *dst, const void *src, size_t n)
         *d++ = *s++;
 }
 
-bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
-                const void *payload, uint32_t payload_len, bool imm)
+/* One payload word: case k + 1 copies word k and falls into case k. */
+#define HV_MSG_WORD(k)                      \
+    case (k) + 1: {                         \
+        uint64_t w = s[k];                  \
+                                            \
+        HV_MSG_OPAQUE(w);                   \
+        d[k] = w;                           \
+    }                                       \
+    __attribute__((__fallthrough__))
+
+_Static_assert(HV_MSG_PAYLOAD_MAX / 8u == 26, "one HV_MSG_WORD per payload word");
+
+/* `words` whole words, 8-byte aligned on both sides. Most payloads are a
+ * few words (a DR access is 5), where a loop's counting would cost as much
+ * as the copying: the switch enters an unrolled copy at the right word
+ * (Duff's device), one dispatch, then one load and one store per word. */
+static inline __attribute__((__always_inline__)) void put_words(uint64_t *d, const uint64_t *s, uint32_t words)
 {
-    struct hv_msg_record *rec;
-    uint64_t pos, tail;
-    size_t words;
-
-    if (r == NULL || h == NULL)
-        return false;
-    /* Only this producer writes `committed`: a relaxed load is its own
-     * latest value. The acquire on `tail` orders the reader's copies of a
-     * slot before our overwrite of it. */
-    pos = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
-    tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-    if (pos - tail > r->p_mask) {
-        /* Full: drop, never overwrite (DESIGN.md 5). A saturated run
-         * still shows the reader that very many were lost. */
-        /* Atomic stores only because hv_msg_stats() reads it elsewhere. */
-        if (r->lost_run != UINT32_MAX)
-            __atomic_store_n(&r->lost_run, r->lost_run + 1u, __ATOMIC_RELAXED);
-        __atomic_store_n(&r->dropped, r->dropped + 1u, __ATOMIC_RELAXED);
-        return false;
+    /* words <= HV_MSG_PAYLOAD_MAX / 8 (the callers clamp). The mask and
+     * the labels up to 31 cover every value the switch can see, so its
+     * jump needs no range check; 27-31 never occur. */
+    switch (words & 31u) {
+    case 31:
+    case 30:
+    case 29:
+    case 28:
+    case 27:
+    HV_MSG_WORD(25);
+    HV_MSG_WORD(24);
+    HV_MSG_WORD(23);
+    HV_MSG_WORD(22);
+    HV_MSG_WORD(21);
+    HV_MSG_WORD(20);
+    HV_MSG_WORD(19);
+    HV_MSG_WORD(18);
+    HV_MSG_WORD(17);
+    HV_MSG_WORD(16);
+    HV_MSG_WORD(15);
+    HV_MSG_WORD(14);
+    HV_MSG_WORD(13);
+    HV_MSG_WORD(12);
+    HV_MSG_WORD(11);
+    HV_MSG_WORD(10);
+    HV_MSG_WORD(9);
+    HV_MSG_WORD(8);
+    HV_MSG_WORD(7);
+    HV_MSG_WORD(6);
+    HV_MSG_WORD(5);
+    HV_MSG_WORD(4);
+    HV_MSG_WORD(3);
+    HV_MSG_WORD(2);
+    HV_MSG_WORD(1);
+    HV_MSG_WORD(0);
+    case 0:
+        break;
+    default:
+        __builtin_unreachable();
     }
+}
 
-    if (payload == NULL)
-        payload_len = 0;
-    if (payload_len > HV_MSG_PAYLOAD_MAX)
-        payload_len = HV_MSG_PAYLOAD_MAX;
-
-    rec = &r->rec[pos & r->p_mask];
-    rec->h.seq = pos + 1u;
-    rec->h.pid = h->pid;
-    rec->h.event_id = h->event_id;
-    rec->h.core = r->core;
-    rec->h.kind = h->kind;
-    rec->h.payload_len = (uint16_t)payload_len;
-    rec->h.lost_before = r->lost_run;
-    rec->h.timestamp = h->timestamp;
-    rec->h.reserved = 0;
-    __atomic_store_n(&r->lost_run, 0u, __ATOMIC_RELAXED);
-    /* Bytes past payload_len stay stale here (the reader clears them), to
-     * keep this path to the bytes that matter. The length test also keeps
-     * a NULL payload out of any pointer arithmetic. */
-    if (payload_len != 0 && ((uintptr_t)payload & 7u) == 0) {
-        words = payload_len / 8u;
-        copy_words(rec->payload, payload, words);
-        copy_bytes(rec->payload + words * 8u, (const uint8_t *)payload + words * 8u, payload_len % 8u);
-    } else if (payload_len != 0) {
-        copy_bytes(rec->payload, payload, payload_len);
-    }
-
-    pos++;
+/* Records [0, pos) are written: commit them, and publish them too if
+ * `imm` or a batch is full. Returns whether they were published. */
+static inline __attribute__((__always_inline__)) bool put_commit(struct hv_msg_ring *r, uint64_t pos, bool imm)
+{
     __atomic_store_n(&r->committed, pos, __ATOMIC_RELEASE);
-    if (!imm && pos - __atomic_load_n(&r->visible, __ATOMIC_RELAXED) < HV_MSG_BATCH)
+    /* Batches end where the position is a multiple of HV_MSG_BATCH: an
+     * earlier publication (imm, a flush) only makes one batch shorter, so
+     * at most HV_MSG_BATCH records are ever pending, and the test reads
+     * nothing but our own position (not `visible`, which flushers on other
+     * CPUs write). */
+    if (!imm && (pos & (HV_MSG_BATCH - 1u)) != 0)
         return false;
     /* A plain store is a monotonic max here, no CAS needed: `visible`
      * never exceeds `committed`, and only this producer can know a larger
@@ -190,6 +226,88 @@ bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
      * they cannot move it back below this store. */
     __atomic_store_n(&r->visible, pos, __ATOMIC_RELEASE);
     return true;
+}
+
+/* The rare payload: an unaligned source, or a length that is not a
+ * multiple of 8 (script text); then the commit. Out of line and reached by
+ * a tail call, so that the common path needs no call and no saved
+ * registers. */
+static __attribute__((__noinline__)) bool put_slow(struct hv_msg_ring *r, uint8_t *dst, const uint8_t *src,
+                                               uint32_t len, uint64_t pos, bool imm)
+{
+    uint32_t whole = len & ~7u;
+
+    if (((uintptr_t)src & 7u) != 0) {
+        copy_bytes(dst, src, len);
+    } else {
+        put_words((uint64_t *)(void *)dst, (const uint64_t *)(const void *)src, whole / 8u);
+        copy_bytes(dst + whole, src + whole, len - whole);
+    }
+    return put_commit(r, pos, imm);
+}
+
+/* Full ring: drop, never overwrite (DESIGN.md 5). A saturated run still
+ * shows the reader that very many were lost. Atomic stores only because
+ * hv_msg_stats() reads these elsewhere. Out of line: the common path does
+ * not pay for it. */
+static __attribute__((__noinline__)) bool put_dropped(struct hv_msg_ring *r)
+{
+    if (r->lost_run != UINT32_MAX)
+        __atomic_store_n(&r->lost_run, r->lost_run + 1u, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->dropped, r->dropped + 1u, __ATOMIC_RELAXED);
+    return false;
+}
+
+bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
+                const void *payload, uint32_t payload_len, bool imm)
+{
+    struct hv_msg_record *rec;
+    uint64_t pos, tail;
+
+    if (r == NULL || h == NULL)
+        return false;
+    /* Only this producer writes `committed`: a relaxed load is its own
+     * latest value. The acquire on `tail` orders the reader's copies of a
+     * slot before our overwrite of it. */
+    /* One test on the common path: no payload means length 0, too long
+     * is truncated. */
+    if (__builtin_expect(payload == NULL || payload_len > HV_MSG_PAYLOAD_MAX, 0))
+        payload_len = payload == NULL ? 0 : HV_MSG_PAYLOAD_MAX;
+    pos = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
+    tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    if (pos - tail > r->p_mask)
+        return put_dropped(r);
+
+    /* Only what the reader cannot know goes into the slot: seq (the
+     * position + 1), core and reserved are the reader's to fill in
+     * (hv_msg_get), which also means no value of them is ever taken from
+     * OS memory. */
+    rec = &r->rec[pos & r->p_mask];
+    /* One register for the slot: else the compiler rebuilds its address
+     * for each field below. */
+    HV_MSG_OPAQUE(rec);
+    /* pid, event_id (+ core), kind (+ payload_len, lost_before), timestamp:
+     * four words from the caller's header, then the two fields that are
+     * ours. offsetof-checked at the top of the file. */
+    {
+        const hv_msg_word_t *src = (const hv_msg_word_t *)(const void *)h;
+        hv_msg_word_t *dst = (hv_msg_word_t *)(void *)&rec->h;
+
+        dst[1] = src[1];
+        dst[2] = src[2];
+        dst[3] = src[3];
+        dst[4] = src[4];
+    }
+    rec->h.payload_len = (uint16_t)payload_len;
+    rec->h.lost_before = r->lost_run;
+    __atomic_store_n(&r->lost_run, 0u, __ATOMIC_RELAXED);
+    /* Bytes past payload_len stay stale here (the reader clears them), to
+     * keep this path to the bytes that matter. A NULL payload has length
+     * 0 by now, so it takes the first branch and is never dereferenced. */
+    if ((((uintptr_t)payload | payload_len) & 7u) != 0)
+        return put_slow(r, rec->payload, payload, payload_len, pos + 1u, imm);
+    put_words((uint64_t *)(void *)rec->payload, payload, payload_len / 8u);
+    return put_commit(r, pos + 1u, imm);
 }
 
 bool hv_msg_flush(struct hv_msg_ring *r)
@@ -235,6 +353,10 @@ uint32_t hv_msg_get(struct hv_msg_ring *r, struct hv_msg_record *out, uint32_t m
         words = (len + 7u) / 8u;
         copy_words(&out[i].h, &rec->h, sizeof(rec->h) / 8u);
         out[i].h.payload_len = (uint16_t)len;
+        /* The producer leaves these to the reader (hv_msg_put). */
+        out[i].h.seq = t + i + 1u;
+        out[i].h.core = r->core;
+        out[i].h.reserved = 0;
         copy_words(out[i].payload, rec->payload, words);
         /* The reader gets zeros past the payload, not the stale bytes of
          * an older record in that slot. */
