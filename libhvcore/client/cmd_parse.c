@@ -914,6 +914,7 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
                 return st;
             if ((st = script_value(p, a, b, c->script)) != HV_STATUS_SUCCESS)
                 return st;
+            c->has_script = true;
             if (next_token(p, &t))
                 return expect_end(p, &t);
             return HV_STATUS_SUCCESS;
@@ -923,6 +924,7 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
             return fail(p, "'?' needs a script: ? {printf(\"%%llx\\n\", $pid);} or ? 1 + 2;");
         if ((st = script_value(p, p->pos, p->len, c->script)) != HV_STATUS_SUCCESS)
             return st;
+        c->has_script = true;
         p->pos = p->len;
         return HV_STATUS_SUCCESS;
     }

@@ -102,7 +102,12 @@ static void check_cmd(const struct hv_cmd *c)
     if (c->kind == HV_CMD_EVENTS_CTL)
         REQUIRE(c->op == 'e' || c->op == 'd' || c->op == 'c', "op %d", c->op);
     if (c->kind != HV_CMD_DR)
-        REQUIRE(c->code_len == 0 && c->condition_len == 0 && !c->has_script, "!dr fields outside !dr");
+        REQUIRE(c->code_len == 0 && c->condition_len == 0, "!dr fields outside !dr");
+    /* A script belongs to !dr (optional) or to ? (required). */
+    if (c->kind == HV_CMD_EVAL)
+        REQUIRE(c->has_script, "? without a script");
+    else if (c->kind != HV_CMD_DR)
+        REQUIRE(!c->has_script, "script outside !dr and ?");
     if (c->kind != HV_CMD_HELP)
         REQUIRE(c->topic[0] == '\0', "topic outside help");
 }

@@ -954,10 +954,32 @@ static void api_edges(void **state)
     parse_bad("!dr \x01\x7f\xff", "unknown option '?\?\?' for !dr");
 }
 
+/* ? carries its script in the same fields as !dr's (found by fuzz_cmd_parse:
+ * "?\r^" once left has_script false with a script set). */
+static void eval_script(void **state)
+{
+    (void)state;
+    /* given a ? line in each form, when parsed, then the script is set and flagged */
+    parse_ok("?\r^");
+    assert_int_equal(g_cmd.kind, HV_CMD_EVAL);
+    assert_true(g_cmd.has_script);
+    assert_string_equal(g_cmd.script, "^");
+    parse_ok("? core 1 { printf(\"%llx\\n\", $core); }");
+    assert_int_equal(g_cmd.kind, HV_CMD_EVAL);
+    assert_int_equal(g_cmd.core, 1);
+    assert_true(g_cmd.has_script);
+    assert_non_null(strstr(g_cmd.script, "printf"));
+    parse_ok("? 1 + 2");
+    assert_true(g_cmd.has_script);
+    assert_string_equal(g_cmd.script, "1 + 2");
+    parse_bad("?", "'?' needs a script");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wrmsr_seeds),
+        cmocka_unit_test(eval_script),
         cmocka_unit_test(rdmsr_seeds),
         cmocka_unit_test(msr_errors),
         cmocka_unit_test(dr_seeds),
