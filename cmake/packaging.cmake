@@ -117,7 +117,7 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://libhvcore.org/")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libhvcore-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libzydis-dev, libc6-dev")
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libzydis-dev, libssl-dev, libc6-dev")
 set(CPACK_COMPONENT_DEV_DESCRIPTION "SDK for Intel VT-x hypervisors (static libraries, headers)
 libhvcore is a static C11 library for building Intel VT-x hypervisors: a
 freestanding core written to the Intel SDM, thin drivers per OS and a

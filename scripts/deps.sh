@@ -2,7 +2,7 @@
 # Install the Debian packages libhvcore needs, only those that are missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-pkgs=(cmake make gcc clang libclang-rt-14-dev libcmocka-dev libzydis-dev libreadline-dev libjansson-dev pkg-config valgrind binutils gnu-efi python3 "$@")
+pkgs=(cmake make gcc clang libclang-rt-14-dev libcmocka-dev libzydis-dev libreadline-dev libjansson-dev libssl-dev pkg-config valgrind binutils gnu-efi python3 "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

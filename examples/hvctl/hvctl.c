@@ -4,9 +4,11 @@
  *   hvctl [--target T] COMMAND...      run one command
  *   hvctl [--target T] -f FILE         run a script (one command a line)
  *   hvctl [--target T]                 interactive prompt (history, `help`)
- *   hvctl serve --listen HOST:PORT [--cores N]   the TCP stub over a simulator
+ *   hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]   the TCP stub over a simulator
+ *   hvctl keygen FILE                  a new key file (mode 0600) for serve / tcp
  *
- * Targets: local (/dev/hvcore, the default), sim:cores=N, tcp:HOST:PORT.
+ * Targets: local (/dev/hvcore, the default), sim:cores=N, tcp:HOST:PORT[,key=FILE]
+ * (or the key file named by HVCORE_KEY_FILE).
  */
 #define _GNU_SOURCE
 #include <hvcore/abi_exec.h>
@@ -737,12 +739,25 @@ static void judge(struct script *s, const char *line, enum outcome out, bool exp
         snprintf(s->lines + o, sizeof(s->lines) - o, ", ...");
 }
 
+static void serve_log_line(void *ctx, const char *line)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    (void)ctx;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    fprintf(stderr, "hvctl serve: %s %s\n", when, line);
+}
+
 static int serve(int argc, char **argv)
 {
-    const char *listen_at = "127.0.0.1:5555";
+    const char *listen_at = "127.0.0.1:5555", *key_file = NULL;
     char host[64], target[32];
     unsigned cores = 4;
     struct { struct hv_engine *sim; } s;
+    struct hv_wire_key key;
+    struct hv_engine_serve_opts opts = { .log = serve_log_line };
     int lfd, i;
     unsigned long port;
     const char *colon;
@@ -753,8 +768,10 @@ static int serve(int argc, char **argv)
             listen_at = argv[++i];
         else if (!strcmp(argv[i], "--cores") && i + 1 < argc)
             cores = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--key") && i + 1 < argc)
+            key_file = argv[++i];
         else {
-            fprintf(stderr, "usage: hvctl serve [--listen HOST:PORT] [--cores N]\n");
+            fprintf(stderr, "usage: hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]\n");
             return 2;
         }
     }
@@ -766,32 +783,66 @@ static int serve(int argc, char **argv)
     }
     memcpy(host, listen_at, (size_t)(colon - listen_at));
     host[colon - listen_at] = '\0';
+    if (key_file) {
+        st = hv_wire_key_load(key_file, &key);
+        if (!hv_success(st)) {
+            fprintf(stderr, "hvctl serve: %s (%s)\n", hv_wire_last_error(), hv_status_name(st));
+            return 1;
+        }
+        opts.key = &key;
+    }
     snprintf(target, sizeof(target), "sim:cores=%u", cores);
     st = hv_engine_create(&s.sim, target);
     if (!hv_success(st)) {
         print_status_line("hvctl serve: simulator", st);
+        hv_wire_key_wipe(&key);
         return 1;
     }
     st = hv_wire_listen(host, (uint16_t)port, &lfd);
     if (!hv_success(st)) {
         print_status_line("hvctl serve: listen", st);
         hv_engine_destroy(s.sim);
+        hv_wire_key_wipe(&key);
         return 1;
     }
+    fflush(stdout);
+    signal(SIGPIPE, SIG_IGN);
     {
         uint16_t bound = (uint16_t)port;
 
         /* Port 0 asks the system for one: say which. */
         (void)hv_wire_local_port(lfd, &bound);
-        printf("hvctl serve: a simulated %u-core machine on %s:%u\n", cores, host, bound);
+        if (opts.key || !strncmp(host, "127.", 4) || !strcmp(host, "localhost"))
+            printf("hvctl serve: a simulated %u-core machine on %s:%u%s\n", cores, host, bound,
+                   opts.key ? ", key required" : " (loopback, no key)");
     }
-    fflush(stdout);
-    signal(SIGPIPE, SIG_IGN);
-    st = hv_engine_serve(s.sim, lfd, &interrupted);
-    if (!hv_success(st) && !interrupted)
+    st = hv_engine_serve_with(s.sim, lfd, &interrupted, &opts);
+    if (st == HV_STATUS_ACCESS_DENIED)
+        fprintf(stderr, "hvctl serve: refusing to listen on %s without a key: anyone who can reach it could drive "
+                        "the target. Use --key FILE (hvctl keygen FILE makes one) or a 127.x.x.x address.\n",
+                listen_at);
+    else if (!hv_success(st) && !interrupted)
         print_status_line("hvctl serve", st);
     close(lfd);
     hv_engine_destroy(s.sim);
+    hv_wire_key_wipe(&key);
+    return hv_success(st) ? 0 : 1;
+}
+
+static int keygen(int argc, char **argv)
+{
+    hv_status_t st;
+
+    if (argc != 1) {
+        fprintf(stderr, "usage: hvctl keygen FILE   (a new key file, mode 0600; FILE must not exist)\n");
+        return 2;
+    }
+    st = hv_wire_key_generate(argv[0]);
+    if (!hv_success(st)) {
+        fprintf(stderr, "hvctl keygen: %s (%s)\n", hv_wire_last_error(), hv_status_name(st));
+        return 1;
+    }
+    printf("hvctl keygen: wrote a new key to %s (mode 0600)\n", argv[0]);
     return 0;
 }
 
@@ -809,6 +860,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_sigint);
     if (argc > 1 && !strcmp(argv[1], "serve"))
         return serve(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "keygen"))
+        return keygen(argc - 2, argv + 2);
     while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
         if (!strcmp(argv[i], "--target") && i + 1 < argc) {
             target = argv[i + 1];
@@ -826,8 +879,9 @@ int main(int argc, char **argv)
                 hj_version(HVCTL_VERSION, HV_ABI_VERSION, HV_WIRE_VERSION);
             return 0;
         } else if (!strcmp(argv[i], "--help")) {
-            printf("usage: hvctl [--json] [--target local|sim:cores=N|tcp:HOST:PORT] [-f FILE | COMMAND...]\n"
-                   "       hvctl serve [--listen HOST:PORT] [--cores N]\n"
+            printf("usage: hvctl [--json] [--target local|sim:cores=N|tcp:HOST:PORT[,key=FILE]] [-f FILE | COMMAND...]\n"
+                   "       hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]\n"
+                   "       hvctl keygen FILE\n"
                    "       hvctl --version\n\n%s", hv_cmd_help(NULL));
             return 0;
         } else {
@@ -849,6 +903,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "hvctl: cannot open target '%s': %s (0x%08x)%s\n", target, hv_status_name(st), st,
                 !strcmp(target, "local") ? "\n  (is hvcore.ko loaded? try --target sim:cores=4 on a machine without it)"
                                          : "");
+        /* tcp: the wire layer says why (wrong key, unsafe key file, ...). */
+        if (!strncmp(target, "tcp:", 4) && *hv_wire_last_error())
+            fprintf(stderr, "  (%s)\n", hv_wire_last_error());
         if (hj_on())
             hj_error("target", target, "failed", "cannot open the target", st);
         return 1;

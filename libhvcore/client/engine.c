@@ -16,8 +16,12 @@
 #include <hvcore/hv.h>
 #include <hvcore/testing/mock.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,7 +39,7 @@ enum target_kind { T_LOCAL, T_SIM, T_TCP };
 
 struct hv_engine {
     enum target_kind kind;
-    char target[128];
+    char target[512];
     uint32_t cpu_count;
     int timeout_ms;
     pthread_mutex_t lock;
@@ -53,6 +57,8 @@ struct hv_engine {
     uint32_t q_head, q_count, q_lost;
     char host[64];
     uint16_t port;
+    bool has_key;               /* tcp: the handshake proves `key` */
+    struct hv_wire_key key;
 };
 
 #define TCP_QUEUE 4096u
@@ -251,21 +257,39 @@ static hv_status_t create_sim(struct hv_engine *e, const char *args)
     return HV_STATUS_SUCCESS;
 }
 
+/* tcp:HOST:PORT[,key=FILE]; without key= the key file named by
+ * HVCORE_KEY_FILE, if set. */
 static hv_status_t create_tcp(struct hv_engine *e, const char *args)
 {
-    char host[64];
-    const char *colon;
+    char host[64], addr[160];
+    const char *colon, *comma, *key_file = NULL;
     unsigned long port;
     char *end;
     size_t n;
+    hv_status_t st;
 
     if (*args != ':')
         return HV_STATUS_INVALID_PARAMETER;
     args++;
-    colon = strrchr(args, ':');
-    if (colon == NULL || (n = (size_t)(colon - args)) == 0 || n >= sizeof(host))
+    comma = strchr(args, ',');
+    n = comma ? (size_t)(comma - args) : strlen(args);
+    if (n >= sizeof(addr))
         return HV_STATUS_INVALID_PARAMETER;
-    memcpy(host, args, n);
+    memcpy(addr, args, n);
+    addr[n] = '\0';
+    if (comma) {
+        if (strncmp(comma + 1, "key=", 4) != 0 || comma[5] == '\0')
+            return HV_STATUS_INVALID_PARAMETER;
+        key_file = comma + 5;
+    } else {
+        key_file = getenv("HVCORE_KEY_FILE");
+        if (key_file && !*key_file)
+            key_file = NULL;
+    }
+    colon = strrchr(addr, ':');
+    if (colon == NULL || (n = (size_t)(colon - addr)) == 0 || n >= sizeof(host))
+        return HV_STATUS_INVALID_PARAMETER;
+    memcpy(host, addr, n);
     host[n] = '\0';
     errno = 0;
     port = strtoul(colon + 1, &end, 10);
@@ -273,7 +297,13 @@ static hv_status_t create_tcp(struct hv_engine *e, const char *args)
         return HV_STATUS_INVALID_PARAMETER;
     memcpy(e->host, host, n + 1);
     e->port = (uint16_t)port;
-    return hv_wire_connect(&e->conn, host, (uint16_t)port, e->timeout_ms);
+    if (key_file) {
+        st = hv_wire_key_load(key_file, &e->key);
+        if (!hv_success(st))
+            return st;
+        e->has_key = true;
+    }
+    return hv_wire_connect_auth(&e->conn, host, (uint16_t)port, e->timeout_ms, e->has_key ? &e->key : NULL);
 }
 
 hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
@@ -343,6 +373,7 @@ void hv_engine_destroy(struct hv_engine *e)
         close(e->fd);
     if (e->conn)
         hv_wire_close(e->conn);
+    hv_wire_key_wipe(&e->key);
     if (e->kind == T_SIM && e->hv != NULL) {
         (void)hv_stop(e->hv);
         hv_destroy(e->hv);
@@ -703,7 +734,8 @@ int hv_engine_fd(struct hv_engine *e)
             return -1;
         if (e->pipe_fd[0] < 0 && pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) != 0)
             return -1;
-        if (!hv_success(hv_wire_connect(&e->poll_conn, e->host, e->port, e->timeout_ms)))
+        if (!hv_success(hv_wire_connect_auth(&e->poll_conn, e->host, e->port, e->timeout_ms,
+                                             e->has_key ? &e->key : NULL)))
             return -1;
         e->poller_stop = false;
         if (pthread_create(&e->poller, NULL, poller_main, e) != 0) {
@@ -800,14 +832,71 @@ hv_status_t hv_engine_simulate_dr_regs(struct hv_engine *e, uint32_t core, uint6
 
 /* ---- the stub: this engine served over the wire protocol -------------------------- */
 
-struct stub {
-    struct hv_engine *sim;
+/*
+ * Who may hold the stub, and for how long. Every accepted connection gets a
+ * slot. Until its handshake completes it is PENDING: it must finish within
+ * handshake_ms, costs no request buffers, and when max_pending are waiting
+ * the oldest is closed to make room (a peer that connects and says nothing
+ * cannot keep a newcomer out). A completed handshake makes it a SESSION;
+ * when max_sessions exist the one idle longest (not running a request) is
+ * closed (its client reconnects by itself on its next call). GONE slots were
+ * closed by the accept loop and wait for their thread to finish.
+ */
+enum slot_state { SLOT_FREE, SLOT_PENDING, SLOT_SESSION, SLOT_GONE };
+
+struct serve_slot {
+    enum slot_state state;
+    int fd;
+    bool busy;           /* a request is running */
+    uint64_t since_ms;   /* accepted / last request finished */
+    char peer[48];
 };
 
-static hv_status_t stub_handle(void *ctx, uint16_t type, const void *payload, uint32_t len, void *resp,
+struct serve_ctx {
+    struct hv_engine *e;
+    struct hv_engine_serve_opts o;
+    pthread_mutex_t lock;
+    struct serve_slot *slots;
+    unsigned nslots;
+    unsigned threads;
+};
+
+struct stub {
+    struct hv_engine *sim;
+    struct serve_ctx *srv;
+    unsigned slot;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void serve_log(struct serve_ctx *s, const char *fmt, ...)
+{
+    char line[320];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (s->o.log)
+        s->o.log(s->o.log_ctx, line);
+    else
+        fprintf(stderr, "hv_engine_serve: %s\n", line);
+}
+
+static void stub_mark(struct stub *s, bool busy)
+{
+    if (s->srv == NULL)
+        return;
+    pthread_mutex_lock(&s->srv->lock);
+    s->srv->slots[s->slot].busy = busy;
+    s->srv->slots[s->slot].since_ms = now_ms();
+    pthread_mutex_unlock(&s->srv->lock);
+}
+
+static hv_status_t stub_answer(struct stub *s, uint16_t type, const void *payload, uint32_t len, void *resp,
                                uint32_t resp_cap, uint32_t *resp_len)
 {
-    struct stub *s = ctx;
     size_t n = 0;
     hv_status_t st;
 
@@ -868,84 +957,263 @@ static hv_status_t stub_handle(void *ctx, uint16_t type, const void *payload, ui
     }
 }
 
+static hv_status_t stub_handle(void *ctx, uint16_t type, const void *payload, uint32_t len, void *resp,
+                               uint32_t resp_cap, uint32_t *resp_len)
+{
+    struct stub *s = ctx;
+    hv_status_t st;
+
+    stub_mark(s, true);
+    st = stub_answer(s, type, payload, len, resp, resp_cap, resp_len);
+    stub_mark(s, false);
+    return st;
+}
+
 struct stub_conn {
     struct stub stub;
     int fd;
-    int *active;
-    pthread_mutex_t *lock;
 };
+
+static unsigned count_state(const struct serve_ctx *s, enum slot_state state)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < s->nslots; i++)
+        n += s->slots[i].state == state;
+    return n;
+}
+
+/* Close a slot's connection from outside its thread (lock held): the
+ * thread's next poll/recv/send fails and it frees the slot. */
+static void slot_evict(struct serve_ctx *s, unsigned i)
+{
+    s->slots[i].state = SLOT_GONE;
+    (void)shutdown(s->slots[i].fd, SHUT_RDWR);
+}
+
+/* A handshake completed: make room for the session (lock held). */
+static bool admit_session(struct serve_ctx *s, unsigned self)
+{
+    unsigned i, victim = s->nslots;
+
+    if (s->slots[self].state != SLOT_PENDING)
+        return false; /* evicted while it finished */
+    if (count_state(s, SLOT_SESSION) >= s->o.max_sessions) {
+        for (i = 0; i < s->nslots; i++)
+            if (s->slots[i].state == SLOT_SESSION && !s->slots[i].busy &&
+                (victim == s->nslots || s->slots[i].since_ms < s->slots[victim].since_ms))
+                victim = i;
+        if (victim == s->nslots) {
+            serve_log(s, "%s: all %u sessions are running requests; closed", s->slots[self].peer,
+                      s->o.max_sessions);
+            return false;
+        }
+        serve_log(s, "%s: session limit (%u) reached; closing the session idle longest (%s)", s->slots[self].peer,
+                  s->o.max_sessions, s->slots[victim].peer);
+        slot_evict(s, victim);
+    }
+    s->slots[self].state = SLOT_SESSION;
+    s->slots[self].busy = false;
+    s->slots[self].since_ms = now_ms();
+    return true;
+}
 
 static void *stub_thread(void *arg)
 {
     struct stub_conn *c = arg;
+    struct serve_ctx *s = c->stub.srv;
+    unsigned i = c->stub.slot;
+    struct serve_slot *slot = &s->slots[i];
+    hv_status_t st;
+    bool admitted = false;
+    char peer[sizeof(slot->peer)];
+    int dup_fd;
 
-    /* hv_wire_serve_conn closes the socket when the peer goes. */
-    (void)hv_wire_serve_conn(c->fd, stub_handle, &c->stub, 60000);
-    pthread_mutex_lock(c->lock);
-    (*c->active)--;
-    pthread_mutex_unlock(c->lock);
+    memcpy(peer, slot->peer, sizeof(peer));
+    st = hv_wire_server_handshake(c->fd, s->o.key, s->o.handshake_ms);
+    pthread_mutex_lock(&s->lock);
+    if (hv_success(st))
+        admitted = admit_session(s, i);
+    else if (slot->state == SLOT_PENDING) {
+        enum hv_wire_reason why = hv_wire_last_reason();
+
+        /* A peer that connects and leaves without a word is not news. */
+        if (st == HV_STATUS_TIMEOUT)
+            serve_log(s, "%s: no handshake within %d ms; closed", peer, s->o.handshake_ms);
+        else if (!(st == HV_STATUS_DEVICE_CONNECTION_LOST && why == HV_WIRE_REASON_PEER_CLOSED))
+            serve_log(s, "%s: handshake failed: %s (%s): %s; closed", peer, hv_status_name(st),
+                      hv_wire_reason_name(why), hv_wire_last_error());
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (admitted) {
+        /* The session loop closes the descriptor it gets; the slot keeps
+         * the original so the accept loop can shut the socket down. */
+        dup_fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+        if (dup_fd >= 0) {
+            st = hv_wire_serve_session(dup_fd, stub_handle, &c->stub, s->o.idle_ms, s->o.request_ms);
+            if (st == HV_STATUS_TIMEOUT && hv_wire_last_reason() == HV_WIRE_REASON_TIMEOUT_MID_FRAME)
+                serve_log(s, "%s: a request did not arrive or its answer was not taken within %d ms; closed", peer,
+                          s->o.request_ms);
+            else if (st == HV_STATUS_INVALID_PACKET)
+                serve_log(s, "%s: malformed frame (%s); closed", peer, hv_wire_last_error());
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    slot->state = SLOT_FREE;
+    slot->fd = -1;
+    s->threads--;
+    pthread_mutex_unlock(&s->lock);
+    close(c->fd);
     free(c);
     return NULL;
 }
 
-#define STUB_MAX_CONNECTIONS 8
-
-hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop)
+static bool is_loopback_listener(int fd, char *where, size_t cap)
 {
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    int active = 0;
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    char ip[INET_ADDRSTRLEN] = "?";
+
+    snprintf(where, cap, "?");
+    if (getsockname(fd, (struct sockaddr *)&a, &len) < 0 || a.sin_family != AF_INET)
+        return false;
+    inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip));
+    snprintf(where, cap, "%s:%u", ip, (unsigned)ntohs(a.sin_port));
+    return (ntohl(a.sin_addr.s_addr) >> 24) == 127;
+}
+
+hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop,
+                                 const struct hv_engine_serve_opts *opts)
+{
+    struct serve_ctx s;
+    char where[64];
+    unsigned i;
 
     if (e == NULL || listen_fd < 0 || stop == NULL)
         return HV_STATUS_INVALID_PARAMETER;
+    memset(&s, 0, sizeof(s));
+    if (opts)
+        s.o = *opts;
+    s.e = e;
+    if (s.o.handshake_ms <= 0)
+        s.o.handshake_ms = 3000;
+    if (s.o.idle_ms == 0)
+        s.o.idle_ms = 60000;
+    if (s.o.request_ms <= 0)
+        s.o.request_ms = 10000;
+    if (s.o.max_sessions == 0)
+        s.o.max_sessions = 8;
+    if (s.o.max_pending == 0)
+        s.o.max_pending = 16;
+    if (s.o.max_sessions > 256 || s.o.max_pending > 256 ||
+        (s.o.key && (s.o.key->len < HV_WIRE_KEY_MIN || s.o.key->len > HV_WIRE_KEY_MAX)))
+        return HV_STATUS_INVALID_PARAMETER;
+    /* Anyone who can reach a non-loopback address could drive the target. */
+    if (!is_loopback_listener(listen_fd, where, sizeof(where)) && s.o.key == NULL) {
+        serve_log(&s, "refusing to serve on %s without a key: only loopback (127.0.0.0/8) may go without one",
+                  where);
+        return HV_STATUS_ACCESS_DENIED;
+    }
+    /* Evicted slots linger until their thread notices: room for as many. */
+    s.nslots = s.o.max_sessions + 2 * s.o.max_pending;
+    s.slots = calloc(s.nslots, sizeof(*s.slots));
+    if (s.slots == NULL)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    for (i = 0; i < s.nslots; i++)
+        s.slots[i].fd = -1;
+    pthread_mutex_init(&s.lock, NULL);
+
     /* Atomic: set by a signal handler (hvctl) or by another thread. */
     while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof(peer);
         struct stub_conn *c;
+        unsigned slot = 0, oldest;
+        char ip[INET_ADDRSTRLEN] = "?";
         pthread_t t;
         int fd;
 
         if (poll(&p, 1, 200) <= 0)
             continue;
-        fd = accept(listen_fd, NULL, NULL);
+        fd = accept4(listen_fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
-        pthread_mutex_lock(&lock);
-        /* A client and its message poller each hold a connection; more
-         * than a few at once is refused rather than served slowly. */
-        if (active >= STUB_MAX_CONNECTIONS || (c = calloc(1, sizeof(*c))) == NULL) {
-            pthread_mutex_unlock(&lock);
+        {
+            int one = 1;
+
+            /* Answers go out at once, not after the peer's delayed ACK. */
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        if (peer.sin_family == AF_INET)
+            inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
+        pthread_mutex_lock(&s.lock);
+        if (count_state(&s, SLOT_PENDING) >= s.o.max_pending) {
+            oldest = s.nslots;
+            for (i = 0; i < s.nslots; i++)
+                if (s.slots[i].state == SLOT_PENDING &&
+                    (oldest == s.nslots || s.slots[i].since_ms < s.slots[oldest].since_ms))
+                    oldest = i;
+            if (oldest < s.nslots) {
+                serve_log(&s, "%u connections without a handshake; closing the oldest (%s)", s.o.max_pending,
+                          s.slots[oldest].peer);
+                slot_evict(&s, oldest);
+            }
+        }
+        while (slot < s.nslots && s.slots[slot].state != SLOT_FREE)
+            slot++;
+        if (slot == s.nslots || (c = calloc(1, sizeof(*c))) == NULL) {
+            pthread_mutex_unlock(&s.lock);
             close(fd);
             continue;
         }
-        active++;
-        pthread_mutex_unlock(&lock);
+        s.slots[slot].state = SLOT_PENDING;
+        s.slots[slot].fd = fd;
+        s.slots[slot].busy = false;
+        s.slots[slot].since_ms = now_ms();
+        snprintf(s.slots[slot].peer, sizeof(s.slots[slot].peer), "%s:%u", ip, (unsigned)ntohs(peer.sin_port));
+        s.threads++;
         c->stub.sim = e;
+        c->stub.srv = &s;
+        c->stub.slot = slot;
         c->fd = fd;
-        c->active = &active;
-        c->lock = &lock;
         if (pthread_create(&t, NULL, stub_thread, c) != 0) {
+            s.slots[slot].state = SLOT_FREE;
+            s.slots[slot].fd = -1;
+            s.threads--;
+            pthread_mutex_unlock(&s.lock);
             close(fd);
             free(c);
-            pthread_mutex_lock(&lock);
-            active--;
-            pthread_mutex_unlock(&lock);
             continue;
         }
         pthread_detach(t);
+        pthread_mutex_unlock(&s.lock);
     }
-    /* Wait for the connections still being served. */
+    /* Close every connection, then wait for their threads. */
+    pthread_mutex_lock(&s.lock);
+    for (i = 0; i < s.nslots; i++)
+        if (s.slots[i].state != SLOT_FREE)
+            (void)shutdown(s.slots[i].fd, SHUT_RDWR);
+    pthread_mutex_unlock(&s.lock);
     for (;;) {
-        int n;
+        unsigned n;
         struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-        pthread_mutex_lock(&lock);
-        n = active;
-        pthread_mutex_unlock(&lock);
+        pthread_mutex_lock(&s.lock);
+        n = s.threads;
+        pthread_mutex_unlock(&s.lock);
         if (n == 0)
             break;
         nanosleep(&ts, NULL);
     }
+    pthread_mutex_destroy(&s.lock);
+    free(s.slots);
     return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop)
+{
+    return hv_engine_serve_with(e, listen_fd, stop, NULL);
 }
 
 hv_status_t hv_engine_script_eval(struct hv_engine *e, uint32_t core, const uint8_t *prog, uint32_t len,

@@ -19,6 +19,11 @@
 
 #include <hvcore/client/wire.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -97,6 +103,9 @@ const char *hv_wire_reason_name(enum hv_wire_reason reason)
     case HV_WIRE_REASON_NO_MEMORY: return "NO_MEMORY";
     case HV_WIRE_REASON_RESPONSE_TOO_BIG: return "RESPONSE_TOO_BIG";
     case HV_WIRE_REASON_REMOTE_ERROR: return "REMOTE_ERROR";
+    case HV_WIRE_REASON_AUTH_FAILED: return "AUTH_FAILED";
+    case HV_WIRE_REASON_KEY_FILE: return "KEY_FILE";
+    case HV_WIRE_REASON_HANDSHAKE: return "HANDSHAKE";
     }
     return "UNKNOWN_REASON";
 }
@@ -195,13 +204,14 @@ static uint32_t header_crc(const struct hv_wire_header *h)
     return hv_wire_crc32(0, raw, sizeof(raw));
 }
 
-/* A complete, checksummed header for (type, seq, payload). */
-static void make_header(uint8_t out[HV_WIRE_HEADER_SIZE], uint16_t type, uint32_t seq, const void *payload,
-                        uint32_t len)
+/* A complete, checksummed header for (type, seq, payload) in `version`
+ * (another version only to tell an old peer why it is refused). */
+static void make_header_v(uint8_t out[HV_WIRE_HEADER_SIZE], uint16_t version, uint16_t type, uint32_t seq,
+                          const void *payload, uint32_t len)
 {
     struct hv_wire_header h = {
         .magic = HV_WIRE_MAGIC,
-        .version = HV_WIRE_VERSION,
+        .version = version,
         .type = type,
         .seq = seq,
         .length = len,
@@ -209,6 +219,12 @@ static void make_header(uint8_t out[HV_WIRE_HEADER_SIZE], uint16_t type, uint32_
 
     h.checksum = hv_wire_crc32(header_crc(&h), payload, len);
     put_header(out, &h);
+}
+
+static void make_header(uint8_t out[HV_WIRE_HEADER_SIZE], uint16_t type, uint32_t seq, const void *payload,
+                        uint32_t len)
+{
+    make_header_v(out, HV_WIRE_VERSION, type, seq, payload, len);
 }
 
 static hv_status_t check_frame_args(uint16_t type, const void *payload, uint32_t len)
@@ -595,6 +611,318 @@ static hv_status_t open_connected(const struct sockaddr_in *a, int timeout_ms, i
     return HV_STATUS_SUCCESS;
 }
 
+/* ---- Keys and the handshake ------------------------------------------------ */
+
+static const char mac_label_client[] = "hvcore-wire-2 client";
+static const char mac_label_server[] = "hvcore-wire-2 server";
+
+void hv_wire_key_wipe(struct hv_wire_key *key)
+{
+    if (key)
+        OPENSSL_cleanse(key, sizeof(*key));
+}
+
+hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key)
+{
+    uint8_t buf[HV_WIRE_KEY_MAX + 64];
+    struct stat st;
+    ssize_t n;
+    size_t len;
+    int fd;
+
+    if (!path || !key)
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no key file or key");
+    memset(key, 0, sizeof(*key));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
+    /* fstat on the opened file: no window between the check and the read. */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_KEY_FILE, "key file %s is not a regular file", path);
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_KEY_FILE,
+                    "key file %s is accessible by group or others (mode %04o); refusing it: chmod 600 %s", path,
+                    (unsigned)(st.st_mode & 07777), path);
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n < 0)
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
+    len = (size_t)n;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+        len--;
+    if (len < HV_WIRE_KEY_MIN || len > HV_WIRE_KEY_MAX) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_KEY_FILE,
+                    "key file %s holds %s bytes; a key is %u to %u bytes (hvctl keygen FILE makes one)", path,
+                    len > HV_WIRE_KEY_MAX ? "too many" : "too few", HV_WIRE_KEY_MIN, HV_WIRE_KEY_MAX);
+    }
+    memcpy(key->bytes, buf, len);
+    key->len = (uint32_t)len;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    clear_reason();
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_wire_key_generate(const char *path)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t raw[32];
+    char text[2 * sizeof(raw) + 1];
+    size_t i;
+    int fd;
+    bool ok;
+
+    if (!path)
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no key file");
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes (RAND_bytes)");
+    for (i = 0; i < sizeof(raw); i++) {
+        text[2 * i] = hex[raw[i] >> 4];
+        text[2 * i + 1] = hex[raw[i] & 15];
+    }
+    text[2 * sizeof(raw)] = '\n';
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        OPENSSL_cleanse(raw, sizeof(raw));
+        OPENSSL_cleanse(text, sizeof(text));
+        return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
+    }
+    /* The umask may have taken bits away, never added any; be explicit. */
+    ok = fchmod(fd, 0600) == 0 && write(fd, text, sizeof(text)) == (ssize_t)sizeof(text);
+    ok = close(fd) == 0 && ok;
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(text, sizeof(text));
+    if (!ok) {
+        (void)unlink(path);
+        return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: cannot write it", path);
+    }
+    clear_reason();
+    return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_wire_auth_mac(const struct hv_wire_key *key, bool server, const uint8_t nc[HV_WIRE_NONCE_SIZE],
+                             const uint8_t ns[HV_WIRE_NONCE_SIZE], uint8_t out[HV_WIRE_MAC_SIZE])
+{
+    uint8_t msg[sizeof(mac_label_client) - 1 + 2 * HV_WIRE_NONCE_SIZE];
+    unsigned int n = 0;
+    size_t l = sizeof(mac_label_client) - 1;
+
+    if (!key || !nc || !ns || !out || key->len < HV_WIRE_KEY_MIN || key->len > HV_WIRE_KEY_MAX)
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no key, nonce or output");
+    /* Different labels: a server's proof can never be used as a client's. */
+    memcpy(msg, server ? mac_label_server : mac_label_client, l);
+    memcpy(msg + l, nc, HV_WIRE_NONCE_SIZE);
+    memcpy(msg + l + HV_WIRE_NONCE_SIZE, ns, HV_WIRE_NONCE_SIZE);
+    if (!HMAC(EVP_sha256(), key->bytes, (int)key->len, msg, sizeof(msg), out, &n) || n != HV_WIRE_MAC_SIZE)
+        return fail(HV_STATUS_INTERNAL_ERROR, HV_WIRE_REASON_IO_ERROR, "HMAC-SHA256 failed");
+    return HV_STATUS_SUCCESS;
+}
+
+static hv_status_t send_error(int fd, uint32_t seq, hv_status_t st, int64_t deadline)
+{
+    uint8_t b[HV_WIRE_ERROR_SIZE];
+    size_t sent;
+
+    hv_wire_put_le32(b, st);
+    return send_frame(fd, HV_WIRE_ERROR, seq, b, sizeof(b), deadline, &sent);
+}
+
+/* A peer speaking `version` (e.g. 1) gets an ERROR in its own version:
+ * UNSUPPORTED, which it can decode and print. Best effort, 28 bytes. */
+static void tell_old_peer(int fd, uint16_t version, uint32_t seq)
+{
+    uint8_t f[HV_WIRE_HEADER_SIZE + HV_WIRE_ERROR_SIZE];
+
+    hv_wire_put_le32(f + HV_WIRE_HEADER_SIZE, HV_STATUS_UNSUPPORTED);
+    make_header_v(f, version, HV_WIRE_ERROR, seq, f + HV_WIRE_HEADER_SIZE, HV_WIRE_ERROR_SIZE);
+    (void)!send(fd, f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* One handshake message from the client: header of `type` with exactly
+ * `len` payload bytes into buf. Anything else is answered and refused. */
+static hv_status_t server_recv_step(int fd, uint16_t type, uint8_t *buf, uint32_t len, int64_t deadline,
+                                    uint32_t *seq)
+{
+    struct hv_wire_header h;
+    hv_status_t st;
+
+    st = recv_header(fd, &h, deadline);
+    if (st == HV_STATUS_INVALID_PACKET && t_reason == HV_WIRE_REASON_BAD_VERSION && h.magic == HV_WIRE_MAGIC) {
+        tell_old_peer(fd, h.version, h.seq);
+        return fail(HV_STATUS_INVALID_PACKET, HV_WIRE_REASON_BAD_VERSION,
+                    "client speaks wire version %u, this server %u: it was told UNSUPPORTED (upgrade the client)",
+                    (unsigned)h.version, HV_WIRE_VERSION);
+    }
+    if (!hv_success(st))
+        return st;
+    *seq = h.seq;
+    if (h.type != type) {
+        (void)send_error(fd, h.seq, HV_STATUS_ACCESS_DENIED, deadline);
+        return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
+                    "frame type 0x%04X where the handshake's 0x%04X was due: refused", (unsigned)h.type,
+                    (unsigned)type);
+    }
+    if (h.length != len) {
+        (void)send_error(fd, h.seq, HV_STATUS_INVALID_PACKET, deadline);
+        return fail(HV_STATUS_INVALID_PACKET, HV_WIRE_REASON_HANDSHAKE, "handshake message of %u bytes, expected %u",
+                    (unsigned)h.length, (unsigned)len);
+    }
+    return recv_payload(fd, &h, buf, deadline);
+}
+
+hv_status_t hv_wire_server_handshake(int fd, const struct hv_wire_key *key, int timeout_ms)
+{
+    int64_t deadline = deadline_in(timeout_ms);
+    uint8_t hello[HV_WIRE_AUTH_HELLO_SIZE], nc[HV_WIRE_NONCE_SIZE], ns[HV_WIRE_NONCE_SIZE];
+    uint8_t proof[HV_WIRE_MAC_SIZE], want[HV_WIRE_MAC_SIZE];
+    uint32_t seq = 0, version;
+    size_t sent;
+    hv_status_t st;
+
+    if (fd < 0 || (key && (key->len < HV_WIRE_KEY_MIN || key->len > HV_WIRE_KEY_MAX)))
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no socket, or a bad key");
+    st = server_recv_step(fd, HV_WIRE_AUTH_HELLO, hello, sizeof(hello), deadline, &seq);
+    if (!hv_success(st))
+        return st;
+    version = hv_wire_get_le32(hello);
+    if (version != HV_WIRE_VERSION) {
+        (void)send_error(fd, seq, HV_STATUS_UNSUPPORTED, deadline);
+        return fail(HV_STATUS_INVALID_PACKET, HV_WIRE_REASON_BAD_VERSION,
+                    "client handshake version %u, this server %u", (unsigned)version, HV_WIRE_VERSION);
+    }
+    memcpy(nc, hello + 8, sizeof(nc));
+    if (RAND_bytes(ns, sizeof(ns)) != 1) {
+        (void)send_error(fd, seq, HV_STATUS_INSUFFICIENT_RESOURCES, deadline);
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes (RAND_bytes)");
+    }
+    hv_wire_put_le32(hello, HV_WIRE_VERSION);
+    hv_wire_put_le32(hello + 4, key ? HV_WIRE_AUTH_FLAG_KEY : 0);
+    memcpy(hello + 8, ns, sizeof(ns));
+    st = send_frame(fd, HV_WIRE_AUTH_HELLO | HV_WIRE_RESPONSE, seq, hello, sizeof(hello), deadline, &sent);
+    if (!hv_success(st) || !key)
+        return st;
+    st = server_recv_step(fd, HV_WIRE_AUTH_PROOF, proof, sizeof(proof), deadline, &seq);
+    if (!hv_success(st))
+        return st;
+    st = hv_wire_auth_mac(key, false, nc, ns, want);
+    if (!hv_success(st))
+        return st;
+    if (CRYPTO_memcmp(proof, want, sizeof(want)) != 0) {
+        (void)send_error(fd, seq, HV_STATUS_ACCESS_DENIED, deadline);
+        return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
+                    "wrong key (the client's proof does not match; refused)");
+    }
+    st = hv_wire_auth_mac(key, true, nc, ns, proof);
+    if (!hv_success(st))
+        return st;
+    st = send_frame(fd, HV_WIRE_AUTH_PROOF | HV_WIRE_RESPONSE, seq, proof, sizeof(proof), deadline, &sent);
+    if (hv_success(st))
+        clear_reason();
+    return st;
+}
+
+/* The answer to handshake step `type` sent with `seq`: exactly `len`
+ * bytes into buf, or the status of an ERROR frame, explained. */
+static hv_status_t client_recv_step(int fd, uint16_t type, uint32_t seq, uint8_t *buf, uint32_t len,
+                                    int64_t deadline)
+{
+    struct hv_wire_header h;
+    hv_status_t st;
+
+    st = recv_header(fd, &h, deadline);
+    if (st == HV_STATUS_INVALID_PACKET && t_reason == HV_WIRE_REASON_BAD_VERSION)
+        return fail(st, HV_WIRE_REASON_BAD_VERSION, "server speaks wire version %u, this client %u",
+                    (unsigned)h.version, HV_WIRE_VERSION);
+    if (st == HV_STATUS_DEVICE_CONNECTION_LOST)
+        return fail(st, t_reason,
+                    "server closed the connection during the handshake (busy, or an old server speaking wire "
+                    "version 1)");
+    if (!hv_success(st))
+        return st;
+    if (h.seq != seq)
+        return fail(HV_STATUS_INVALID_PACKET, HV_WIRE_REASON_HANDSHAKE, "handshake answer seq %u, expected %u",
+                    (unsigned)h.seq, (unsigned)seq);
+    if (h.type == HV_WIRE_ERROR && h.length == HV_WIRE_ERROR_SIZE) {
+        uint8_t b[HV_WIRE_ERROR_SIZE];
+        hv_status_t carried;
+
+        st = recv_payload(fd, &h, b, deadline);
+        if (!hv_success(st))
+            return st;
+        carried = hv_wire_get_le32(b);
+        if (carried == HV_STATUS_ACCESS_DENIED)
+            return fail(carried, HV_WIRE_REASON_AUTH_FAILED, "the server refused our key (wrong key)");
+        if (hv_success(carried))
+            carried = HV_STATUS_INVALID_PACKET;
+        return fail(carried, HV_WIRE_REASON_REMOTE_ERROR, "the server refused the handshake with status 0x%08X",
+                    (unsigned)carried);
+    }
+    if (h.type != (uint16_t)(type | HV_WIRE_RESPONSE) || h.length != len)
+        return fail(HV_STATUS_INVALID_PACKET, HV_WIRE_REASON_HANDSHAKE,
+                    "handshake answer type 0x%04X of %u bytes, expected 0x%04X of %u", (unsigned)h.type,
+                    (unsigned)h.length, (unsigned)(type | HV_WIRE_RESPONSE), (unsigned)len);
+    return recv_payload(fd, &h, buf, deadline);
+}
+
+/* The client's side; seq numbers come from *next_seq. */
+static hv_status_t client_handshake(int fd, const struct hv_wire_key *key, int timeout_ms, uint32_t *next_seq)
+{
+    int64_t deadline = deadline_in(timeout_ms);
+    uint8_t hello[HV_WIRE_AUTH_HELLO_SIZE], nc[HV_WIRE_NONCE_SIZE], ns[HV_WIRE_NONCE_SIZE];
+    uint8_t proof[HV_WIRE_MAC_SIZE], want[HV_WIRE_MAC_SIZE];
+    uint32_t seq, flags;
+    size_t sent;
+    hv_status_t st;
+
+    if (RAND_bytes(nc, sizeof(nc)) != 1)
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes (RAND_bytes)");
+    hv_wire_put_le32(hello, HV_WIRE_VERSION);
+    hv_wire_put_le32(hello + 4, key ? HV_WIRE_AUTH_FLAG_KEY : 0);
+    memcpy(hello + 8, nc, sizeof(nc));
+    seq = (*next_seq)++;
+    st = send_frame(fd, HV_WIRE_AUTH_HELLO, seq, hello, sizeof(hello), deadline, &sent);
+    if (!hv_success(st))
+        return st;
+    st = client_recv_step(fd, HV_WIRE_AUTH_HELLO, seq, hello, sizeof(hello), deadline);
+    if (!hv_success(st))
+        return st;
+    if (hv_wire_get_le32(hello) != HV_WIRE_VERSION)
+        return fail(HV_STATUS_INVALID_PACKET, HV_WIRE_REASON_BAD_VERSION, "server handshake version %u, this client %u",
+                    (unsigned)hv_wire_get_le32(hello), HV_WIRE_VERSION);
+    flags = hv_wire_get_le32(hello + 4);
+    memcpy(ns, hello + 8, sizeof(ns));
+    if (!(flags & HV_WIRE_AUTH_FLAG_KEY)) {
+        if (key)
+            return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
+                        "the server does not authenticate (started without a key) although we have one: refused");
+        return HV_STATUS_SUCCESS;
+    }
+    if (!key)
+        return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
+                    "the server requires a key: add ,key=FILE to the target or set HVCORE_KEY_FILE");
+    st = hv_wire_auth_mac(key, false, nc, ns, proof);
+    if (!hv_success(st))
+        return st;
+    seq = (*next_seq)++;
+    st = send_frame(fd, HV_WIRE_AUTH_PROOF, seq, proof, sizeof(proof), deadline, &sent);
+    if (!hv_success(st))
+        return st;
+    st = client_recv_step(fd, HV_WIRE_AUTH_PROOF, seq, proof, sizeof(proof), deadline);
+    if (!hv_success(st))
+        return st;
+    st = hv_wire_auth_mac(key, true, nc, ns, want);
+    if (!hv_success(st))
+        return st;
+    if (CRYPTO_memcmp(proof, want, sizeof(want)) != 0)
+        return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
+                    "the server did not prove it knows the key (another server, or another key file)");
+    return HV_STATUS_SUCCESS;
+}
+
 /* ---- Client connection --------------------------------------------------- */
 
 struct hv_wire_conn {
@@ -607,6 +935,8 @@ struct hv_wire_conn {
     bool in_hook;
     hv_wire_reconnect_fn hook;
     void *hook_ctx;
+    bool has_key;
+    struct hv_wire_key key;     /* has_key: the handshake proves it */
 };
 
 static void conn_drop(struct hv_wire_conn *c)
@@ -627,7 +957,29 @@ static struct hv_wire_conn *conn_new(void)
     return c;
 }
 
-hv_status_t hv_wire_connect(struct hv_wire_conn **out, const char *host, uint16_t port, int timeout_ms)
+/* A new socket to c->addr with the handshake done. A server full of
+ * unauthenticated peers may drop ours before it answers: try again. */
+static hv_status_t open_session(struct hv_wire_conn *c)
+{
+    hv_status_t st = HV_STATUS_DEVICE_CONNECTION_LOST;
+    int attempt;
+
+    for (attempt = 0; attempt < 3; attempt++) {
+        st = open_connected(&c->addr, c->connect_timeout_ms, &c->fd);
+        if (!hv_success(st))
+            return st;
+        st = client_handshake(c->fd, c->has_key ? &c->key : NULL, c->connect_timeout_ms, &c->next_seq);
+        if (hv_success(st))
+            return st;
+        conn_drop(c);
+        if (st != HV_STATUS_DEVICE_CONNECTION_LOST)
+            break;
+    }
+    return st;
+}
+
+hv_status_t hv_wire_connect_auth(struct hv_wire_conn **out, const char *host, uint16_t port, int timeout_ms,
+                                 const struct hv_wire_key *key)
 {
     struct hv_wire_conn *c;
     hv_status_t st;
@@ -637,21 +989,33 @@ hv_status_t hv_wire_connect(struct hv_wire_conn **out, const char *host, uint16_
     *out = NULL;
     if (!host)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no host");
+    if (key && (key->len < HV_WIRE_KEY_MIN || key->len > HV_WIRE_KEY_MAX))
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "key of %u bytes", (unsigned)key->len);
     c = conn_new();
     if (!c)
         return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "out of memory");
+    if (key) {
+        c->key = *key;
+        c->has_key = true;
+    }
+    c->connect_timeout_ms = timeout_ms;
     st = parse_host(host, port, &c->addr);
     if (hv_success(st))
-        st = open_connected(&c->addr, timeout_ms, &c->fd);
+        st = open_session(c);
     if (!hv_success(st)) {
+        hv_wire_key_wipe(&c->key);
         free(c);
         return st;
     }
     c->has_addr = true;
-    c->connect_timeout_ms = timeout_ms;
     *out = c;
     clear_reason();
     return HV_STATUS_SUCCESS;
+}
+
+hv_status_t hv_wire_connect(struct hv_wire_conn **out, const char *host, uint16_t port, int timeout_ms)
+{
+    return hv_wire_connect_auth(out, host, port, timeout_ms, NULL);
 }
 
 hv_status_t hv_wire_conn_from_fd(struct hv_wire_conn **out, int fd)
@@ -703,6 +1067,7 @@ void hv_wire_close(struct hv_wire_conn *conn)
     if (!conn)
         return;
     conn_drop(conn);
+    hv_wire_key_wipe(&conn->key);
     free(conn);
 }
 
@@ -732,7 +1097,7 @@ static hv_status_t conn_reconnect(struct hv_wire_conn *c)
     if (!c->has_addr)
         return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_CONNECT_FAILED,
                     "connection lost and no address to reconnect to");
-    st = open_connected(&c->addr, c->connect_timeout_ms, &c->fd);
+    st = open_session(c);
     if (!hv_success(st))
         return st;
     c->reconnects++;
@@ -1034,7 +1399,10 @@ void hv_wire_encode_hello_response(uint8_t out[HV_WIRE_HELLO_RESP_SIZE], uint32_
         memcpy(out + 8, signature, n);
 }
 
-hv_status_t hv_wire_serve_conn(int fd, hv_wire_handler_fn fn, void *ctx, int idle_timeout_ms)
+/* session false: one timeout for waiting and receiving each request
+ * (hv_wire_serve_conn); true: idle, then request_ms per request. */
+static hv_status_t serve_loop(int fd, hv_wire_handler_fn fn, void *ctx, int idle_timeout_ms, int request_ms,
+                              bool session)
 {
     uint8_t *req = NULL, *resp = NULL;
     struct hv_wire_header h;
@@ -1058,13 +1426,28 @@ hv_status_t hv_wire_serve_conn(int fd, hv_wire_handler_fn fn, void *ctx, int idl
         uint32_t len = 0, rlen = 0;
         hv_status_t hst;
 
-        st = hv_wire_recv(fd, &h, req, HV_WIRE_MAX_PAYLOAD, &len, idle_timeout_ms);
+        if (session) {
+            /* Idle between requests may be long; a request, once begun,
+             * must arrive whole within request_ms (no trickling). */
+            int w = wait_fd(fd, POLLIN, deadline_in(idle_timeout_ms));
+
+            if (w == 0) {
+                st = fail(HV_STATUS_TIMEOUT, HV_WIRE_REASON_TIMEOUT_IDLE, "no request for %d ms", idle_timeout_ms);
+                break;
+            }
+            if (w < 0) {
+                st = fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", strerror(errno));
+                break;
+            }
+        }
+        st = hv_wire_recv(fd, &h, req, HV_WIRE_MAX_PAYLOAD, &len, session ? request_ms : idle_timeout_ms);
         if (!hv_success(st)) {
             if (st == HV_STATUS_DEVICE_CONNECTION_LOST && t_reason == HV_WIRE_REASON_PEER_CLOSED)
                 st = HV_STATUS_SUCCESS; /* orderly end between requests */
             break;
         }
-        if (!hv_wire_is_request_type(h.type)) {
+        if (!hv_wire_is_request_type(h.type) ||
+            (session && (h.type == HV_WIRE_AUTH_HELLO || h.type == HV_WIRE_AUTH_PROOF))) {
             hst = HV_STATUS_INVALID_PACKET;
         } else {
             hst = fn(ctx, h.type, req, len, resp, HV_WIRE_MAX_PAYLOAD, &rlen);
@@ -1072,12 +1455,13 @@ hv_status_t hv_wire_serve_conn(int fd, hv_wire_handler_fn fn, void *ctx, int idl
                 hst = HV_STATUS_INVALID_PARAMETER;
         }
         if (hv_success(hst)) {
-            st = hv_wire_send(fd, (uint16_t)(h.type | HV_WIRE_RESPONSE), h.seq, resp, rlen, idle_timeout_ms);
+            st = hv_wire_send(fd, (uint16_t)(h.type | HV_WIRE_RESPONSE), h.seq, resp, rlen,
+                              session ? request_ms : idle_timeout_ms);
         } else {
             uint8_t b[HV_WIRE_ERROR_SIZE];
 
             hv_wire_put_le32(b, hst);
-            st = hv_wire_send(fd, HV_WIRE_ERROR, h.seq, b, sizeof(b), idle_timeout_ms);
+            st = hv_wire_send(fd, HV_WIRE_ERROR, h.seq, b, sizeof(b), session ? request_ms : idle_timeout_ms);
         }
         if (!hv_success(st))
             break;
@@ -1088,4 +1472,14 @@ hv_status_t hv_wire_serve_conn(int fd, hv_wire_handler_fn fn, void *ctx, int idl
     if (hv_success(st))
         clear_reason();
     return st;
+}
+
+hv_status_t hv_wire_serve_conn(int fd, hv_wire_handler_fn fn, void *ctx, int idle_timeout_ms)
+{
+    return serve_loop(fd, fn, ctx, idle_timeout_ms, idle_timeout_ms, false);
+}
+
+hv_status_t hv_wire_serve_session(int fd, hv_wire_handler_fn fn, void *ctx, int idle_ms, int request_ms)
+{
+    return serve_loop(fd, fn, ctx, idle_ms, request_ms, true);
 }

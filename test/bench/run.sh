@@ -79,3 +79,8 @@ awk -v none="$(callgrind_total "$tmp/sa_none.cg")" -v brk="$(callgrind_total "$t
   printf "BENCH dr_exit_no_action_instructions %.1f instr\n", none / n
   printf "BENCH break_action_overhead_instructions %.1f instr\n", (brk - none) / n }'
 cat "$tmp/sa_dq.txt"
+
+# ---- one request over loopback TCP with the key handshake (wall clock) ------
+# Kernel and scheduler time dominate, so no callgrind: a mean of 2000
+# round trips, printed only (noisy on a shared machine).
+"$build/test/bench/bench_wire_tcp" 2000

@@ -14,7 +14,9 @@
  *      returns must fit the buffer and match the header);
  *   3. through a socketpair into hv_wire_call on a wrapped fd (sequence
  *      matching, stale-frame discarding, ERROR frames);
- *   4. (mode bit 2) into hv_wire_serve_conn with an echo handler.
+ *   4. (mode bit 2) into hv_wire_serve_conn with an echo handler;
+ *   5. (selector bit 3) into hv_wire_server_handshake, with a key (bit 4:
+ *      then no byte stream may pass) or without.
  * Everything is already queued, followed by EOF, so timeouts of 0 never
  * wait. Any crash, sanitizer report or broken property is a finding.
  *
@@ -195,6 +197,22 @@ static void via_serve(const uint8_t *s, size_t n)
     close(sv[0]);
 }
 
+/* The server's handshake (selector bit 3): with a key, then without. */
+static void via_handshake(const uint8_t *s, size_t n, bool keyed)
+{
+    static const struct hv_wire_key key = { .len = 16, .bytes = "fuzz-key-0123456" };
+    hv_status_t st;
+    int sv[2];
+
+    if (feed(s, n, sv) != 0)
+        return;
+    st = hv_wire_server_handshake(sv[1], keyed ? &key : NULL, 0);
+    /* Nothing the fuzzer can make up passes the keyed proof. */
+    REQUIRE(!(keyed && hv_success(st)), "keyed handshake passed without the key");
+    close(sv[1]);
+    close(sv[0]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -220,5 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     via_call(g_stream, n, cap, (uint8_t)(mode >> 3));
     if (mode & 4)
         via_serve(g_stream, n);
+    if (sel & 8)
+        via_handshake(g_stream, n, sel & 16);
     return 0;
 }

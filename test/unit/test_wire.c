@@ -155,7 +155,7 @@ static void header_layout_is_little_endian(void **state)
     assert_int_equal(hv_wire_encode(HV_WIRE_QUERY, 0x01020304u, payload, 3, out, sizeof(out), &n), HV_STATUS_SUCCESS);
     assert_int_equal(n, 27);
     assert_memory_equal(out, "HVC1", 4);                       /* magic 0x31435648 LE */
-    assert_int_equal(out[4], 1); assert_int_equal(out[5], 0);  /* version */
+    assert_int_equal(out[4], 2); assert_int_equal(out[5], 0);  /* version */
     assert_int_equal(out[6], 4); assert_int_equal(out[7], 0);  /* type */
     assert_int_equal(out[8], 4); assert_int_equal(out[9], 3);
     assert_int_equal(out[10], 2); assert_int_equal(out[11], 1); /* seq */
@@ -242,11 +242,11 @@ static void decode_rejects_bad_headers(void **state)
 
     /* wrong version: INVALID_PACKET, but distinguishable */
     assert_int_equal(hv_wire_encode(HV_WIRE_QUERY, 1, NULL, 0, f, sizeof(f), &n), HV_STATUS_SUCCESS);
-    put16(f + 4, 2);
+    put16(f + 4, 1);
     assert_int_equal(hv_wire_decode_header(f, &h), HV_STATUS_INVALID_PACKET);
     assert_int_equal(hv_wire_last_reason(), HV_WIRE_REASON_BAD_VERSION);
-    assert_int_equal(h.version, 2);
-    assert_non_null(strstr(hv_wire_last_error(), "version 2"));
+    assert_int_equal(h.version, 1);
+    assert_non_null(strstr(hv_wire_last_error(), "version 1"));
     assert_string_equal(hv_wire_reason_name(HV_WIRE_REASON_BAD_VERSION), "BAD_VERSION");
 
     /* flags / reserved */
@@ -833,6 +833,10 @@ static void *tcp_server_thread(void *arg)
 
     if (!hv_success(hv_wire_accept(s->listen_fd, &fd, 2000)))
         return NULL;
+    if (!hv_success(hv_wire_server_handshake(fd, NULL, 2000))) {
+        close(fd);
+        return NULL;
+    }
     s->accepted++;
     if (hv_success(hv_wire_recv(fd, &h, buf, sizeof(buf), &n, 2000))) {
         if (s->half_answer) {
@@ -851,6 +855,10 @@ static void *tcp_server_thread(void *arg)
         return NULL;
     if (!hv_success(hv_wire_accept(s->listen_fd, &fd, 2000)))
         return NULL;
+    if (!hv_success(hv_wire_server_handshake(fd, NULL, 2000))) {
+        close(fd);
+        return NULL;
+    }
     s->accepted++;
     s->serve_st = hv_wire_serve_conn(fd, test_handler, &s->log2, 2000);
     return NULL;

@@ -31,6 +31,7 @@ typedef uint32_t hv_status_t;
 #define HV_STATUS_WRITE_FAILED                  0xC0000004u
 #define HV_STATUS_ACCESS_VIOLATION              0xC0000005u
 #define HV_STATUS_TIMEOUT                       0xC0000007u
+#define HV_STATUS_ACCESS_DENIED                 0xC0000022u
 #define HV_STATUS_INVALID_PARAMETER             0xC0000010u
 #define HV_STATUS_INVALID_PACKET                0xC0000031u
 #define HV_STATUS_DEVICE_CONNECTION_LOST        0xC0000308u

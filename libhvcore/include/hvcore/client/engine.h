@@ -82,8 +82,31 @@ hv_status_t hv_engine_simulate_dr(struct hv_engine *e, uint32_t core, uint64_t p
 
 /* The debuggee stub: serve this engine (typically a sim) over the wire
  * protocol on an already listening socket (hv_wire_listen) until *stop
- * becomes non-zero; each connection is served by its own thread (at most
- * 8 at once). Returns when every connection has ended. */
+ * becomes non-zero; each connection is served by its own thread. Every
+ * connection must complete the handshake (hvcore/client/wire.h) within
+ * handshake_ms before any request runs; with a key, both sides prove it.
+ * At most max_pending connections may be in their handshake (a newcomer
+ * closes the oldest) and max_sessions past it (a newcomer closes the one
+ * idle longest; its client reconnects on its next call). A session idle for
+ * idle_ms is closed; a request must arrive whole, and its answer be taken,
+ * within request_ms. Refused (ACCESS_DENIED, logged) when the socket is not
+ * bound to a loopback address and there is no key. Wrong keys, handshake
+ * timeouts, evictions are logged through opts->log (NULL: stderr). On stop
+ * every connection is closed; returns once their threads have ended. */
+struct hv_wire_key;
+struct hv_engine_serve_opts {
+    const struct hv_wire_key *key;  /* NULL: no authentication (loopback only) */
+    int handshake_ms;               /* 0: 3000 */
+    int idle_ms;                    /* 0: 60000; < 0: no idle limit */
+    int request_ms;                 /* 0: 10000 */
+    unsigned max_sessions;          /* 0: 8 (a client and its poller hold two) */
+    unsigned max_pending;           /* 0: 16 */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+};
+hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop,
+                                 const struct hv_engine_serve_opts *opts);
+/* hv_engine_serve_with(e, listen_fd, stop, NULL): no key, defaults. */
 hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop);
 
 /* Raw request in the abi.h layouts (advanced; what the stub forwards). */

@@ -11,7 +11,7 @@
  *
  *   off size field
  *    0   4   magic     0x31435648 ("HVC1" as bytes 48 56 43 31)
- *    4   2   version   HV_WIRE_VERSION (1)
+ *    4   2   version   HV_WIRE_VERSION (2)
  *    6   2   type      see below
  *    8   4   seq       chosen by the requester, echoed by the response
  *   12   4   length    payload bytes, 0 .. HV_WIRE_MAX_PAYLOAD (1 MiB)
@@ -43,6 +43,32 @@
  * INVALID_PACKET with reason HV_WIRE_REASON_BAD_VERSION (the decoded
  * header also holds the peer's version).
  *
+ * Handshake (version 2)
+ * ---------------------
+ * Every connection starts with a handshake; until it completes the server
+ * runs no request (anything else gets HV_WIRE_ERROR ACCESS_DENIED and the
+ * connection is closed). The key is a pre-shared secret (a file readable
+ * only by its owner, see hv_wire_key_load); proofs are HMAC-SHA256 (OpenSSL
+ * libcrypto) over both sides' fresh 32-byte random nonces, so both sides
+ * prove the key and a recorded handshake replayed later fails (the other
+ * side's nonce differs):
+ *
+ *   C -> S  AUTH_HELLO  u32 version 2, u32 flags (bit 0: client has a key),
+ *                       Nc[32]
+ *   S -> C  AUTH_HELLO|0x8000  u32 version 2, u32 flags (bit 0: key
+ *                       required), Ns[32]
+ *     no key on the server: done (a client that has a key refuses such a
+ *     server: it cannot prove itself). Otherwise:
+ *   C -> S  AUTH_PROOF  HMAC(K, "hvcore-wire-2 client" || Nc || Ns)
+ *   S -> C  AUTH_PROOF|0x8000  HMAC(K, "hvcore-wire-2 server" || Nc || Ns)
+ *     or HV_WIRE_ERROR ACCESS_DENIED (wrong key; the server logs it).
+ *
+ * A version-1 peer is told clearly: the server answers its first frame with
+ * a version-1 HV_WIRE_ERROR carrying UNSUPPORTED (what a version-1 client
+ * can decode), the client names the version it got (BAD_VERSION).
+ * The handshake authenticates the peers; it does not encrypt or sign the
+ * frames after it (use an SSH tunnel over networks you do not trust).
+ *
  * Timeouts (all `timeout_ms` parameters): < 0 waits forever, 0 does not
  * wait (only what can be done at once), > 0 is a deadline in
  * milliseconds for the whole operation (the whole frame, not each byte).
@@ -63,7 +89,7 @@ extern "C" {
 #endif
 
 #define HV_WIRE_MAGIC        0x31435648u  /* "HVC1" */
-#define HV_WIRE_VERSION      1u
+#define HV_WIRE_VERSION      2u       /* 2: handshake (HV_WIRE_AUTH_*) first */
 #define HV_WIRE_HEADER_SIZE  24u
 #define HV_WIRE_MAX_PAYLOAD  (1u << 20)
 #define HV_WIRE_MAX_FRAME    (HV_WIRE_HEADER_SIZE + HV_WIRE_MAX_PAYLOAD)
@@ -85,6 +111,9 @@ extern "C" {
  * struct hv_msg_record (hvcore/msg.h) records, back to back. */
 #define HV_WIRE_MSG_READ      0x0020u
 #define HV_WIRE_SIMULATE      0x0030u  /* simulator request, opaque bytes */
+/* The handshake (see above); never valid after it. */
+#define HV_WIRE_AUTH_HELLO    0x0040u
+#define HV_WIRE_AUTH_PROOF    0x0041u
 /* ERROR: u32 hv_status_t, the answer to a request that was not served. */
 #define HV_WIRE_ERROR         0xFFFFu
 
@@ -93,6 +122,12 @@ extern "C" {
 #define HV_WIRE_SIGNATURE_SIZE     16u
 #define HV_WIRE_MSG_READ_REQ_SIZE  8u
 #define HV_WIRE_ERROR_SIZE         4u
+#define HV_WIRE_NONCE_SIZE         32u
+#define HV_WIRE_MAC_SIZE           32u    /* HMAC-SHA256 */
+#define HV_WIRE_AUTH_HELLO_SIZE    (8u + HV_WIRE_NONCE_SIZE)
+#define HV_WIRE_AUTH_FLAG_KEY      1u
+#define HV_WIRE_KEY_MIN            16u    /* bytes of key material */
+#define HV_WIRE_KEY_MAX            256u
 
 /* The decoded header. hv_wire_decode_header fills every field even when it
  * returns INVALID_PACKET, so the caller can look at e.g. the version. */
@@ -133,6 +168,9 @@ enum hv_wire_reason {
     HV_WIRE_REASON_NO_MEMORY,             /* INSUFFICIENT_RESOURCES */
     HV_WIRE_REASON_RESPONSE_TOO_BIG,      /* hv_wire_call: INSUFFICIENT_RESOURCES, stream usable */
     HV_WIRE_REASON_REMOTE_ERROR,          /* hv_wire_call: the peer answered HV_WIRE_ERROR */
+    HV_WIRE_REASON_AUTH_FAILED,           /* ACCESS_DENIED: wrong / missing key, no handshake */
+    HV_WIRE_REASON_KEY_FILE,              /* a key file that is unsafe or unusable */
+    HV_WIRE_REASON_HANDSHAKE,             /* INVALID_PACKET: malformed handshake message */
 };
 
 /* Reason and a human-readable message ("frame version 2, expected 1") for
@@ -215,6 +253,41 @@ hv_status_t hv_wire_send(int fd, uint16_t type, uint32_t seq, const void *payloa
 hv_status_t hv_wire_recv(int fd, struct hv_wire_header *h, void *payload, uint32_t cap, uint32_t *len,
                          int timeout_ms);
 
+/* ---- Keys and the handshake -------------------------------------------- */
+struct hv_wire_key {
+    uint32_t len;                     /* HV_WIRE_KEY_MIN .. HV_WIRE_KEY_MAX */
+    uint8_t bytes[HV_WIRE_KEY_MAX];
+};
+
+/* Read a key file: a regular file, not accessible by group or others (mode
+ * & 077 == 0: anything else is refused with ACCESS_DENIED, reason KEY_FILE,
+ * and "chmod 600 FILE" in the message), HV_WIRE_KEY_MIN .. HV_WIRE_KEY_MAX
+ * bytes once trailing whitespace is cut (INVALID_PARAMETER otherwise; e.g.
+ * 64 hex digits from hv_wire_key_generate). READ_FAILED when it cannot be
+ * opened. The bytes are the key as they are (hex text is not decoded). */
+hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key);
+
+/* Create `path` (must not exist) with mode 0600 holding 64 hex digits from
+ * 32 random bytes (OpenSSL RAND_bytes). */
+hv_status_t hv_wire_key_generate(const char *path);
+
+/* Overwrite a key in memory. */
+void hv_wire_key_wipe(struct hv_wire_key *key);
+
+/* The handshake MAC: HMAC-SHA256(key, label || nc || ns), label "hvcore-wire-2
+ * server" when `server`, else "hvcore-wire-2 client". */
+hv_status_t hv_wire_auth_mac(const struct hv_wire_key *key, bool server, const uint8_t nc[HV_WIRE_NONCE_SIZE],
+                             const uint8_t ns[HV_WIRE_NONCE_SIZE], uint8_t out[HV_WIRE_MAC_SIZE]);
+
+/* The server's side of the handshake on a fresh connection, all of it within
+ * timeout_ms. key NULL = no authentication (loopback only: see
+ * hv_engine_serve). SUCCESS: requests may be served. ACCESS_DENIED (reason
+ * AUTH_FAILED): wrong key, or a request before the handshake (the client got
+ * HV_WIRE_ERROR ACCESS_DENIED); INVALID_PACKET (BAD_VERSION: an old client,
+ * told UNSUPPORTED in its own version; HANDSHAKE: malformed); TIMEOUT; the
+ * errors of hv_wire_recv. The caller closes fd on failure. */
+hv_status_t hv_wire_server_handshake(int fd, const struct hv_wire_key *key, int timeout_ms);
+
 /* ---- Client connection ----------------------------------------------- */
 struct hv_wire_conn; /* opaque */
 
@@ -232,9 +305,21 @@ typedef hv_status_t (*hv_wire_reconnect_fn)(struct hv_wire_conn *conn, void *ctx
  * TIMEOUT; INSUFFICIENT_RESOURCES when no socket or memory. */
 hv_status_t hv_wire_connect(struct hv_wire_conn **out, const char *host, uint16_t port, int timeout_ms);
 
+/* hv_wire_connect, then the handshake (see above) with `key` (NULL: none;
+ * the key is copied), on this and every later reconnect, within timeout_ms
+ * each. hv_wire_connect is this with key NULL. ACCESS_DENIED (reason
+ * AUTH_FAILED) when the server refused the key, wants a key we do not have,
+ * did not prove it knows ours, or does not authenticate although we have a
+ * key; INVALID_PACKET (BAD_VERSION) for a server speaking another version.
+ * A connection closed by the server during the handshake (it was full of
+ * unauthenticated peers and dropped ours) is tried twice more. */
+hv_status_t hv_wire_connect_auth(struct hv_wire_conn **out, const char *host, uint16_t port, int timeout_ms,
+                                 const struct hv_wire_key *key);
+
 /* Wrap an already connected stream socket (e.g. one end of a socketpair);
  * the connection owns fd from now on (also on failure). It has no address,
- * so it cannot reconnect: a lost connection stays lost. */
+ * so it cannot reconnect: a lost connection stays lost. No handshake is
+ * run (the frames only: tests, fuzzers, a peer already authenticated). */
 hv_status_t hv_wire_conn_from_fd(struct hv_wire_conn **out, int fd);
 
 /* Install (or clear with NULL) the reconnect hook. */
@@ -362,6 +447,13 @@ typedef hv_status_t (*hv_wire_handler_fn)(void *ctx, uint16_t type, const void *
  *   INVALID_PARAMETER       fn NULL or fd < 0.
  */
 hv_status_t hv_wire_serve_conn(int fd, hv_wire_handler_fn fn, void *ctx, int idle_timeout_ms);
+
+/* hv_wire_serve_conn after a completed handshake, with two limits: the
+ * next request may take up to idle_ms to begin (< 0: forever); once its
+ * first byte is in, the whole frame must arrive and its answer be sent
+ * within request_ms (a peer trickling bytes is cut off: TIMEOUT). AUTH_*
+ * frames get HV_WIRE_ERROR INVALID_PACKET. */
+hv_status_t hv_wire_serve_session(int fd, hv_wire_handler_fn fn, void *ctx, int idle_ms, int request_ms);
 
 #ifdef __cplusplus
 }
