@@ -1244,6 +1244,15 @@ hv_status_t hv_wire_call(struct hv_wire_conn *conn, uint16_t type, const void *r
     if (!resp && resp_cap)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no response buffer");
 
+    if (conn->fd >= 0 && conn->has_addr && !conn->in_hook) {
+        uint8_t b;
+
+        /* The server closes sessions idle too long (or evicts them): if it
+         * already has, reconnect before sending, so that even a request
+         * that is never re-sent (EVENT_ADD) goes out on a live session. */
+        if (recv(conn->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            conn_drop(conn);
+    }
     if (conn->fd < 0) {
         /* Closed by an earlier failure: nothing of this request went out. */
         if (conn->in_hook)

@@ -162,6 +162,19 @@ def main():
     p.terminate()
     p.wait(10)
 
+    # ---- the report that started it: no key, 127.0.0.1, eight idle connections ---------
+    srv, port, log = start_server("--listen", "127.0.0.1:0")
+    try:
+        idle = [connect(port) for _ in range(8)]
+        rc, out = hvctl("tcp:127.0.0.1:%d" % port, "status", timeout=20,
+                        env={k: v for k, v in os.environ.items() if k != "HVCORE_KEY_FILE"})
+        check("no-key-loopback-client-gets-in-past-8-idle-connections", rc == 0 and "4 cores" in out, out)
+        for x in idle:
+            x.close()
+    finally:
+        srv.terminate()
+        srv.wait(15)
+
     srv, port, log = start_server("--listen", "127.0.0.1:0", "--key", key)
     T = "tcp:127.0.0.1:%d" % port
     TK = T + ",key=" + key

@@ -1,5 +1,6 @@
 /* The engine on the tcp target against an in-process stub over a
  * simulated machine: requests, events, and the pollable message handle. */
+#define _POSIX_C_SOURCE 200809L
 #include "support.h"
 
 #include <hvcore/abi_exec.h>
@@ -10,6 +11,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct hv_engine *sim;
@@ -195,6 +198,40 @@ static void ring_counters_over_tcp(void **state)
     hv_engine_destroy(e);
 }
 
+/* The stub ends idle sessions (idle_ms); the client's next request, even
+ * one never re-sent (EVENT_ADD), goes out on a new session. */
+static void *serve_short_idle(void *arg)
+{
+    struct hv_engine_serve_opts o = { .idle_ms = 100, .log = NULL };
+
+    (void)arg;
+    (void)hv_engine_serve_with(sim, lfd, &stop, &o);
+    return NULL;
+}
+
+static void idle_session_closed_then_event_add_reconnects(void **state)
+{
+    struct hv_engine_event ev = { .pid = 7, .core = HV_ABI_ALL_CORES };
+    struct hv_abi_msr_result r[2];
+    struct hv_engine *e;
+    struct timespec ts = { 0, 400 * 1000 * 1000 };
+    uint32_t id = 0, n = 0;
+
+    (void)state;
+    __atomic_store_n(&stop, 0, __ATOMIC_RELAXED);
+    assert_int_equal(hv_engine_create(&sim, "sim:cores=2"), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_wire_listen("127.0.0.1", 0, &lfd), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_wire_local_port(lfd, &port), HV_STATUS_SUCCESS);
+    assert_int_equal(pthread_create(&server, NULL, serve_short_idle, NULL), 0);
+    e = client();
+    assert_int_equal(hv_engine_msr_read(e, 0, 0xC0000082u, r, 2, &n), HV_STATUS_SUCCESS);
+    nanosleep(&ts, NULL); /* the server closes the session after 100 ms idle */
+    assert_int_equal(hv_engine_event_add(e, &ev, &id), HV_STATUS_SUCCESS);
+    assert_true(id != 0);
+    hv_engine_destroy(e);
+    stop_stub(NULL);
+}
+
 static void local_target_without_the_device(void **state)
 {
     struct hv_engine *e = NULL;
@@ -213,6 +250,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pollable_message_handle, start_stub, stop_stub),
         cmocka_unit_test_setup_teardown(ring_counters_over_tcp, start_stub, stop_stub),
         cmocka_unit_test(local_target_without_the_device),
+        cmocka_unit_test(idle_session_closed_then_event_add_reconnects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

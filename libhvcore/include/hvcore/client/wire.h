@@ -364,8 +364,10 @@ bool hv_wire_type_is_retry_safe(uint16_t type);
  * the connect timeout and the retry another timeout_ms.
  *
  * Connection handling:
- *   - If the socket was closed by an earlier failure, the call first
- *     reconnects (then runs the hook), for every type: nothing was sent yet.
+ *   - If the socket was closed by an earlier failure, or the server has
+ *     closed it since the last call (an idle session ended: seen as EOF
+ *     before anything is sent), the call first reconnects (then runs the
+ *     hook), for every type: nothing was sent yet.
  *   - DEVICE_CONNECTION_LOST while sending or waiting (EPIPE, ECONNRESET,
  *     the peer closing before or in the middle of the response): the
  *     socket is closed; if the type is hv_wire_type_is_retry_safe() and
