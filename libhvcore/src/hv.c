@@ -151,9 +151,16 @@ hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct 
         if (!hv_success(st))
             goto regions_alloc_failed;
     }
+    if (hv->cfg.restart_on_sipi) {
+        st = hv_ept_build(hv);
+        if (!hv_success(st))
+            goto ept_build_failed;
+    }
     *out = hv;
     return HV_STATUS_SUCCESS;
 
+ept_build_failed:
+    i = count;
 regions_alloc_failed:
     while (i-- > 0)
         free_vcpu_regions(hv, &hv->vcpus[i]);
@@ -366,6 +373,11 @@ void hv_destroy(struct hv *hv)
         }
         free_vcpu_regions(hv, &hv->vcpus[i]);
     }
+    /* hv_stop() left every core: no EPT is in use any more. */
+    for (i = 0; i < hv->cpu_count && !(hv->vcpus[i].steps & (HV_STEP_VMXON | HV_STEP_LAUNCHED)); i++)
+        ;
+    if (i == hv->cpu_count)
+        hv_ept_free(hv);
     hv->os->free_pages(hv->os->ctx, hv->vcpus, hv->vcpus_pages);
     hv->os->free_pages(hv->os->ctx, hv, 1);
 }

@@ -157,6 +157,10 @@ struct hv_vcpu {
     /* Per-core counters of exits by basic reason (index HV_EXIT_REASON_COUNT
      * counts reasons beyond the table). Written only by this core. */
     uint64_t exit_count[HV_EXIT_REASON_COUNT + 1];
+    /* INIT left this core in wait-for-SIPI, ready to restart in real mode
+     * (cfg.restart_on_sipi); the first SIPI clears it. */
+    bool awaiting_sipi;
+    uint32_t sipi_restarts;     /* SIPIs that restarted this core */
 };
 
 #define HV_HOST_STACK_SIZE (6u * HV_PAGE_SIZE)
@@ -183,6 +187,14 @@ struct hv_config {
      * rollback of the CPUs already virtualized on real hardware.
      * UINT32_MAX (the default) = off. */
     uint32_t inject_launch_failure_cpu;
+    /* Take INIT and SIPI as a native CPU would: INIT parks the CPU in
+     * wait-for-SIPI and the SIPI restarts it in real mode at the vector,
+     * under unrestricted guest with an identity EPT that hv_create()
+     * builds (ept.c). Where the CPU cannot (no EPT, no unrestricted
+     * guest, no wait-for-SIPI state) an INIT parks the CPU and a SIPI is
+     * ignored, as with this off. For firmware whose MP code restarts APs
+     * with INIT-SIPI-SIPI (UEFI). Off by default. */
+    bool restart_on_sipi;
 };
 
 struct hv {
@@ -199,6 +211,13 @@ struct hv {
     struct hv_event_engine *events;
     /* Handler of each basic exit reason; NULL = hv_exit_unexpected. */
     hv_exit_handler_fn handlers[HV_EXIT_REASON_COUNT];
+    /* The identity EPT of cfg.restart_on_sipi (ept.c): EPTP, or 0 with
+     * the reason it was not built. */
+    uint64_t eptp;
+    void *ept;
+    size_t ept_bytes;
+    uint32_t ept_gib;          /* GiB of guest-physical space mapped */
+    const char *ept_off_reason;
 };
 
 /* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on. */
@@ -223,6 +242,16 @@ void hv_destroy(struct hv *hv);
  * VMX_BASIC_UNSUPPORTED, or SUCCESS. An unlocked FEATURE_CONTROL is fine
  * here: hv_vmx_on() locks it with VMX outside SMX enabled. */
 hv_status_t hv_vmx_caps_read(struct hv_vmx_caps *caps);
+
+/* The identity EPT for restarting CPUs at a SIPI (cfg.restart_on_sipi):
+ * built by hv_create() on the calling core (SUCCESS with hv->eptp = 0 and
+ * hv->ept_off_reason when the CPU cannot use it; INSUFFICIENT_RESOURCES
+ * when memory is short), freed by hv_destroy(). */
+hv_status_t hv_ept_build(struct hv *hv);
+void hv_ept_free(struct hv *hv);
+/* Can `vcpu` restart at a SIPI (EPT built, unrestricted guest, wait-for-
+ * SIPI, EFER.LMA stored at exits)? If not, *why says why. ROOT-SAFE. */
+bool hv_ept_sipi_ready(const struct hv *hv, const struct hv_vcpu *vcpu, const char **why);
 
 /* Adjust a control word to a capability MSR (SDM Vol. 3D, A.3):
  * *out = (wanted | required | allowed0) & allowed1. Returns UNSUPPORTED

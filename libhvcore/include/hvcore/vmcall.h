@@ -50,6 +50,13 @@ enum hv_vmcall_query {
     HV_QUERY_CPU_VIRTUALIZED = 2, /* R8 = CPU index: 1 if launched, else 0 */
     HV_QUERY_EXIT_COUNT      = 3, /* R8 = basic exit reason: exits of it on the calling CPU */
     HV_QUERY_EXIT_TOTAL      = 4, /* every exit on the calling CPU */
+    /* Any CPU's counters, e.g. of APs the OS does not run (parked by the
+     * firmware): R8 = CPU index, or (CPU index << 32) | basic reason. */
+    HV_QUERY_CPU_EXIT_TOTAL  = 5, /* R8 = CPU index: every exit on that CPU */
+    HV_QUERY_CPU_EXIT_COUNT  = 6, /* R8 = (CPU index << 32) | basic reason */
+    /* R8 = CPU index: SIPIs that restarted it (cfg.restart_on_sipi), with
+     * bit 63 set while it waits for a SIPI after an INIT. */
+    HV_QUERY_CPU_RESTARTS    = 7,
 };
 
 #define HV_VMCALL_PING_REPLY     0x6C69626876636F72ull /* "rochvbil" */

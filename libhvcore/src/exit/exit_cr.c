@@ -75,16 +75,37 @@ static enum hv_exit_action write_cr0(struct hv_exit *e, uint64_t v)
 {
     const struct hv_vmx_caps *c = &e->vcpu->caps;
     uint64_t efer = hv_vmcs_read64(HV_VMCS_GUEST_IA32_EFER);
+    uint64_t fixed0 = c->cr0_fixed0;
+    bool ug = (e->vcpu->ctls.proc2 & HV_PROC2_UNRESTRICTED_GUEST) != 0;
 
     if ((v >> 32) != 0 || ((v & CR0_NW) && !(v & CR0_CD)) ||
         ((v & HV_CR0_PG) && !(v & HV_CR0_PE)))
         return gp(e);
-    /* Leaving paging from IA-32e mode is a #GP; a blue-pill guest cannot
-     * run with PE/PG off anyway (no unrestricted guest here). */
-    if (!(v & HV_CR0_PG) && (efer & HV_EFER_LMA))
+    /* Leaving paging in 64-bit mode is a #GP; a guest leaves IA-32e mode
+     * from compatibility mode (SDM Vol. 3A, 10.8.5.4). */
+    if (!(v & HV_CR0_PG) && (efer & HV_EFER_LMA) && in_64bit_mode())
         return gp(e);
+    /* Under unrestricted guest (a CPU restarted at a SIPI) PE and PG are
+     * the guest's own; paging with EFER.LME on or off switches IA-32e
+     * mode, which the CPU would do itself (SDM Vol. 3A, 10.8.5). */
+    if (ug) {
+        uint32_t entry = hv_vmcs_read32(HV_VMCS_VM_ENTRY_CONTROLS);
+        bool lma = (v & HV_CR0_PG) && (efer & HV_EFER_LME);
+
+        fixed0 &= ~(HV_CR0_PE | HV_CR0_PG);
+        if ((v & HV_CR0_PG) && (efer & HV_EFER_LME) && !(guest_cr4() & HV_CR4_PAE))
+            return gp(e);
+        efer = lma ? (efer | HV_EFER_LMA) : (efer & ~HV_EFER_LMA);
+        entry = lma ? (entry | HV_ENTRY_CTL_IA32E_MODE_GUEST) : (entry & ~HV_ENTRY_CTL_IA32E_MODE_GUEST);
+        if (hv_vmcs_write64(HV_VMCS_GUEST_IA32_EFER, efer) != HV_STATUS_SUCCESS ||
+            hv_vmcs_write32(HV_VMCS_VM_ENTRY_CONTROLS, entry) != HV_STATUS_SUCCESS)
+            return hv_exit_unexpected(e);
+    } else if (!(v & HV_CR0_PG) && (efer & HV_EFER_LMA)) {
+        /* A blue-pill guest cannot run with PE/PG off. */
+        return gp(e);
+    }
     if (hv_vmcs_writenat(HV_VMCS_CR0_READ_SHADOW, v) != HV_STATUS_SUCCESS ||
-        hv_vmcs_writenat(HV_VMCS_GUEST_CR0, (v | c->cr0_fixed0) & c->cr0_fixed1) != HV_STATUS_SUCCESS)
+        hv_vmcs_writenat(HV_VMCS_GUEST_CR0, (v | fixed0) & c->cr0_fixed1) != HV_STATUS_SUCCESS)
         return hv_exit_unexpected(e);
     return HV_ACTION_SKIP;
 }

@@ -77,6 +77,24 @@ static hv_status_t query(const struct hv_vcpu *v, uint64_t item, uint64_t index,
             sum += v->exit_count[i];
         *value = sum;
         return HV_STATUS_SUCCESS;
+    case HV_QUERY_CPU_EXIT_TOTAL:
+        if (index >= hv->cpu_count)
+            return HV_STATUS_INVALID_PARAMETER;
+        for (i = 0; i <= HV_EXIT_REASON_COUNT; i++)
+            sum += __atomic_load_n(&hv->vcpus[index].exit_count[i], __ATOMIC_RELAXED);
+        *value = sum;
+        return HV_STATUS_SUCCESS;
+    case HV_QUERY_CPU_EXIT_COUNT:
+        if ((index >> 32) >= hv->cpu_count || (uint32_t)index > HV_EXIT_REASON_COUNT)
+            return HV_STATUS_INVALID_PARAMETER;
+        *value = __atomic_load_n(&hv->vcpus[index >> 32].exit_count[(uint32_t)index], __ATOMIC_RELAXED);
+        return HV_STATUS_SUCCESS;
+    case HV_QUERY_CPU_RESTARTS:
+        if (index >= hv->cpu_count)
+            return HV_STATUS_INVALID_PARAMETER;
+        *value = (uint64_t)__atomic_load_n(&hv->vcpus[index].sipi_restarts, __ATOMIC_RELAXED) |
+                 ((uint64_t)__atomic_load_n(&hv->vcpus[index].awaiting_sipi, __ATOMIC_RELAXED) << 63);
+        return HV_STATUS_SUCCESS;
     default:
         return HV_STATUS_INVALID_PARAMETER;
     }
