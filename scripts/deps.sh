@@ -3,6 +3,8 @@
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
 pkgs=(cmake make gcc clang libclang-rt-14-dev libcmocka-dev libzydis-dev libreadline-dev libjansson-dev libssl-dev pkg-config valgrind binutils gnu-efi python3 "$@")
+# platform/windows: the mingw-w64 cross build, the PE checks, the Wine test.
+pkgs+=(gcc-mingw-w64-x86-64 python3-pefile wine64)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

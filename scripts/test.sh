@@ -6,7 +6,8 @@
 #   4. install to a prefix and build/run examples/consumer as an outside project
 #   5. libFuzzer: the exit dispatcher, a bounded number of runs
 #   6. benchmarks (callgrind instruction counts; printed, never asserted)
-#   7. end to end: hvcore.ko on Debian's kernel in Bochs (emulated VT-x), 2 CPUs
+#   7. hvcore.sys (mingw-w64): the PE image checks and the driver under Wine
+#   8. end to end: hvcore.ko on Debian's kernel in Bochs (emulated VT-x), 2 CPUs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -31,6 +32,9 @@ cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPIL
       -DHVCORE_SANITIZE=thread -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$root/build-tsan" -j"$jobs"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" -L unit --output-on-failure -j"$jobs"
+
+section "hvcore.sys under Wine (platform/windows: loads, refuses to virtualize without VMXON, answers, unloads)"
+ctest --test-dir "$root/build" -L windows --output-on-failure
 
 section "the real x86-64 backend in an emulation harness (privileged instructions trapped and checked)"
 "$root/libhvcore/arch/x86_64/selftest/run.sh" "$root/build/arch-selftest"

@@ -18,6 +18,13 @@ static hv_status_t fail(struct hv_abi_header *h, size_t cap)
     return HV_STATUS_INVALID_PARAMETER;
 }
 
+/* The header checks every request passes first (both execute paths). */
+static bool header_ok(const struct hv_abi_header *h, size_t cap)
+{
+    return h->version == HV_ABI_VERSION && h->flags == 0 && h->reserved == 0 && h->size >= sizeof(*h) &&
+           h->size <= cap && h->size <= HV_ABI_MAX_REQUEST;
+}
+
 static void *tmp_alloc(struct hv *hv, size_t bytes, size_t *pages)
 {
     *pages = (bytes + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE;
@@ -268,8 +275,7 @@ hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t ca
         *resp_len = 0;
     if (hv == NULL || buf == NULL || resp_len == NULL || cap < sizeof(*h))
         return HV_STATUS_INVALID_PARAMETER;
-    if (h->version != HV_ABI_VERSION || h->flags != 0 || h->reserved != 0 || h->size < sizeof(*h) ||
-        h->size > cap || h->size > HV_ABI_MAX_REQUEST)
+    if (!header_ok(h, cap))
         return fail(h, cap);
     switch (request) {
     case HV_ABI_REQ_MSR:        st = do_msr(hv, b, h->size, false); break;
@@ -282,6 +288,59 @@ hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t ca
     case HV_ABI_REQ_EVENT_RINGS: st = do_event_rings(hv, b, h->size); break;
     case HV_ABI_REQ_SCRIPT_EVAL: st = do_script_eval(hv, b, h->size); break;
     default:                    st = HV_STATUS_INVALID_PARAMETER; break;
+    }
+    h->status = st;
+    *resp_len = h->size;
+    return st;
+}
+
+/* The fixed part each request kind must at least have (offline path). */
+static size_t fixed_size(uint32_t request)
+{
+    switch (request) {
+    case HV_ABI_REQ_MSR:          return sizeof(struct hv_abi_msr);
+    case HV_ABI_REQ_MSR_VALUES:   return sizeof(struct hv_abi_msr_values);
+    case HV_ABI_REQ_QUERY:        return sizeof(struct hv_abi_query);
+    case HV_ABI_REQ_EVENT_ADD:    return sizeof(struct hv_abi_event_add);
+    case HV_ABI_REQ_EVENT_ACTION: return sizeof(struct hv_abi_event_action);
+    case HV_ABI_REQ_EVENT_CTL:    return sizeof(struct hv_abi_event_ctl);
+    case HV_ABI_REQ_EVENT_LIST:   return sizeof(struct hv_abi_event_list);
+    case HV_ABI_REQ_EVENT_RINGS:  return sizeof(struct hv_abi_event_rings);
+    case HV_ABI_REQ_SCRIPT_EVAL:  return sizeof(struct hv_abi_script_eval);
+    default:                      return 0;
+    }
+}
+
+hv_status_t hv_abi_execute_offline(uint32_t cpu_count, hv_status_t reason, uint32_t request, void *buf,
+                                   size_t cap, size_t *resp_len)
+{
+    struct hv_abi_header *h = buf;
+    struct hv_abi_query *q = buf;
+    size_t need = fixed_size(request);
+    hv_status_t st = HV_STATUS_NOT_VIRTUALIZED;
+    uint32_t i, n;
+
+    if (resp_len != NULL)
+        *resp_len = 0;
+    if (buf == NULL || resp_len == NULL || cap < sizeof(*h) || hv_success(reason))
+        return HV_STATUS_INVALID_PARAMETER;
+    if (!header_ok(h, cap) || need == 0 || h->size < need)
+        return fail(h, cap);
+    if (request == HV_ABI_REQ_QUERY) {
+        if (q->cpu_capacity > HV_ABI_MAX_REQUEST / sizeof(struct hv_abi_cpu_state) ||
+            sizeof(*q) + (size_t)q->cpu_capacity * sizeof(struct hv_abi_cpu_state) > h->size)
+            return fail(h, cap);
+        q->abi_version = HV_ABI_VERSION;
+        q->cpu_count = cpu_count;
+        n = cpu_count < q->cpu_capacity ? cpu_count : q->cpu_capacity;
+        q->cpus_written = n;
+        q->allocations = 0;
+        hv_lib_zero(q->signature, sizeof(q->signature));
+        for (i = 0; i < n; i++) {
+            hv_lib_zero(&q->cpus[i], sizeof(q->cpus[i]));
+            q->cpus[i].status = reason;   /* why this CPU is not virtualized */
+        }
+        st = HV_STATUS_SUCCESS;
     }
     h->status = st;
     *resp_len = h->size;

@@ -42,6 +42,18 @@ enum hv_abi_request {
  * response (the request's header.size). */
 hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t cap, size_t *resp_len);
 
+/*
+ * The same ABI for a platform driver that is loaded but could not (or must
+ * not) virtualize, and so has no struct hv: the header is checked exactly as
+ * above, and each request must at least hold its fixed part. QUERY succeeds
+ * with cpu_count CPUs, none virtualized, each with `reason` (not SUCCESS) as
+ * its status and an empty signature; every other known request is answered
+ * NOT_VIRTUALIZED (in the header too) and nothing runs; an unknown request or
+ * a malformed one is INVALID_PARAMETER. Never touches a CPU.
+ */
+hv_status_t hv_abi_execute_offline(uint32_t cpu_count, hv_status_t reason, uint32_t request, void *buf,
+                                   size_t cap, size_t *resp_len);
+
 #ifdef __cplusplus
 }
 #endif
