@@ -75,79 +75,6 @@ static struct {
 
 #define SAY(level, ...) DbgPrintEx(DPFLTR_IHVDRIVER_ID, (level), "hvcore: " __VA_ARGS__)
 
-/* ---- can this machine be virtualized, without trying? -------------------- */
-
-struct precheck {
-    hv_status_t status;
-    uint32_t cpu;
-    uint64_t feature_control;
-    bool unlocked;
-};
-
-static hv_status_t precheck_one(uint32_t cpu, void *arg)
-{
-    struct precheck *p = arg;
-    struct hv_cpuid_regs r;
-    uint64_t fc = 0;
-    hv_status_t st = HV_STATUS_SUCCESS;
-
-    if (!hv_success(p->status))
-        return HV_STATUS_SUCCESS;
-    hv_arch_cpuid(1, 0, &r);
-    if (!(r.ecx & (1u << 5))) {                       /* SDM Vol. 3C, 24.6 */
-        st = HV_STATUS_VMX_NOT_SUPPORTED;
-    } else if (!hv_success(hv_arch_rdmsr_safe(HV_MSR_IA32_FEATURE_CONTROL, &fc))) {
-        st = HV_STATUS_VMX_NOT_SUPPORTED;
-    } else if (!(fc & HV_FEATURE_CONTROL_LOCK)) {
-        st = HV_STATUS_VMX_DISABLED_BY_FIRMWARE;
-        p->unlocked = true;
-    } else if (!(fc & HV_FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
-        st = HV_STATUS_VMX_DISABLED_BY_FIRMWARE;
-    }
-    if (!hv_success(st)) {
-        p->status = st;
-        p->cpu = cpu;
-        p->feature_control = fc;
-    }
-    return HV_STATUS_SUCCESS;
-}
-
-static hv_status_t precheck(void)
-{
-    const struct hv_os_ops *os = hvw_os_ops();
-    struct precheck p = { .status = HV_STATUS_SUCCESS, .cpu = 0, .feature_control = 0, .unlocked = false };
-    hv_status_t st;
-    void *probe;
-
-    st = os->run_on_each_cpu(os->ctx, precheck_one, &p, HV_CPU_ORDER_ASCENDING);
-    if (!hv_success(st)) {
-        SAY(DPFLTR_ERROR_LEVEL, "cannot run the VMX check on every processor\n");
-        return st;
-    }
-    if (p.status == HV_STATUS_VMX_NOT_SUPPORTED) {
-        SAY(DPFLTR_ERROR_LEVEL, "processor %lu has no VMX (CPUID.1:ECX[5] = 0)\n", (unsigned long)p.cpu);
-        return p.status;
-    }
-    if (p.unlocked) {
-        SAY(DPFLTR_ERROR_LEVEL,
-            "processor %lu: IA32_FEATURE_CONTROL = 0x%llx is unlocked; the firmware must lock it with VMX on "
-            "(hvcore.sys never writes it)\n", (unsigned long)p.cpu, (unsigned long long)p.feature_control);
-        return p.status;
-    }
-    if (!hv_success(p.status)) {
-        SAY(DPFLTR_ERROR_LEVEL, "processor %lu: VMX is disabled in firmware (IA32_FEATURE_CONTROL = 0x%llx)\n",
-            (unsigned long)p.cpu, (unsigned long long)p.feature_control);
-        return p.status;
-    }
-    probe = os->alloc_contiguous(os->ctx, HV_PAGE_SIZE);
-    if (probe == NULL) {
-        SAY(DPFLTR_ERROR_LEVEL, "no physically contiguous memory (MmAllocateContiguousMemorySpecifyCache)\n");
-        return HV_STATUS_INSUFFICIENT_RESOURCES;
-    }
-    os->free_contiguous(os->ctx, probe, HV_PAGE_SIZE);
-    return HV_STATUS_SUCCESS;
-}
-
 static void report_failure(struct hv *hv, hv_status_t st)
 {
     uint32_t vmerr = hv_status_vm_instruction_error(st);
@@ -688,7 +615,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT drv, PUNICODE_STRING reg)
     SAY(DPFLTR_INFO_LEVEL, "%lu processors; broadcasts through %s\n", (unsigned long)hvw_cpu_count(),
         hvw_os_uses_ipi() ? "KeIpiGenericCall" : "KeGenericCallDpc");
 
-    st = precheck();
+    st = hvw_vmx_check();
     if (hv_success(st))
         st = virtualize();
     d.reason = st;

@@ -26,4 +26,11 @@ long hvw_allocations(void);
 /* Whether os->notify ran since the last call (and clear it). */
 bool hvw_notify_take(void);
 
+/* vmx_check.c: whether every processor could be virtualized, decided
+ * without executing a VMX instruction or writing IA32_FEATURE_CONTROL:
+ * SUCCESS, VMX_NOT_SUPPORTED, VMX_DISABLED_BY_FIRMWARE (locked off, or
+ * unlocked: the driver never writes it) or INSUFFICIENT_RESOURCES (no
+ * contiguous memory); the reason is logged. PASSIVE_LEVEL. */
+hv_status_t hvw_vmx_check(void);
+
 #endif
