@@ -226,6 +226,42 @@ static VOID NTAPI timer_fn(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
     hvw_log_flush();
 }
 
+/*
+ * Complete the pending reads of `file` (every one when NULL) with
+ * STATUS_CANCELLED: IRP_MJ_CLEANUP (the last handle closed, maybe from
+ * another thread than the reader's) and shutdown. A read whose cancel
+ * routine already runs is left to it.
+ */
+static void cancel_reads(PFILE_OBJECT file)
+{
+    LIST_ENTRY done, *e, *next;
+    KIRQL irql;
+
+    InitializeListHead(&done);
+    KeAcquireSpinLock(&d.read_lock, &irql);
+    for (e = d.readers.Flink; e != &d.readers; e = next) {
+        PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
+
+        next = e->Flink;
+        if (file != NULL && IoGetCurrentIrpStackLocation(irp)->FileObject != file)
+            continue;
+        RemoveEntryList(e);
+        if (IoSetCancelRoutine(irp, NULL) == NULL) {
+            InitializeListHead(e);      /* its cancel routine completes it */
+            continue;
+        }
+        InsertTailList(&done, e);
+    }
+    KeReleaseSpinLock(&d.read_lock, irql);
+    while (!IsListEmpty(&done)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&done), IRP, Tail.Overlay.ListEntry);
+
+        irp->IoStatus.Status = STATUS_CANCELLED;
+        irp->IoStatus.Information = 0;
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+    }
+}
+
 static NTSTATUS do_read(PIRP irp, PIO_STACK_LOCATION sl)
 {
     uint32_t max = sl->Parameters.Read.Length / HV_MSG_RECORD_SIZE, n;
@@ -314,7 +350,9 @@ static NTSTATUS NTAPI dispatch(PDEVICE_OBJECT dev, PIRP irp)
     switch (sl->MajorFunction) {
     case IRP_MJ_CREATE:
     case IRP_MJ_CLOSE:
+        break;
     case IRP_MJ_CLEANUP:
+        cancel_reads(sl->FileObject);
         break;
     case IRP_MJ_DEVICE_CONTROL:
         status = do_ioctl(irp, sl);
@@ -327,6 +365,7 @@ static NTSTATUS NTAPI dispatch(PDEVICE_OBJECT dev, PIRP irp)
     case IRP_MJ_SHUTDOWN:
         /* Before the machine goes: no more requests, every CPU out of VMX. */
         _InterlockedExchange(&d.shutting_down, 1);
+        cancel_reads(NULL);
         ExAcquireFastMutex(&d.life_lock);
         if (d.hv != NULL) {
             ExAcquireFastMutex(&d.req_lock);
@@ -581,8 +620,12 @@ static VOID NTAPI driver_unload(PDRIVER_OBJECT drv)
     if (d.hv != NULL) {
         hv_event_clear(d.hv);
         devirtualize("unload");
-        if (!d.hv->started)
-            hv_destroy(d.hv);
+        /* DriverUnload cannot refuse, and the image (the exit handler
+         * among it) is unmapped after it returns: a CPU still in VMX root
+         * would take its next exit into freed memory. Stop here, named. */
+        if (d.hv->started)
+            KeBugCheckEx(0xE0E1DEADu, (ULONG_PTR)"hvcore: devirtualization failed at unload", 0, 0, 0);
+        hv_destroy(d.hv);
         d.hv = NULL;
     }
     SAY(DPFLTR_INFO_LEVEL, "unloaded; %ld allocations outstanding\n", hvw_allocations());
