@@ -216,8 +216,26 @@ static hv_status_t start_one(uint32_t cpu, void *arg)
         goto setup_failed;
     log_cpu_status(hv, cpu, "VMCS set up from the running state", st);
 
-    st = cpu == hv->cfg.inject_launch_failure_cpu ? HV_STATUS_VM_INSTRUCTION_ERROR(7)
-                                                   : hv_arch_vmlaunch_here();
+    v->diag_valid = false;
+    if (hv->cfg.test_corrupt != NULL && cpu == 0) {
+        st = hv_vmcs_corrupt_apply(hv->cfg.test_corrupt);
+        log_cpu_status(hv, cpu, "test hook: VMCS corrupted before VMLAUNCH", st);
+        if (!hv_success(st))
+            goto launch_failed;
+    }
+    if (cpu == hv->cfg.inject_launch_failure_cpu) {
+        st = HV_STATUS_VM_INSTRUCTION_ERROR(7);
+    } else {
+        v->launching = true;
+        st = hv_arch_vmlaunch_here();
+        v->launching = false;
+    }
+    /* Explain a refused entry while the VMCS is current (an entry-failure
+     * exit at launch was explained in root already). */
+    if (!hv_success(st) && cpu != hv->cfg.inject_launch_failure_cpu && !v->diag_valid &&
+        (st == HV_STATUS_VM_INSTRUCTION_ERROR(7) || st == HV_STATUS_VM_INSTRUCTION_ERROR(8) ||
+         st == HV_STATUS_VM_ENTRY_FAILED))
+        hv_vmcs_diagnose_vcpu(v);
     if (!hv_success(st))
         goto launch_failed;
     v->steps |= HV_STEP_LAUNCHED;

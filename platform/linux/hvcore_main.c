@@ -22,6 +22,12 @@ module_param(inject_launch_failure_cpu, int, 0400);
 MODULE_PARM_DESC(inject_launch_failure_cpu,
 		 "test hook: fail VMLAUNCH on this CPU (VM-instruction error 7) to exercise the rollback");
 
+static char *test_corrupt;
+module_param(test_corrupt, charp, 0400);
+MODULE_PARM_DESC(test_corrupt,
+		 "test hook: corrupt the VMCS of CPU 0 before VMLAUNCH with the named corruption (e.g. guest.ldtr-type) "
+		 "to compare the VM-entry diagnosis with the processor's verdict");
+
 static bool test_leak_page_per_load;
 module_param(test_leak_page_per_load, bool, 0400);
 MODULE_PARM_DESC(test_leak_page_per_load,
@@ -100,6 +106,12 @@ static void report_failure(hv_status_t st)
 		       vmerr ? hv_vm_instruction_error_text(vmerr) : "");
 	else
 		pr_err("cannot start: %s (0x%08x)\n", hv_status_name(st), st);
+	if (the_hv && hv_vmcs_diagnose_failed(the_hv)) {
+		char line[320];
+
+		hv_vmcs_diagnose_format(hv_vmcs_diagnose_failed(the_hv), line, sizeof(line));
+		pr_err("VM entry refused, first failing check: %s\n", line);
+	}
 	if (st == HV_STATUS_VMX_DISABLED_BY_FIRMWARE)
 		pr_err("VMX is disabled in firmware (IA32_FEATURE_CONTROL locked with VMX off)\n");
 	else if (st == HV_STATUS_VMX_IN_USE)
@@ -136,6 +148,8 @@ static int __init hvcore_init(void)
 	hv_config_init(&cfg);
 	if (inject_launch_failure_cpu >= 0)
 		cfg.inject_launch_failure_cpu = (uint32_t)inject_launch_failure_cpu;
+	if (test_corrupt && test_corrupt[0])
+		cfg.test_corrupt = test_corrupt;
 	err = make_host_cr3(&cfg.host_cr3);
 	if (err)
 		goto host_cr3_failed;

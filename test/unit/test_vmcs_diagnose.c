@@ -4,6 +4,9 @@
  * and the mock's VMLAUNCH (which decides with the same code) fails the way
  * the check's kind says. */
 #include "support.h"
+#include "exit_fixture.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -500,6 +503,114 @@ static void many_failures_are_bounded(void **state)
         assert_int_equal(hv_vmcs_write(fields[i], saved[i]), HV_STATUS_SUCCESS);
 }
 
+/* ---- the automatic call: hv_start with the test hook ------------------- */
+
+/* Given the test hook naming one corruption, when hv_start runs, then the
+ * launch on CPU 0 fails, the log names the check with its SDM section,
+ * hv_vmcs_diagnose_failed() returns it, and nothing is left behind. Over
+ * every corruption of the table the Linux module offers. */
+static void every_test_corruption_is_diagnosed_at_start(void **state)
+{
+    uint32_t i, n = hv_vmcs_corrupt_count();
+
+    (void)state;
+    assert_true(n >= 30);
+    for (i = 0; i < n; i++) {
+        const char *name = hv_vmcs_corrupt_name(i);
+        const struct hv_vmcs_finding *f;
+        struct hv_config cfg;
+        struct hv *hv = NULL;
+        char want[160];
+        hv_status_t st;
+        int id = hv_vmcs_diagnose_lookup(name);
+
+        if (id < 0)
+            fail_msg("corruption %s names no check", name);
+        assert_int_equal(support_setup_machine(2, HV_MOCK_PROFILE_HASWELL), 0);
+        hv_config_init(&cfg);
+        cfg.test_corrupt = name;
+        assert_int_equal(hv_create(&hv, hv_mock_os(), &cfg), HV_STATUS_SUCCESS);
+        st = hv_start(hv);
+        switch (hv_vmcs_diagnose_kind((uint32_t)id)) {
+        case HV_DIAG_CONTROL: assert_int_equal(st, HV_STATUS_VM_INSTRUCTION_ERROR(7)); break;
+        case HV_DIAG_HOST: assert_int_equal(st, HV_STATUS_VM_INSTRUCTION_ERROR(8)); break;
+        default: assert_int_equal(st, HV_STATUS_VM_ENTRY_FAILED); break;
+        }
+        assert_int_equal(hv->failed_cpu, 0);
+        f = hv_vmcs_diagnose_failed(hv);
+        assert_non_null(f);
+        if (!hv_vmcs_diagnose_has(&hv->vcpus[0].diag, (uint32_t)id))
+            fail_msg("%s: the diagnosis at start did not name it (first: %s)", name,
+                     hv_vmcs_diagnose_name(f->check));
+        snprintf(want, sizeof(want), "cpu 0: VM-entry check failed: SDM %s %s: ",
+                 hv_vmcs_diagnose_section((uint32_t)id), name);
+        if (!hv_mock_os_log_contains(want))
+            fail_msg("%s: log lacks \"%s\"", name, want);
+        assert_false(hv_mock_cpu(0)->vmx_operation);
+        assert_false(hv_mock_cpu(1)->vmx_operation);
+        hv_destroy(hv);
+        assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
+        hv_mock_fini();
+    }
+    print_message("    %u corruptions diagnosed through hv_start\n", n);
+}
+
+static void unknown_corruption_is_refused_cleanly(void **state)
+{
+    struct hv_config cfg;
+    struct hv *hv = NULL;
+
+    (void)state;
+    assert_int_equal(support_setup_machine(1, HV_MOCK_PROFILE_HASWELL), 0);
+    hv_config_init(&cfg);
+    cfg.test_corrupt = "no.such-corruption";
+    assert_int_equal(hv_create(&hv, hv_mock_os(), &cfg), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_start(hv), HV_STATUS_NOT_FOUND);
+    assert_null(hv_vmcs_diagnose_failed(hv));
+    assert_int_equal(hv_mock_cpu(0)->op_calls[HV_MOCK_OP_VMLAUNCH], 0);
+    hv_destroy(hv);
+    assert_int_equal(hv_mock_os_outstanding_allocs(), 0);
+    hv_mock_fini();
+}
+
+/* An entry-failure exit while VMLAUNCH is in progress (real hardware: the
+ * exit arrives at HOST_RIP) hands the CPU back to the launcher with
+ * VM_ENTRY_FAILED and the OS state captured at setup; after launch it stays
+ * fatal. Both explain the failure first. */
+static void entry_failure_exit_at_launch_returns_to_the_launcher(void **state)
+{
+    struct hv_vcpu *v = &fx_hv->vcpus[1];
+    uint64_t cr3 = v->resume.cr3;
+
+    (void)state;
+    assert_int_equal(hv_vmcs_write(HV_VMCS_GUEST_LDTR_AR_BYTES, 0x83), HV_STATUS_SUCCESS);
+    v->launching = true;
+    v->resume.cr3 = 0x1234000;      /* what setup captured; the exit must not re-read it */
+    assert_int_equal(fx_exit(HV_EXIT_REASON_ENTRY_FAILURE | HV_EXIT_ENTRY_FAIL_GUEST_STATE, 0, 0),
+                     HV_ACTION_DEVIRTUALIZE);
+    v->launching = false;
+    assert_int_equal(v->gprs.r[HV_GPR_RAX], HV_STATUS_VM_ENTRY_FAILED);
+    assert_int_equal(v->resume.cr3, 0x1234000);
+    assert_true(v->diag_valid);
+    assert_true(hv_vmcs_diagnose_has(&v->diag, HV_DIAG_GUEST_LDTR_TYPE));
+    assert_true(hv_mock_os_log_contains("cpu 1: VM-entry check failed: SDM 27.3.1.2 guest.ldtr-type"));
+    assert_false(hv_mock_cpu(1)->vmx_operation);
+    (void)cr3;
+}
+
+static void entry_failure_exit_after_launch_is_fatal_and_explained(void **state)
+{
+    struct hv_vcpu *v = &fx_hv->vcpus[1];
+
+    (void)state;
+    assert_int_equal(hv_vmcs_write(HV_VMCS_GUEST_TR_SELECTOR, fx_field(HV_VMCS_GUEST_TR_SELECTOR) | 4), HV_STATUS_SUCCESS);
+    assert_int_equal(fx_exit(HV_EXIT_REASON_ENTRY_FAILURE | HV_EXIT_ENTRY_FAIL_GUEST_STATE, 0, 0), HV_ACTION_FATAL);
+    assert_true(hv_vmcs_diagnose_has(&v->diag, HV_DIAG_GUEST_TR_TI));
+    assert_true(hv_mock_os_log_contains("cpu 1: VM-entry check failed: SDM 27.3.1.2 guest.tr-ti"));
+    assert_int_equal(hv_vmcs_write(HV_VMCS_GUEST_TR_SELECTOR, fx_field(HV_VMCS_GUEST_TR_SELECTOR) & ~4ull),
+                     HV_STATUS_SUCCESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,5 +621,13 @@ int main(void)
         cmocka_unit_test(many_failures_are_bounded),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest start_tests[] = {
+        cmocka_unit_test(every_test_corruption_is_diagnosed_at_start),
+        cmocka_unit_test(unknown_corruption_is_refused_cleanly),
+        cmocka_unit_test_setup_teardown(entry_failure_exit_at_launch_returns_to_the_launcher, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(entry_failure_exit_after_launch_is_fatal_and_explained, fx_setup, fx_teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+
+    return failed + cmocka_run_group_tests(start_tests, NULL, NULL);
 }

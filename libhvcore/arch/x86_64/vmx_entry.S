@@ -148,6 +148,11 @@ HV_FUNC_BEGIN(hv_arch_vmlaunch_here)
     movl    $HV_ASM_VMCS_GUEST_RIP, %eax
     vmwrite %rdx, %rax                  /* VMCS[GUEST_RIP] = continuation */
     jbe     .Llaunch_failed
+    /* RAX is the status the guest side returns (the continuation leaves it
+     * alone): SUCCESS on entry, or HV_STATUS_VM_ENTRY_FAILED that the core
+     * puts in the saved RAX when the entry ends in an entry-failure exit and
+     * it hands the CPU back here (exit/exit_misc.c). MOV keeps the flags. */
+    movl    $0, %eax
     vmlaunch
     /* Fall-through: VMfail; RFLAGS still hold its CF/ZF. */
 .Llaunch_failed:
@@ -169,8 +174,7 @@ HV_FUNC_BEGIN(hv_arch_vmlaunch_here)
     /* VM entry succeeded: we are the guest, RSP = the value written above,
      * every other register as it was at VMLAUNCH. */
 .Lguest_continues:
-    HV_ENDBR
-    xorl    %eax, %eax                  /* HV_STATUS_SUCCESS */
+    HV_ENDBR                            /* EAX = status, see above */
 .Llaunch_out:
 #if defined(_WIN64)
     popq    %rdi

@@ -19,6 +19,7 @@
 #include "os.h"
 #include "status.h"
 #include "vmx.h"
+#include "vmcs_diagnose.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -153,6 +154,14 @@ struct hv_vcpu {
     uint64_t root_tlb_gen;
     struct hv_guest_resume resume;
     char dump[HV_DUMP_SIZE];    /* last fatal state dump (text) */
+    /* VMLAUNCH is in progress on this core: an entry-failure exit now
+     * returns VM_ENTRY_FAILED to the launcher instead of stopping. */
+    bool launching;
+    /* Why the last VM entry on this core failed (vmcs_diagnose.h), valid
+     * once diag_valid; filled when VMLAUNCH/VMRESUME fails or an
+     * entry-failure exit arrives, while the VMCS is still current. */
+    bool diag_valid;
+    struct hv_vmcs_diag diag;
 
     /* Per-core counters of exits by basic reason (index HV_EXIT_REASON_COUNT
      * counts reasons beyond the table). Written only by this core. */
@@ -195,6 +204,11 @@ struct hv_config {
      * ignored, as with this off. For firmware whose MP code restarts APs
      * with INIT-SIPI-SIPI (UEFI). Off by default. */
     bool restart_on_sipi;
+    /* Test hook: before VMLAUNCH on CPU 0, corrupt the VMCS as the named
+     * corruption of hv_vmcs_corrupt_apply() says (vmcs_diagnose.h), so a
+     * test can compare the diagnosis with what the processor (or Bochs)
+     * reports. NULL (the default) = off. */
+    const char *test_corrupt;
 };
 
 struct hv {

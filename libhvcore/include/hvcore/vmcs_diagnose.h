@@ -305,6 +305,24 @@ size_t hv_vmcs_diagnose_format(const struct hv_vmcs_finding *f, char *buf, size_
 /* Log every finding of `d` (ERROR level), prefixed by "cpu N: ". */
 void hv_vmcs_diagnose_log(struct hv_vcpu *vcpu, const struct hv_vmcs_diag *d);
 
+/* Diagnose the current VMCS of this core into vcpu->diag (diag_valid)
+ * and log it. Called by the core when VMLAUNCH/VMRESUME fails and when an
+ * entry-failure exit arrives. ROOT-SAFE. */
+void hv_vmcs_diagnose_vcpu(struct hv_vcpu *vcpu);
+/* The first finding on the core that stopped hv_start(), or NULL (no
+ * failed core, or its failure was not a refused VM entry). */
+struct hv;
+const struct hv_vmcs_finding *hv_vmcs_diagnose_failed(const struct hv *hv);
+
+/* ---- test hook (vmx/vmcs_corrupt.c) ------------------------------------
+ * Named corruptions of the current VMCS, one per line of a table, each
+ * meant to trip the VM-entry check of the same name. Used by the Linux
+ * module's test_corrupt= parameter (hv_config.test_corrupt) to compare
+ * this diagnosis with an independent one (Bochs's own log). */
+hv_status_t hv_vmcs_corrupt_apply(const char *name);   /* NOT_FOUND for an unknown name */
+uint32_t hv_vmcs_corrupt_count(void);
+const char *hv_vmcs_corrupt_name(uint32_t index);     /* NULL past the end */
+
 #ifdef __cplusplus
 }
 #endif

@@ -294,6 +294,8 @@ void hv_exit_vmresume_failed(struct hv_vcpu *vcpu, hv_status_t status)
     hv_sb_init(&sb, what, sizeof(what));
     hv_sb_str(&sb, "VMRESUME failed: ");
     hv_sb_status(&sb, status);
+    if (status == HV_STATUS_VM_INSTRUCTION_ERROR(7) || status == HV_STATUS_VM_INSTRUCTION_ERROR(8))
+        hv_vmcs_diagnose_vcpu(vcpu);
     write_dump(vcpu, what, hv_vmcs_read32(HV_VMCS_VM_EXIT_REASON), exit_dump_fields,
                sizeof(exit_dump_fields) / sizeof(exit_dump_fields[0]));
     stop_machine(vcpu);

@@ -287,6 +287,22 @@ enum hv_exit_action hv_exit_sipi(struct hv_exit *e)
 
 enum hv_exit_action hv_exit_entry_failure(struct hv_exit *e)
 {
+    struct hv_vcpu *v = e->vcpu;
+
+    /* Explain it while the VMCS is current (SDM Vol. 3C, 27.8: the exit
+     * reason says only "invalid guest state" or "MSR loading"). */
+    hv_vmcs_diagnose_vcpu(v);
+    if (v->launching) {
+        /* The guest never ran: give the CPU back to the launcher, which
+         * sees VM_ENTRY_FAILED and unwinds like a refused VMLAUNCH. The
+         * OS state comes from setup (vmcs_setup.c), not from the guest
+         * fields the entry just refused; RIP/RSP are the launch stub's. */
+        v->resume.rip = hv_vmcs_readnat(HV_VMCS_GUEST_RIP);
+        v->resume.rsp = hv_vmcs_readnat(HV_VMCS_GUEST_RSP);
+        e->gprs->r[HV_GPR_RAX] = HV_STATUS_VM_ENTRY_FAILED;
+        hv_vmx_off(v);
+        return HV_ACTION_DEVIRTUALIZE;
+    }
     (void)hv_exit_unexpected(e);
     return HV_ACTION_FATAL;
 }

@@ -278,7 +278,7 @@ CHECK(vpid_zero)
 static bool ept_on(const struct dctx *c) { return (c->proc2 & HV_PROC2_ENABLE_EPT) != 0; }
 CHECK(eptp_memtype)
 {
-    uint64_t e = F(c, HV_VMCS_EPT_POINTER), cap = c->env->caps->ept_vpid;
+    uint64_t e = ept_on(c) ? F(c, HV_VMCS_EPT_POINTER) : 0, cap = c->env->caps->ept_vpid;
     uint32_t t = (uint32_t)(e & 7u);
 
     if (!ept_on(c) || (t == 0 && (cap & EPT_CAP_UC)) || (t == 6 && (cap & EPT_CAP_WB)))
@@ -289,7 +289,7 @@ CHECK(eptp_memtype)
 }
 CHECK(eptp_walk)
 {
-    uint64_t e = F(c, HV_VMCS_EPT_POINTER), cap = c->env->caps->ept_vpid;
+    uint64_t e = ept_on(c) ? F(c, HV_VMCS_EPT_POINTER) : 0, cap = c->env->caps->ept_vpid;
     uint32_t w = (uint32_t)((e >> 3) & 7u);
 
     if (!ept_on(c) || (w == 3 && (cap & EPT_CAP_WALK4)) || (w == 4 && (cap & EPT_CAP_WALK5)))
@@ -300,7 +300,7 @@ CHECK(eptp_walk)
 }
 CHECK(eptp_ad)
 {
-    uint64_t e = F(c, HV_VMCS_EPT_POINTER), cap = c->env->caps->ept_vpid;
+    uint64_t e = ept_on(c) ? F(c, HV_VMCS_EPT_POINTER) : 0, cap = c->env->caps->ept_vpid;
 
     if (!ept_on(c) || !(e & (1ull << 6)) || (cap & EPT_CAP_AD))
         return false;
@@ -310,7 +310,7 @@ CHECK(eptp_ad)
 }
 CHECK(eptp_reserved)
 {
-    uint64_t e = F(c, HV_VMCS_EPT_POINTER);
+    uint64_t e = ept_on(c) ? F(c, HV_VMCS_EPT_POINTER) : 0;
 
     /* Bit 7 is "supervisor shadow stack" (reserved without CET). */
     if (!ept_on(c) || ((e & 0xF00ull) == 0 && !beyond_width(c, e)))
@@ -471,13 +471,15 @@ CHECK(intr_error_code)
 }
 CHECK(intr_instr_len)
 {
-    uint64_t len = F(c, HV_VMCS_VM_ENTRY_INSTRUCTION_LEN);
+    uint64_t len;
     /* IA32_VMX_MISC[30]: a length of 0 is allowed (SDM Vol. 3D, A.6). */
     bool zero_ok = (c->env->caps->misc & (1ull << 30)) != 0;
 
     if (!c->inject || !(c->itype == HV_INTR_TYPE_SW_INTERRUPT || c->itype == HV_INTR_TYPE_PRIV_SW_EXCEPTION ||
-                        c->itype == HV_INTR_TYPE_SW_EXCEPTION) ||
-        (len >= 1 && len <= 15) || (len == 0 && zero_ok))
+                        c->itype == HV_INTR_TYPE_SW_EXCEPTION))
+        return false;
+    len = F(c, HV_VMCS_VM_ENTRY_INSTRUCTION_LEN);
+    if ((len >= 1 && len <= 15) || (len == 0 && zero_ok))
         return false;
     rec(f, HV_VMCS_VM_ENTRY_INSTRUCTION_LEN, len);
     recf(c, f, HV_VMCS_VM_ENTRY_INTR_INFO);
@@ -573,7 +575,7 @@ CHECK(host_efer_reserved)
 }
 CHECK(host_efer_lma_lme)
 {
-    uint64_t e = F(c, HV_VMCS_HOST_IA32_EFER);
+    uint64_t e = (c->exit & HV_EXIT_CTL_LOAD_EFER) ? F(c, HV_VMCS_HOST_IA32_EFER) : 0;
 
     if (!(c->exit & HV_EXIT_CTL_LOAD_EFER) ||
         (!(e & HV_EFER_LMA) == !c->host64 && !(e & HV_EFER_LME) == !c->host64))
@@ -808,7 +810,7 @@ CHECK(guest_efer_lma)
 }
 CHECK(guest_efer_lme)
 {
-    uint64_t e = F(c, HV_VMCS_GUEST_IA32_EFER);
+    uint64_t e = (c->entry & HV_ENTRY_CTL_LOAD_EFER) ? F(c, HV_VMCS_GUEST_IA32_EFER) : 0;
 
     if (!(c->entry & HV_ENTRY_CTL_LOAD_EFER) || !(c->cr0 & HV_CR0_PG) || !(e & HV_EFER_LMA) == !(e & HV_EFER_LME))
         return false;
@@ -1386,12 +1388,15 @@ CHECK(guest_pdpte)
 
 static bool msrload(struct dctx *c, struct hv_vmcs_finding *f, uint32_t rule)
 {
-    uint64_t n = F(c, HV_VMCS_VM_ENTRY_MSR_LOAD_COUNT), a = F(c, HV_VMCS_VM_ENTRY_MSR_LOAD_ADDR);
+    uint64_t n = F(c, HV_VMCS_VM_ENTRY_MSR_LOAD_COUNT), a;
     uint64_t e[2];
     uint32_t i, idx;
     bool bad;
 
-    if (n == 0 || c->env->read_phys == NULL || (a & 15u) || beyond_width(c, a + n * 16u - 1u))
+    if (n == 0)
+        return false;
+    a = F(c, HV_VMCS_VM_ENTRY_MSR_LOAD_ADDR);
+    if (c->env->read_phys == NULL || (a & 15u) || beyond_width(c, a + n * 16u - 1u))
         return false;
     for (i = 0; i < n && i < MSRLOAD_MAX; i++) {
         if (!hv_success(c->env->read_phys(c->env->ctx, a + (uint64_t)i * 16u, e, 16))) {
@@ -1856,4 +1861,27 @@ void hv_vmcs_diagnose_log(struct hv_vcpu *vcpu, const struct hv_vmcs_diag *d)
         hv_sb_str(&sb, ": VM-entry diagnosis found no failing check");
         hv_lib_log(vcpu->hv->os, HV_LOG_ERROR, line);
     }
+}
+
+void hv_vmcs_diagnose_vcpu(struct hv_vcpu *vcpu)
+{
+    struct hv_vmcs_diag_env env;
+
+    if (vcpu == NULL)
+        return;
+    hv_vmcs_diagnose_env(vcpu, &env);
+    if (!hv_success(hv_vmcs_diagnose(&env, &vcpu->diag)))
+        return;
+    vcpu->diag_valid = true;
+    hv_vmcs_diagnose_log(vcpu, &vcpu->diag);
+}
+
+const struct hv_vmcs_finding *hv_vmcs_diagnose_failed(const struct hv *hv)
+{
+    const struct hv_vcpu *v;
+
+    if (hv == NULL || hv->failed_cpu >= hv->cpu_count)
+        return NULL;
+    v = &hv->vcpus[hv->failed_cpu];
+    return v->diag_valid && v->diag.count > 0 ? &v->diag.findings[0] : NULL;
 }

@@ -368,6 +368,39 @@ static void write_controls(struct writer *w, struct hv_vcpu *vcpu)
     VMW(w, nat, HV_VMCS_CR4_READ_SHADOW, vcpu->cr4_before & ~HV_CR4_VMXE);
 }
 
+/* The OS's state as captured, for giving the CPU back when VMLAUNCH ends
+ * in an entry-failure exit (vcpu->launching, exit/exit_misc.c): the VMCS's
+ * guest fields cannot be trusted then, it is what the entry refused. RIP
+ * and RSP are filled in from the launch stub's own fields at that time. */
+static void remember_launch_state(struct hv_vcpu *vcpu, const struct captured *cap,
+                                  const struct hv_guest_entry *entry)
+{
+    struct hv_guest_resume *r = &vcpu->resume;
+
+    hv_lib_zero(r, sizeof(*r));
+    r->rflags = entry->rflags | HV_RFLAGS_FIXED;
+    r->cr0 = cap->cr0;
+    r->cr3 = cap->cr3;
+    r->cr4 = cap->cr4 & ~HV_CR4_VMXE;
+    r->dr7 = cap->dr7;
+    r->debugctl = cap->debugctl;
+    r->fs_base = cap->fs_base;
+    r->gs_base = cap->gs_base;
+    r->gdtr_base = cap->gdtr.base;
+    r->gdtr_limit = cap->gdtr.limit;
+    r->idtr_base = cap->idtr.base;
+    r->idtr_limit = cap->idtr.limit;
+    r->tr_selector = cap->seg[HV_SEG_TR].sel;
+    r->ldtr_selector = cap->seg[HV_SEG_LDTR].sel;
+    r->sysenter_cs = (uint32_t)cap->sysenter_cs;
+    r->sysenter_esp = cap->sysenter_esp;
+    r->sysenter_eip = cap->sysenter_eip;
+    r->restore_pat = true;
+    r->pat = cap->pat;
+    r->restore_efer = true;
+    r->efer = cap->efer;
+}
+
 hv_status_t hv_vmcs_setup(struct hv_vcpu *vcpu, const struct hv_guest_entry *entry)
 {
     struct captured cap;
@@ -405,6 +438,7 @@ hv_status_t hv_vmcs_setup(struct hv_vcpu *vcpu, const struct hv_guest_entry *ent
         hv_lib_log(vcpu->hv->os, HV_LOG_ERROR, buf);
         return w.st;
     }
+    remember_launch_state(vcpu, &cap, entry);
     /* The guest reads and writes its own virtual FEATURE_CONTROL. */
     st = hv_msr_bitmap_set(vcpu, HV_MSR_IA32_FEATURE_CONTROL, true, true);
     if (!hv_success(st))
