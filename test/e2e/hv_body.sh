@@ -27,6 +27,8 @@ echo "HV-E2E: guest kernel $(uname -r), $(grep -c '^processor' /proc/cpuinfo) CP
 # The kernel's msr driver (for guest-side RDMSR checks) is loaded before the
 # leak window opens: hvleak then leaves its code out of "module code".
 insmod /hv/msr.ko 2>/dev/null || true
+# Benchmark, native half (hvbench.c): the same operations before any load.
+/hv/hvbench native /tmp/bench.native || echo "HV-BENCH: the native half failed"
 
 # ---- leak window: from before the first load to after the last unload ----------
 # Every allocation the module's code makes through the kernel's allocation
@@ -76,6 +78,9 @@ if [ -x /hv/hvctl ]; then
     want events-list 'enabled  !dr pid any      core 0' "$(hv events)"
     want events-clear 'no events' "$(hv events c all; hv events)"
 fi
+
+# ---- benchmarks: exit costs, !dr throughput, MSR broadcast (BENCH lines) ---------
+/hv/hvbench virt /tmp/bench.native || echo "HV-BENCH: the virtualized half failed"
 
 # ---- CPU hotplug is refused while loaded ----------------------------------------
 if [ -w /sys/devices/system/cpu/cpu1/online ]; then
