@@ -16,7 +16,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
-CPUS=2 TIMEOUT=240 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL= LEAK_HOOK=0
+CPUS=2 TIMEOUT=360 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL= LEAK_HOOK=0
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
