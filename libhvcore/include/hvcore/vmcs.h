@@ -12,6 +12,7 @@
 #ifndef HVCORE_VMCS_H
 #define HVCORE_VMCS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "status.h"
 #include "vmx.h"
@@ -263,6 +264,35 @@ hv_status_t hv_vmcs_backend_write(uint32_t field, enum hv_vmcs_width width, uint
 #define HV_VMCS_WIDTH_CHECK(field, w) \
     ((void)sizeof(char[1 - 2 * (HV_VMCS_FIELD_WIDTH(field) != (w))]))
 
+/*
+ * HV_VMCS_INLINE_VMX=1 (set by a build for real hardware only, e.g.
+ * platform/linux/Kbuild): the fixed-field accessors below execute VMREAD/
+ * VMWRITE in place instead of calling the backend, a call and its status
+ * decoding less per access (issue 17: ~10 instructions each, 6 accesses
+ * per CPUID exit). Same results: a failed VMREAD leaves its destination
+ * alone (SDM Vol. 3C, 31.3, VMREAD: VMfail), so 0 is returned as the
+ * backend does; a failed VMWRITE is executed again by the backend, which
+ * fails the same way and decodes the status. Builds against the mock never
+ * set it.
+ */
+#if defined(HV_VMCS_INLINE_VMX) && HV_VMCS_INLINE_VMX
+static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
+{
+    uint64_t v = 0;
+
+    (void)w;
+    __asm__ volatile("vmread %[f], %[v]" : [v] "+r"(v) : [f] "r"((uint64_t)field) : "cc", "memory");
+    return v;
+}
+
+static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
+{
+    bool fail;
+
+    __asm__ volatile("vmwrite %[v], %[f]" : "=@ccbe"(fail) : [v] "r"(value), [f] "r"((uint64_t)field) : "memory");
+    return fail ? hv_vmcs_backend_write(field, w, value) : HV_STATUS_SUCCESS;
+}
+#else
 static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
 {
     uint64_t v = 0;
@@ -272,15 +302,21 @@ static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
     return v;
 }
 
+static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
+{
+    return hv_vmcs_backend_write(field, w, value);
+}
+#endif
+
 #define hv_vmcs_read16(f)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W16),  (uint16_t)hv_vmcs_read_as_((f), HV_VMCS_W16))
 #define hv_vmcs_read32(f)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W32),  (uint32_t)hv_vmcs_read_as_((f), HV_VMCS_W32))
 #define hv_vmcs_read64(f)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W64),  hv_vmcs_read_as_((f), HV_VMCS_W64))
 #define hv_vmcs_readnat(f) (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_WNAT), hv_vmcs_read_as_((f), HV_VMCS_WNAT))
 
-#define hv_vmcs_write16(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W16),  hv_vmcs_backend_write((f), HV_VMCS_W16, (uint16_t)(v)))
-#define hv_vmcs_write32(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W32),  hv_vmcs_backend_write((f), HV_VMCS_W32, (uint32_t)(v)))
-#define hv_vmcs_write64(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W64),  hv_vmcs_backend_write((f), HV_VMCS_W64, (uint64_t)(v)))
-#define hv_vmcs_writenat(f, v) (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_WNAT), hv_vmcs_backend_write((f), HV_VMCS_WNAT, (uint64_t)(v)))
+#define hv_vmcs_write16(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W16),  hv_vmcs_write_as_((f), HV_VMCS_W16, (uint16_t)(v)))
+#define hv_vmcs_write32(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W32),  hv_vmcs_write_as_((f), HV_VMCS_W32, (uint32_t)(v)))
+#define hv_vmcs_write64(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W64),  hv_vmcs_write_as_((f), HV_VMCS_W64, (uint64_t)(v)))
+#define hv_vmcs_writenat(f, v) (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_WNAT), hv_vmcs_write_as_((f), HV_VMCS_WNAT, (uint64_t)(v)))
 
 /* Run-time-width access for a field chosen at run time (dumps, tables). */
 static inline hv_status_t hv_vmcs_read(uint32_t field, uint64_t *value)
