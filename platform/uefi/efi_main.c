@@ -19,9 +19,13 @@
  *                                     loader, an OS kernel's EFI stub) with
  *                                     ARGS as its LoadOptions
  *
- * At ExitBootServices the APs are devirtualized and handed back to the
- * firmware, which parks them with INIT-SIPI-SIPI (ap_loop.c says why a
- * virtualized CPU cannot take that); the BSP stays virtualized under the OS.
+ * At ExitBootServices the APs go back to the firmware, which parks them
+ * with INIT-SIPI-SIPI. Where the CPU has unrestricted guest and EPT, they
+ * stay virtualized: the core takes the INIT and the SIPI as VM exits and
+ * restarts the AP in real mode at the SIPI vector (cfg.restart_on_sipi,
+ * exit_misc.c), so the firmware's parking code runs as a guest. Where it
+ * has not, the APs are devirtualized first (the log says why); the BSP
+ * stays virtualized under the OS either way.
  */
 #include <efi.h>
 #include <efilib.h>
@@ -44,11 +48,14 @@ static EFI_HANDLE self;
 static EFI_GUID hvcore_guid = HVCORE_PROTOCOL_GUID;
 static EFI_GUID loaded_image_guid = EFI_LOADED_IMAGE_PROTOCOL_GUID;
 static HVCORE_PROTOCOL proto;
+/* --keep-aps: restart APs at the firmware's SIPI instead of devirtualizing
+ * them at ExitBootServices (see on_exit_boot_services). */
+static bool keep_aps;
 
 /* ---- log lines with numbers ------------------------------------------------- */
 
 struct line {
-    char buf[200];
+    char buf[240];
     size_t n;
 };
 
@@ -156,17 +163,38 @@ static hv_status_t devirtualize_this_cpu(uint32_t cpu, void *arg)
     return hv_stop_this_cpu(arg);
 }
 
+/* Can every AP stay virtualized through the firmware's INIT-SIPI-SIPI?
+ * If not, *why says why (the first AP that cannot). */
+static bool aps_restartable(const char **why)
+{
+    uint32_t i;
+
+    *why = NULL;
+    for (i = 0; i < HV->cpu_count; i++) {
+        if (i != U.bsp && !hv_ept_sipi_ready(HV, &HV->vcpus[i], why))
+            return false;
+    }
+    return true;
+}
+
 /*
  * TPL_NOTIFY: before MP Services' own ExitBootServices callback
  * (TPL_CALLBACK), which wakes every AP with INIT-SIPI-SIPI to park it in
- * reserved memory and waits for each one: a virtualized AP would take the
- * INIT as a VM exit and never check in, and the boot would hang. So the
- * APs leave VMX here, in their service loop, and return to MP Services.
- * Nothing of root calls a boot service after this point.
+ * reserved memory and waits for each one to check in. The APs leave their
+ * service loop here and return to MP Services. With unrestricted guest
+ * they stay virtualized: the INIT and the SIPI are VM exits that the core
+ * turns into what the CPU would have done, and the AP runs the firmware's
+ * start-up and parking code as a guest. Without it a virtualized AP would
+ * stay parked at the INIT and never check in (the boot would hang), so
+ * the APs leave VMX first. Nothing of root calls a boot service after
+ * this point.
  */
 static VOID EFIAPI on_exit_boot_services(EFI_EVENT ev, VOID *ctx)
 {
-    uint32_t i, stopped = 0;
+    uint32_t i, handled = 0;
+    const char *why = NULL;
+    bool stay = aps_restartable(&why);
+    struct line l = { .n = 0 };
 
     (void)ev;
     (void)ctx;
@@ -175,19 +203,22 @@ static VOID EFIAPI on_exit_boot_services(EFI_EVENT ev, VOID *ctx)
     for (i = U.cpu_count; i-- > 0;) {
         if (i == U.bsp)
             continue;
-        if (hv_success(hvu_ap_call(&U, i, devirtualize_this_cpu, HV)))
-            stopped++;
+        if (stay || hv_success(hvu_ap_call(&U, i, devirtualize_this_cpu, HV)))
+            handled++;
     }
     hvu_ap_release_all(&U, true);
-    {
-        struct line l = { .n = 0 };
-
-        add(&l, "ExitBootServices: ");
-        add_num(&l, stopped, 10);
-        add(&l, " AP(s) devirtualized and handed back to the firmware (it parks them with INIT-SIPI-SIPI); "
-                "the BSP stays virtualized under the OS");
-        hvu_log(NULL, l.buf);
+    add(&l, "ExitBootServices: ");
+    add_num(&l, handled, 10);
+    if (stay) {
+        add(&l, " AP(s) handed back to the firmware still virtualized (it parks them with INIT-SIPI-SIPI, "
+                "taken as VM exits: unrestricted guest + EPT); the BSP stays virtualized under the OS");
+    } else {
+        add(&l, " AP(s) devirtualized and handed back to the firmware (it parks them with INIT-SIPI-SIPI; "
+                "no restart at SIPI: ");
+        add(&l, why != NULL ? why : "?");
+        add(&l, "); the BSP stays virtualized under the OS");
     }
+    hvu_log(NULL, l.buf);
 }
 
 /* ---- bring-up and teardown --------------------------------------------------------- */
@@ -248,6 +279,8 @@ static EFI_STATUS bring_up(void)
     hv_config_init(&cfg);
     cfg.host_cr3 = H.cr3;
     cfg.own_host_idt = true;
+    /* The firmware restarts APs with INIT-SIPI-SIPI (at ExitBootServices). */
+    cfg.restart_on_sipi = keep_aps;
     hst = hv_create(&HV, hvu_os_ops(&U), &cfg);
     if (!hv_success(hst))
         goto create_failed;
@@ -269,6 +302,21 @@ static EFI_STATUS bring_up(void)
     add_num(&l, U.pages_allocated, 10);
     add(&l, " pages of EfiRuntimeServicesData");
     hvu_log(NULL, l.buf);
+    {
+        const char *why = NULL;
+
+        l.n = 0;
+        if (aps_restartable(&why)) {
+            add(&l, "APs restart at SIPI (unrestricted guest, identity EPT of ");
+            add_num(&l, HV->ept_gib, 10);
+            add(&l, " GiB): they stay virtualized through ExitBootServices");
+        } else {
+            add(&l, "APs will be devirtualized at ExitBootServices (no restart at SIPI: ");
+            add(&l, why != NULL ? why : "?");
+            add(&l, keep_aps ? ")" : "; --keep-aps enables it)");
+        }
+        hvu_log(NULL, l.buf);
+    }
     return EFI_SUCCESS;
 
 event_failed:
@@ -345,8 +393,8 @@ static bool is_space(CHAR16 c)
     return c == L' ' || c == L'\t';
 }
 
-/* LoadOptions: "[hvcore.efi] [NEXT [ARGS...]]" (the shell passes our own
- * name first, LoadImage callers usually do not). */
+/* LoadOptions: "[hvcore.efi] [--keep-aps] [NEXT [ARGS...]]" (the shell
+ * passes our own name first, LoadImage callers usually do not). */
 static CHAR16 *next_stage(EFI_LOADED_IMAGE *li, CHAR16 **args)
 {
     CHAR16 *s = li->LoadOptions, *tok, *end;
@@ -377,6 +425,15 @@ static CHAR16 *next_stage(EFI_LOADED_IMAGE *li, CHAR16 **args)
             while (s < end && !is_space(*s))
                 s++;
         }
+    }
+    /* Options before the next stage. */
+    while (s > tok && (UINTN)(s - tok) == 10 && StrnCmp(tok, L"--keep-aps", 10) == 0) {
+        keep_aps = true;
+        while (s < end && is_space(*s))
+            s++;
+        tok = s;
+        while (s < end && !is_space(*s))
+            s++;
     }
     if (s == tok)
         return NULL;

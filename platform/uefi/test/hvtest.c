@@ -9,6 +9,12 @@
  *   novtx               no VT-x (QEMU/TCG): hvcore must refuse, firmware fine
  *   linux OPTIONS...    start hvcore.efi with OPTIONS (a next stage: the
  *                       kernel's EFI stub) and never come back
+ * Run from the UEFI Shell with an argument instead (\startup.nsh of the
+ * shell run: `load hvcore.efi`, `dh -p LoadedImage >a dh.txt`, ...):
+ *   hvtest.efi shell-loaded    every CPU virtualized; finds hvcore.efi's
+ *                              handle in \dh.txt and writes \unl.nsh
+ *                              ("unload -n HANDLE"); returns to the shell
+ *   hvtest.efi shell-unloaded  every CPU devirtualized; HVTEST-END, power off
  */
 #include <efi.h>
 #include <efilib.h>
@@ -440,6 +446,161 @@ static void novtx_run(void)
     CHECK(firmware_alive(), L"firmware alive (Stall, AllocatePool, MP Services on all %d cpus)", ncpu);
 }
 
+/* ---- the UEFI Shell's load / unload ------------------------------------------- */
+
+static UINTN read_file(const CHAR16 *name, CHAR8 *buf, UINTN cap)
+{
+    EFI_FILE_HANDLE root = LibOpenRoot(self_li->DeviceHandle), f;
+    UINTN n = cap - 1;
+
+    buf[0] = 0;
+    if (root == NULL)
+        return 0;
+    if (EFI_ERROR(root->Open(root, &f, (CHAR16 *)name, EFI_FILE_MODE_READ, 0))) {
+        root->Close(root);
+        return 0;
+    }
+    if (EFI_ERROR(f->Read(f, &n, buf)))
+        n = 0;
+    buf[n] = 0;
+    f->Close(f);
+    root->Close(root);
+    return n;
+}
+
+static bool write_file(const CHAR16 *name, const CHAR8 *text)
+{
+    EFI_FILE_HANDLE root = LibOpenRoot(self_li->DeviceHandle), f;
+    UINTN n = strlena(text);
+    EFI_STATUS st;
+
+    if (root == NULL)
+        return false;
+    if (!EFI_ERROR(root->Open(root, &f, (CHAR16 *)name, EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE, 0)))
+        f->Delete(f); /* the old one: Delete closes it */
+    st = root->Open(root, &f, (CHAR16 *)name, EFI_FILE_MODE_READ | EFI_FILE_MODE_WRITE | EFI_FILE_MODE_CREATE, 0);
+    if (!EFI_ERROR(st)) {
+        st = f->Write(f, &n, (VOID *)text);
+        f->Close(f);
+    }
+    root->Close(root);
+    return !EFI_ERROR(st);
+}
+
+static CHAR8 lower(CHAR8 c)
+{
+    return c >= 'A' && c <= 'Z' ? (CHAR8)(c + 32) : c;
+}
+
+/* The shell's handle number of hvcore.efi's image in `dh -p LoadedImage`
+ * output: the line naming hvcore.efi starts with "<hex>: ". The file may
+ * be ASCII (>a) or UCS-2 (>): NULs are skipped. */
+static bool hvcore_handle_in_dh(const CHAR8 *raw, UINTN n, CHAR8 *hex, UINTN cap)
+{
+    static CHAR8 line[512];
+    UINTN i, len = 0, j, k;
+
+    for (i = 0; i <= n; i++) {
+        CHAR8 c = i < n ? raw[i] : '\n';
+
+        if (c == 0 || c == '\r')
+            continue;
+        if (c != '\n') {
+            if (len + 1 < sizeof(line))
+                line[len++] = c;
+            continue;
+        }
+        line[len] = 0;
+        for (j = 0; j + 6 <= len; j++) {
+            if (lower(line[j]) == 'h' && lower(line[j + 1]) == 'v' && lower(line[j + 2]) == 'c' &&
+                lower(line[j + 3]) == 'o' && lower(line[j + 4]) == 'r' && lower(line[j + 5]) == 'e')
+                break;
+        }
+        if (j + 6 <= len) {
+            for (j = 0; j < len && line[j] == ' '; j++)
+                ;
+            for (k = 0; j < len && k + 1 < cap && ((line[j] >= '0' && line[j] <= '9') ||
+                                                   (lower(line[j]) >= 'a' && lower(line[j]) <= 'f'));
+                 j++)
+                hex[k++] = line[j];
+            hex[k] = 0;
+            if (k > 0 && j < len && line[j] == ':')
+                return true;
+        }
+        len = 0;
+    }
+    return false;
+}
+
+static void shell_loaded(void)
+{
+    static CHAR8 dh[16384];
+    static CHAR8 script[64];
+    CHAR8 hex[20];
+    UINTN n, i, virt = 0, count = 0, sig = signature_count();
+    HVCORE_PROTOCOL *hp = NULL;
+
+    CHECK(!EFI_ERROR(BS->LocateProtocol(&hv_guid, NULL, (void **)&hp)) && hp != NULL,
+          L"shell: `load hvcore.efi` left the hvcore protocol installed");
+    CHECK(sig == ncpu, L"shell: CPUID 0x40000000 signature \"libhvcore\" on %d of %d processors", sig, ncpu);
+    vmcall(HV_VMCALL_QUERY, HV_QUERY_CPU_COUNT, 0, &count);
+    for (i = 0; i < count; i++) {
+        UINT64 v = 0;
+
+        vmcall(HV_VMCALL_QUERY, HV_QUERY_CPU_VIRTUALIZED, i, &v);
+        virt += v == 1;
+    }
+    CHECK(count == ncpu && virt == ncpu, L"shell: VMCALL QUERY: %d of %d processors virtualized", virt, ncpu);
+    n = read_file(L"\\dh.txt", dh, sizeof(dh));
+    if (!hvcore_handle_in_dh(dh, n, hex, sizeof(hex))) {
+        FAIL(L"shell: no hvcore.efi line in `dh -p LoadedImage` (%d bytes in \\dh.txt)", n);
+        return;
+    }
+    for (i = 0; "unload -n "[i] != 0; i++)
+        script[i] = (CHAR8)"unload -n "[i];
+    for (n = 0; hex[n] != 0; n++)
+        script[i++] = hex[n];
+    script[i++] = '\r';
+    script[i++] = '\n';
+    script[i] = 0;
+    CHECK(write_file(L"\\unl.nsh", script), L"shell: hvcore.efi is handle %a in `dh`: wrote \\unl.nsh (\"unload -n %a\")",
+          hex, hex);
+}
+
+static void shell_unloaded(void)
+{
+    UINTN sig = signature_count();
+    HVCORE_PROTOCOL *hp = NULL;
+
+    CHECK(EFI_ERROR(BS->LocateProtocol(&hv_guid, NULL, (void **)&hp)),
+          L"shell: after `unload`: the hvcore protocol is gone");
+    CHECK(sig == 0, L"shell: after `unload`: signature on %d processors (devirtualized)", sig);
+    CHECK(firmware_alive(), L"shell: firmware alive after `unload` (Stall, AllocatePool, MP Services on all %d cpus)",
+          ncpu);
+}
+
+/* The argument the shell passed ("hvtest.efi shell-loaded"), ASCII. */
+static void shell_argument(CHAR8 *out, UINTN cap)
+{
+    CHAR16 *s = self_li->LoadOptions;
+    UINTN n = self_li->LoadOptionsSize / sizeof(CHAR16), i = 0, k = 0;
+
+    out[0] = 0;
+    if (s == NULL)
+        return;
+    while (i < n && s[i] != 0 && s[i] != L' ')
+        i++; /* our own name */
+    while (i < n && s[i] == L' ')
+        i++;
+    while (i < n && s[i] != 0 && s[i] != L' ' && k + 1 < cap)
+        out[k++] = (CHAR8)s[i++];
+    out[k] = 0;
+    /* Only ours: a boot option's LoadOptions may be binary (OVMF gives
+     * auto-created boot options a GUID there). */
+    if (k < 6 || out[0] != 's' || out[1] != 'h' || out[2] != 'e' || out[3] != 'l' || out[4] != 'l' || out[5] != '-')
+        out[0] = 0;
+}
+
 /* ---- config -------------------------------------------------------------------- */
 
 static UINTN read_config(CHAR8 *buf, UINTN cap)
@@ -479,7 +640,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     InitializeLib(image, systab);
     self = image;
     BS->HandleProtocol(image, &LoadedImageProtocol, (void **)&self_li);
-    read_config(cfg, sizeof(cfg));
+    shell_argument(cfg, sizeof(cfg));
+    if (cfg[0] == 0)
+        read_config(cfg, sizeof(cfg));
     Print(L"HVTEST start: mode \"%a\"\r\n", cfg);
     if (EFI_ERROR(BS->LocateProtocol(&mp_guid, NULL, (void **)&mp)) ||
         EFI_ERROR(mp->GetNumberOfProcessors(mp, &ncpu, &enabled)) || EFI_ERROR(mp->WhoAmI(mp, &bsp))) {
@@ -489,7 +652,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     }
     Print(L"HVTEST processors: %d (BSP %d)\r\n", ncpu, bsp);
     /* Not for Linux: its EFI stub would call through our hooks. */
-    if (!starts(cfg, "linux"))
+    /* Not for the shell runs either: hvtest.efi returns to the shell and is
+     * unloaded, its hooks must not stay behind. */
+    if (!starts(cfg, "linux") && !starts(cfg, "shell-loaded") && !starts(cfg, "shell-unloaded"))
         hook_page_calls();
     if (mp != NULL && ncpu <= MAX_CPUS) {
         if (starts(cfg, "vtx")) {
@@ -504,6 +669,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
             vtx_run(cycles);
         } else if (starts(cfg, "novtx")) {
             novtx_run();
+        } else if (starts(cfg, "shell-loaded")) {
+            shell_loaded();
+            Print(L"HVTEST shell-loaded done, failures=%d\r\n", failures);
+            return EFI_SUCCESS; /* back to the shell: unl.nsh follows */
+        } else if (starts(cfg, "shell-unloaded")) {
+            shell_unloaded();
         } else if (starts(cfg, "linux")) {
             EFI_HANDLE h;
             EFI_STATUS st;

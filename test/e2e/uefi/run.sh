@@ -3,12 +3,19 @@
 # the serial log:
 #   run.sh --mode vtx   [--cpus N]   Bochs + OVMF, VT-x: load, every CPU
 #                                    virtualized, exits, MSRs, unload, cycles
+#   run.sh --mode shell [--cpus N]   Bochs + OVMF, VT-x, the UEFI Shell (built
+#                                    into Debian's OVMF.fd): startup.nsh runs
+#                                    `load hvcore.efi`, hvtest.efi checks every
+#                                    CPU, `unload -n HANDLE` devirtualizes
 #   run.sh --mode novtx [--cpus N]   QEMU + OVMF (TCG, no VT-x): a clean refusal
 #   run.sh --mode linux [--cpus N]   Bochs + OVMF: hvcore.efi starts Debian's
 #                                    kernel (EFI stub) + an initramfs on top
 # Options: --efi-dir DIR (hvcore.efi, hvtest.efi; default: build them there),
 # --workdir DIR, --timeout SECONDS, --lock-wait SECONDS, --cycles N,
-# --hvctl PATH (linux: also run hvctl in the guest through hvcore_vmcall.ko).
+# --hvctl PATH (linux: also run hvctl in the guest through hvcore_vmcall.ko),
+# --keep-aps (linux: hvcore.efi --keep-aps, APs restarted at the firmware's
+# SIPI instead of devirtualized at ExitBootServices; hangs on Bochs 2.7,
+# whose INIT stays pending after VM-exit(INIT): see README.md).
 # One emulator at a time on this machine: the harness's lock
 # ($E2E_CACHE/bochs.lock) is held around every Bochs or QEMU run.
 set -euo pipefail
@@ -16,7 +23,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 . "$HERE/../lib.sh"
 
-MODE=vtx CPUS=2 WORKDIR= EFIDIR= TIMEOUT= LOCK_WAIT=1800 CYCLES=10 HVCTL=
+MODE=vtx CPUS=2 WORKDIR= EFIDIR= TIMEOUT= LOCK_WAIT=1800 CYCLES=10 HVCTL= KEEP_APS=
 while (($#)); do
     case $1 in
     --mode) MODE=${2:?}; shift 2 ;;
@@ -27,14 +34,16 @@ while (($#)); do
     --lock-wait) LOCK_WAIT=${2:?}; shift 2 ;;
     --cycles) CYCLES=${2:?}; shift 2 ;;
     --hvctl) HVCTL=${2:?}; shift 2 ;;
+    --keep-aps) KEEP_APS=--keep-aps; shift ;;
     *) e2e_die "unknown argument '$1'" ;;
     esac
 done
 case $MODE in
 vtx) : "${TIMEOUT:=600}" ;;
+shell) : "${TIMEOUT:=600}" ;;
 novtx) : "${TIMEOUT:=120}" ;;
 linux) : "${TIMEOUT:=900}" ;;
-*) e2e_die "--mode must be vtx, novtx or linux" ;;
+*) e2e_die "--mode must be vtx, shell, novtx or linux" ;;
 esac
 [[ $CPUS =~ ^[1-8]$ ]] || e2e_die "--cpus must be 1..8"
 WORKDIR=${WORKDIR:-$ROOT/build-uefi/e2e-uefi-$MODE-$CPUS}
@@ -73,6 +82,17 @@ cp "$EFIDIR/hvcore.efi" "$STAGE/hvcore.efi"
 SIZE_BLOCKS=64 # x 516096 bytes (16 heads * 63 sectors * 512) = 32 MiB
 case $MODE in
 vtx) echo "vtx cycles=$CYCLES" >"$STAGE/hvtest.cfg" ;;
+shell)
+    # No \EFI\BOOT\BOOTX64.EFI: OVMF's boot manager falls through to its
+    # built-in UEFI Shell, which runs \startup.nsh after its countdown. The
+    # shell numbers handles itself: `dh` tells hvtest.efi hvcore.efi's, and
+    # hvtest.efi writes the `unload` line (\unl.nsh) the script then runs.
+    rm -f "$STAGE/BOOTX64.EFI"
+    cp "$EFIDIR/hvtest.efi" "$STAGE/hvtest.efi"
+    printf '%s\r\n' '@echo -off' 'echo HVTEST-SHELL startup.nsh: load hvcore.efi' 'fs0:' 'load hvcore.efi' \
+        'dh -p LoadedImage >a dh.txt' 'hvtest.efi shell-loaded' 'echo HVTEST-SHELL unl.nsh:' 'type unl.nsh' \
+        'unl.nsh' 'hvtest.efi shell-unloaded' >"$STAGE/startup.nsh"
+    ;;
 novtx) echo "novtx" >"$STAGE/hvtest.cfg" ;;
 linux)
     KVER=$(e2e_kver)
@@ -80,7 +100,7 @@ linux)
     "$HERE/initramfs.sh" "$KVER" "$WORKDIR/initrd" "$STAGE/initrd.gz" "$HVCTL" >&2
     # The kernel line of DESIGN.md 7; reboot=t + reboot -f ends the run
     # (poweroff hangs under OVMF on Bochs).
-    echo "linux \\vmlinuz initrd=\\initrd.gz console=ttyS0,115200 quiet cryptomgr.notests mitigations=off rodata=off idle=halt panic=-1 reboot=t" \
+    echo "linux ${KEEP_APS:+$KEEP_APS }\\vmlinuz initrd=\\initrd.gz console=ttyS0,115200 quiet cryptomgr.notests mitigations=off rodata=off idle=halt panic=-1 reboot=t" \
         >"$STAGE/hvtest.cfg"
     SIZE_BLOCKS=256
     ;;
@@ -90,7 +110,7 @@ dd if=/dev/zero of="$IMG" bs=516096 count=$SIZE_BLOCKS status=none
 mkfs.vfat -F 16 -n HVCORE "$IMG" >/dev/null
 export MTOOLS_SKIP_CHECK=1
 mmd -i "$IMG" ::/EFI ::/EFI/BOOT
-mcopy -i "$IMG" "$STAGE/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+[[ -f $STAGE/BOOTX64.EFI ]] && mcopy -i "$IMG" "$STAGE/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 for f in "$STAGE"/*; do
     [[ $(basename "$f") == BOOTX64.EFI ]] || mcopy -i "$IMG" "$f" "::/$(basename "$f")"
 done
@@ -193,6 +213,23 @@ if [[ $MODE == linux ]]; then
     need '^UEFI-LINUX hvuefi: CPUID 0x40000000 signature "libhvcore"' "the CPUID signature seen in Linux"
     need '^UEFI-LINUX hvuefi: VMCALL ping answered' "the VMCALL ping from kernel mode"
     need '^UEFI-LINUX hvuefi: MSR broadcast through VMCALL: ok' "the MSR broadcast through VMCALL"
+    # Every CPU as the hypervisor sees it, asked from Linux (VMCALL QUERY
+    # of each CPU): the BSP virtualized with moving counters; the APs,
+    # parked by the firmware at ExitBootServices (INIT-SIPI-SIPI), still
+    # virtualized with --keep-aps, else devirtualized before it.
+    if [[ -n $KEEP_APS ]]; then
+        need "^hvcore: ExitBootServices: $((CPUS - 1)) AP\\(s\\) handed back to the firmware still virtualized" \
+            "the APs staying virtualized at ExitBootServices"
+        need "^UEFI-LINUX hvuefi: $CPUS of $CPUS hypervisor CPUs virtualized after the OS booted" \
+            "every CPU virtualized, seen from Linux"
+    else
+        need "^hvcore: ExitBootServices: $((CPUS - 1)) AP\\(s\\) devirtualized and handed back to the firmware" \
+            "the APs devirtualized at ExitBootServices"
+        need "^UEFI-LINUX hvuefi: 1 of $CPUS hypervisor CPUs virtualized after the OS booted" \
+            "the BSP virtualized, the APs not, seen from Linux"
+    fi
+    need '^UEFI-LINUX hvuefi: hypervisor cpu 0: virtualized 1, [0-9]+ exits \(\+[1-9][0-9]* in 1 s\)' \
+        "the BSP's exit counters moving, seen from Linux"
     need '^UEFI-LINUX hvcore_vmcall.ko loaded' "hvcore_vmcall.ko (/dev/hvcore over VMCALL)"
     if [[ -n $HVCTL ]]; then
         need '^UEFI-LINUX hvctl status: .*target local, 1 cores' "hvctl status through /dev/hvcore"
@@ -209,7 +246,16 @@ else
     END=$(grep -a -m1 '^HVTEST-END rc=' "$S" || true)
     [[ $END == 'HVTEST-END rc=0'* ]] || FAIL="${FAIL:+$FAIL; }no 'HVTEST-END rc=0' (got '${END}')"
     grep -a -q '^HVTEST FAIL' "$S" && FAIL="${FAIL:+$FAIL; }HVTEST FAIL lines"
-    if [[ $MODE == vtx ]]; then
+    if [[ $MODE == shell ]]; then
+        need '^HVTEST-SHELL startup.nsh' "the UEFI Shell running startup.nsh"
+        need "^hvcore: all $CPUS processor\\(s\\) virtualized" "hvcore: all $CPUS processor(s) virtualized"
+        need "^HVTEST ok: shell: CPUID 0x40000000 signature \"libhvcore\" on $CPUS of $CPUS processors" \
+            "the signature on every processor after \`load\`"
+        need "^HVTEST ok: shell: VMCALL QUERY: $CPUS of $CPUS processors virtualized" "every processor virtualized"
+        need '^HVTEST ok: shell: hvcore.efi is handle [0-9A-Fa-f]+ in `dh`' "hvcore.efi's handle from \`dh\`"
+        need '^hvcore: unloaded: every processor devirtualized' "the unload line"
+        need '^HVTEST ok: shell: after `unload`: signature on 0 processors' "every processor devirtualized after \`unload\`"
+    elif [[ $MODE == vtx ]]; then
         need "^hvcore: all $CPUS processor\\(s\\) virtualized" "hvcore: all $CPUS processor(s) virtualized"
         need '^hvcore: unloaded: every processor devirtualized' "the unload line"
         need "signature \"libhvcore\" on $CPUS of $CPUS processors" "the signature on every processor"
@@ -221,13 +267,17 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 echo "---- serial log: hvcore and test lines ----"
 # Every test line; hvcore's own lines of the first load (and any error,
 # the ExitBootServices hand-back and the unload), not those of every cycle.
-awk '/^(HVTEST|UEFI-LINUX)/ && !/^HVTEST cycle [2-9]:/ { print; if (/^HVTEST ok: unload/) quiet = 1; next }
+awk '(/^(HVTEST|UEFI-LINUX)/ || /^unload -n /) && !/^HVTEST cycle [2-9]:/ { print; if (/^HVTEST ok: unload/) quiet = 1; next }
      /^hvcore: / && (!quiet || /error|warning|ExitBootServices|starting|unloaded/) { print substr($0, 1, 240) }' "$S" || true
 if [[ $MODE != novtx ]]; then
     VMXERR=$(grep -a -c -E 'VMENTER FAIL|VMFAIL|VMEXIT: Guest State|in VMX guest' "$BXLOG" 2>/dev/null || true)
     echo "== ${VMXERR:-0} VMX error line(s) in bochs.log"
 fi
-[[ $MODE == linux ]] && echo "== note: OVMF on Bochs installs no ACPI tables, so Linux sees one CPU there; the APs were virtualized in firmware and handed back to it, devirtualized, at ExitBootServices"
+if [[ $MODE == linux ]]; then
+    echo "== note: OVMF on Bochs installs no ACPI tables, so Linux sees one CPU there; the APs stay parked in firmware"
+    [[ -n $KEEP_APS ]] && echo "== note: --keep-aps: the APs were to stay virtualized through the firmware's INIT-SIPI-SIPI" ||
+        echo "== note: the APs were devirtualized at ExitBootServices (hvcore.efi without --keep-aps; Bochs 2.7 keeps an INIT pending after VM-exit(INIT))"
+fi
 echo "== wall time: total $(elapsed "$T0" "$T2") s, emulator $(elapsed "$T1" "$T2") s"
 if [[ -n $FAIL ]]; then
     echo "== FAIL: $FAIL"

@@ -8,6 +8,7 @@
  * rmmod; the checks run at load.
  */
 #include <linux/cpu.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/smp.h>
 #include <asm/msr.h>
@@ -24,6 +25,12 @@
 #define Q_CPU_VIRTUALIZED 2
 #define Q_EXIT_COUNT 3
 #define Q_EXIT_TOTAL 4
+#define Q_CPU_EXIT_TOTAL 5
+#define Q_CPU_EXIT_COUNT 6
+#define Q_CPU_RESTARTS 7
+#define EXIT_INIT 3
+#define EXIT_SIPI 4
+#define MAX_CPUS 64
 #define STATUS_GP 0xC001000Du
 
 static u64 vmcall(u64 nr, u64 a1, u64 a2, u64 *rdx_out)
@@ -54,6 +61,37 @@ static void msr_write_here(void *p)
 	rdmsrl(j->msr, back);
 	if (back == j->value)
 		atomic_inc(&j->seen);
+}
+
+/*
+ * Every CPU the hypervisor manages, including those Linux does not run
+ * (OVMF on Bochs installs no ACPI tables, so Linux brings up no AP; the
+ * firmware parked them at ExitBootServices with INIT-SIPI-SIPI): are they
+ * still virtualized, how many exits, how often restarted at a SIPI, and
+ * do their counters move (exits over one second)?
+ */
+static void report_every_cpu(u64 count)
+{
+	static u64 before[MAX_CPUS];
+	u64 i, virt, total, init, sipi, restarts, n = min_t(u64, count, MAX_CPUS), all = 0;
+
+	for (i = 0; i < n; i++)
+		vmcall(QUERY, Q_CPU_EXIT_TOTAL, i, &before[i]);
+	msleep(1000);
+	for (i = 0; i < n; i++) {
+		virt = total = init = sipi = restarts = 0;
+		vmcall(QUERY, Q_CPU_VIRTUALIZED, i, &virt);
+		vmcall(QUERY, Q_CPU_EXIT_TOTAL, i, &total);
+		vmcall(QUERY, Q_CPU_EXIT_COUNT, (i << 32) | EXIT_INIT, &init);
+		vmcall(QUERY, Q_CPU_EXIT_COUNT, (i << 32) | EXIT_SIPI, &sipi);
+		vmcall(QUERY, Q_CPU_RESTARTS, i, &restarts);
+		all += virt == 1;
+		pr_info("hvuefi: hypervisor cpu %llu: virtualized %llu, %llu exits (+%llu in 1 s), INIT %llu, SIPI %llu, restarted at a SIPI %llu time(s)%s\n",
+			i, virt, total, total - before[i], init, sipi, restarts & 0xffffffffull,
+			(restarts >> 63) ? ", waiting for a SIPI" : "");
+	}
+	pr_info("hvuefi: %llu of %llu hypervisor CPUs virtualized after the OS booted; Linux runs on %d (OVMF on Bochs installs no ACPI tables: the APs stay parked in firmware)\n",
+		all, count, num_online_cpus());
 }
 
 static int __init hvuefi_init(void)
@@ -94,6 +132,7 @@ static int __init hvuefi_init(void)
 	pr_info("hvuefi: VMCALL query: the hypervisor manages %llu CPU(s) from firmware; this one is its cpu %llu, virtualized %llu, %llu exits so far (%llu CPUID)\n",
 		count, me, virt, total, cpuid_exits);
 	pr_info("hvuefi: Linux sees %d CPU(s)\n", cpus);
+	report_every_cpu(count);
 
 	/* The broadcast: one VMCALL per online CPU, each into its own root. */
 	rdmsrl(job.msr, old);
