@@ -539,6 +539,51 @@ static void legacy_format_strings_are_recognized(void **state)
     assert_false(hv_script_is_legacy_format("x = 1;"));
 }
 
+/* `?` (hv_script_eval): the script runs once in VMX root on the asked core
+ * with the caller's registers at its VMCALL; it may change its copy of them
+ * but never the caller's (they are the kernel's own at that VMCALL). */
+static void eval_runs_once_and_leaves_the_callers_registers(void **state)
+{
+    struct hv *hv;
+    struct hv_vcpu *v;
+    struct hv_script_eval_result *out = calloc(1, sizeof(*out));
+    struct hv_script_error err;
+    uint8_t *prog = NULL;
+    uint32_t len = 0;
+
+    (void)state;
+    assert_non_null(out);
+    hv = support_start_hv();
+    hv_mock_cpu_bind(0);
+    v = hv_mock_current_vcpu();
+    v->gprs.r[HV_GPR_RBX] = 0x1234;
+    v->gprs.r[HV_GPR_R15] = 0x5678;
+    assert_int_equal(hv_script_compile("printf(\"rbx=%llx core=%x\\n\", @rbx, $core); @rbx = 5; @r15 = 0; "
+                                       "@rflags = 0; @rbx + 1;",
+                                       0, &prog, &len, &err), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_script_eval(hv, 0, prog, len, out), HV_STATUS_SUCCESS);
+    assert_int_equal(out->status, HV_STATUS_SUCCESS);
+    assert_int_equal(out->result, 6);
+    assert_string_equal(out->text, "rbx=1234 core=0\n");
+    /* The caller's registers are as they were. */
+    assert_int_equal(v->gprs.r[HV_GPR_RBX], 0x1234);
+    assert_int_equal(v->gprs.r[HV_GPR_R15], 0x5678);
+    /* An endless loop ends with the budget, reported. */
+    free(prog);
+    assert_int_equal(hv_script_compile("while (1) {}", 0, &prog, &len, &err), HV_STATUS_SUCCESS);
+    assert_int_equal(hv_script_eval(hv, 0, prog, len, out), HV_STATUS_SUCCESS);
+    assert_int_equal(out->status, HV_STATUS_SCRIPT_BUDGET_EXHAUSTED);
+    assert_int_equal(out->end, HV_SCRIPT_END_BUDGET);
+    assert_int_equal(out->executed, HV_SCRIPT_DEFAULT_BUDGET);
+    /* Bad input: a core that does not exist, a program the verifier refuses. */
+    assert_int_equal(hv_script_eval(hv, 7, prog, len, out), HV_STATUS_INVALID_PARAMETER);
+    prog[0] ^= 0xFF;
+    assert_int_equal(hv_script_eval(hv, 0, prog, len, out), HV_STATUS_SCRIPT_INVALID);
+    free(prog);
+    free(out);
+    support_stop_hv(hv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +597,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(globals_bind_by_name, setup, teardown),
         cmocka_unit_test(verifier_refuses_bad_programs),
         cmocka_unit_test(legacy_format_strings_are_recognized),
+        cmocka_unit_test_setup_teardown(eval_runs_once_and_leaves_the_callers_registers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

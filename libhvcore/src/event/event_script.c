@@ -51,13 +51,17 @@ static uint64_t eval_in_root(void *vcpu_ptr, void *arg)
     struct eval_call *c = arg;
     const struct hv_os_ops *os = c->hv->os;
     struct hv_script_env env;
-    uint64_t rsp = hv_vmcs_readnat(HV_VMCS_GUEST_RSP);
+    struct hv_gprs regs;
 
+    /* The registers are the caller's own at its VMCALL (kernel code in the
+     * middle of hv_arch_vmcall): the script reads and may write a copy;
+     * resuming with a script's @rbx = 0 would corrupt the host. */
+    hv_lib_copy(&regs, &vcpu->gprs, sizeof(regs));
+    regs.r[HV_GPR_RSP] = hv_vmcs_readnat(HV_VMCS_GUEST_RSP);
     hv_lib_zero(&env, sizeof(env));
     env.os = os;
     env.paging = NULL;
-    env.gprs = &vcpu->gprs;
-    vcpu->gprs.r[HV_GPR_RSP] = rsp;
+    env.gprs = &regs;
     env.rip = hv_vmcs_readnat(HV_VMCS_GUEST_RIP);
     env.rflags = hv_vmcs_readnat(HV_VMCS_GUEST_RFLAGS);
     env.pseudo[HV_SPSEUDO_PID] = os->current_pid != NULL ? os->current_pid(os->ctx) : 0;
@@ -68,8 +72,8 @@ static uint64_t eval_in_root(void *vcpu_ptr, void *arg)
     env.emit = eval_emit;
     env.emit_ctx = c->out;
     (void)hv_script_run(c->prog, &env);
-    /* The caller's registers are not the script's to change here: only
-     * what it read is reported. */
+    /* Register writes stay in the copy, RIP/RFLAGS changes are dropped:
+     * only what the script printed and returned is reported. */
     c->out->status = env.status;
     c->out->end = env.end;
     c->out->error = env.error;
