@@ -1074,7 +1074,8 @@ static const char help_overview[] =
     "  events                              list the events\n"
     "  events e|d|c <id|all>               enable, disable or clear (remove) events\n"
     "  listen [seconds]                    print event messages (0 = until Ctrl-C)\n"
-    "  simulate dr [core <n>] [pid <n>] [value <n>]\n"
+    "  ? [core <n>] {script}               run a script once on a core, in VMX root ('help ?')\n"
+    "  simulate dr [core <n>] [pid <n>] [value <n>] [rax..r15 <n>]\n"
     "                                      inject a guest MOV to DR7 (simulated target)\n"
     "  output                              list the event outputs (forwarding, 'help output')\n"
     "  output create <name> file|namedpipe|tcp <target> [text|json]\n"
@@ -1084,6 +1085,7 @@ static const char help_overview[] =
     "  help [command]                      this overview, or one command in detail\n"
     "  quit | exit                         leave hvctl\n"
     "  expect fail <command>               in a script: this command is meant to fail ('help expect')\n"
+    "Scripts (!dr ... script {..}, ?) are HyperDbg's script language: 'help script'.\n"
     "Keywords are case-insensitive. Empty lines and lines starting with # do nothing.\n";
 
 static const char help_output[] =
@@ -1182,12 +1184,15 @@ static const char help_dr[] =
     "  buffer <n>       reserve a pre-allocated buffer of <n> bytes for the\n"
     "                   event's actions (at most 100000 = 1 MiB, 0 = none);\n"
     "                   custom code receives it in RCX\n"
-    "  script {text}    on every firing, render <text> into a message; the\n"
-    "                   pseudo-registers $pid $core $context $event $dr $value\n"
-    "                   $rip $rflags and $rax..$r15 become hex values (lower\n"
-    "                   case names). At most 199 characters; {} does not nest,\n"
-    "                   the first '}' ends the text.\n"
-    "                   script {file:PATH} reads the text from the file PATH.\n"
+    "  script {..}      on every firing, run a script in HyperDbg's script\n"
+    "                   language ('help script'): compiled here, checked and\n"
+    "                   run in VMX root with an instruction budget; printf\n"
+    "                   output becomes the event's messages. Braces nest and\n"
+    "                   strings may hold '}': the matching '}' ends the\n"
+    "                   script. At most 4095 characters.\n"
+    "                   script {file:PATH} reads the script from the file PATH.\n"
+    "                   (The format strings of older versions, e.g.\n"
+    "                   script { $pid $core }, still work, with a note.)\n"
     "  condition {..}   x86-64 machine code deciding whether the event fires:\n"
     "                   called with RCX = guest registers (struct hv_gprs *),\n"
     "                   RDX = context; the event fires when it returns non-zero\n"
@@ -1216,8 +1221,9 @@ static const char help_dr[] =
     "  Examples:\n"
     "    !dr                                        every access, everywhere\n"
     "    !dr pid 490 core 3\n"
-    "    !dr pid all script { $pid }                every process\n"
-    "    !dr script { $pid $core } imm no\n"
+    "    !dr pid all script { printf(\"pid=%x\\n\", $pid); }       every process\n"
+    "    !dr script { printf(\"%x %x %llx\\n\", $pid, $core, dq(@rsp)); } imm no\n"
+    "    !dr pid 490 script { .n++; if (.n > 0n100) { event_disable($event_id); } }\n"
     "    !dr pid 490 code {90 90 90}                nop nop nop, then the appended ret\n"
     "    !dr pid 490 code {90 90 90} condition {90 90 90}\n"
     "    !dr buffer 200 code {48 89 11}             mov [rcx], rdx ; ret\n"
@@ -1240,11 +1246,74 @@ static const char help_listen[] =
     "  interrupted with Ctrl-C when it is 0 or absent.\n";
 
 static const char help_simulate[] =
-    "simulate dr [core <n>] [pid <n>] [value <n>]\n"
+    "simulate dr [core <n>] [pid <n>] [value <n>] [rax..r15 <n>]\n"
     "  On a simulated target, make the guest execute MOV DR7, <value> on core <n>\n"
-    "  in process <pid>, so the events can be tried without hardware.\n"
+    "  in process <pid>, so the events can be tried without hardware. Register\n"
+    "  names (rax rbx rcx rdx rsi rdi rbp r8..r15) set the guest's registers\n"
+    "  first, for scripts that read them (@rbx).\n"
     "  Defaults: core 0, pid 0, value 400 (DR7's reset value).\n"
-    "  Example: simulate dr core 1 pid 490 value 401\n";
+    "  Examples: simulate dr core 1 pid 490 value 401\n"
+    "            simulate dr pid 490 rbx 7000 rcx 1234\n";
+
+static const char help_eval[] =
+    "? [core <n>] {script}\n"
+    "? [core <n>] script text to the end of the line\n"
+    "  Run a script once, in VMX root on core <n> (default 0), in the context of\n"
+    "  hvctl's own thread there: registers as they are at its request, $pid its\n"
+    "  process. Shows the printf output, the value of the last expression\n"
+    "  statement and, if the run ended early, why (budget exhausted, run-time\n"
+    "  error with the code offset and address). Register writes change only\n"
+    "  the script's copy. Globals (.name) are shared with event scripts.\n"
+    "  Works on every target (local, tcp, sim). See 'help script'.\n"
+    "  Examples:\n"
+    "    ? 1 + 2 * 3;\n"
+    "    ? core 1 { printf(\"core %x pid %x\\n\", $core, $pid); }\n"
+    "    ? { .hits; }                      a global an event script counts\n";
+
+static const char help_script[] =
+    "Scripts: HyperDbg's script language (docs.hyperdbg.org, \"Scripting language\")\n"
+    "  Used by !dr ... script {..} (on every firing) and ? (once). hvctl compiles\n"
+    "  the text to bytecode; the hypervisor verifies it again and interprets it in\n"
+    "  VMX root without allocation, recursion or floating point.\n"
+    "\n"
+    "  Values     64-bit integers. Numbers are hex by default (10 is sixteen);\n"
+    "             0x hex, 0n decimal, 0t octal, 0y binary; ` separates digits.\n"
+    "             Strings \"...\" with \\n \\t \\r \\\" \\\\ \\xHH escapes (printf\n"
+    "             formats, strcmp/memcmp literals).\n"
+    "  Registers  @rax..@r15 @rip @rflags, 32/16/8-bit parts (@eax @ax @al @ah\n"
+    "             @r8d @r8w @r8l), RFLAGS bits (@cf @pf @af @zf @sf @tf @if @df\n"
+    "             @of @iopl @nt @rf @vm @ac @vif ...); readable and assignable.\n"
+    "  Pseudo     $pid $tid $core $proc $thread $context $ip $buffer $event_id\n"
+    "  registers  ($id) $event_stage; what a platform cannot tell reads 0.\n"
+    "  Variables  .name is global (every core and event, and ?); name is local.\n"
+    "             Optional C types in declarations (int x = 1;).\n"
+    "  Operators  HyperDbg's precedence, lowest first: || && | ^ & (comparisons)\n"
+    "             (<< >>) (+ -) (* / %) then unary - + ~ ! * (poi). && and ||\n"
+    "             short-circuit; < > <= >= are signed; / and % by zero are\n"
+    "             run-time errors; = += -= *= /= %= <<= >>= &= ^= |= ++ --.\n"
+    "  Statements if/elsif/else, while, do-while, for, break, continue, functions\n"
+    "             (C syntax, return; recursion up to 16 calls deep), // and C\n"
+    "             comments.\n"
+    "  Functions  printf(fmt, ...) (%d %i %u %x %X %o %c %s %ws %p %%, width,\n"
+    "             0 and - flags, h hh l ll I64), print(x), poi db dw dd dq hi low\n"
+    "             (read guest memory through the guest's page tables),\n"
+    "             eb ed eq (write), check_address, not neg, strlen strcmp memcmp,\n"
+    "             interlocked_increment/decrement/exchange/exchange_add/\n"
+    "             compare_exchange(&.global, ...), event_enable/event_disable(id),\n"
+    "             pause() (a record; a debugger breaks there).\n"
+    "  Limits     8192 bytes of code, 256 constants, 4096 bytes of strings, 64\n"
+    "             globals per script (256 in all), 64 locals, a stack of 32,\n"
+    "             16 call frames; 100000 instructions per run (a string\n"
+    "             operation costs one per 64 bytes). An endless loop ends with a\n"
+    "             'budget exhausted' record; the guest continues.\n"
+    "  Errors     A compile error names the line, column and token:\n"
+    "               script error: line 1, column 1, at 'foo': unknown function 'foo'\n"
+    "             A run-time error (an unreadable address, division by zero, calls\n"
+    "             too deep) ends that run with a record naming it; nothing crashes.\n"
+    "  Examples:\n"
+    "    !dr pid 490 script { printf(\"rax=%llx [rsp]=%llx\\n\", @rax, dq(@rsp)); }\n"
+    "    !dr script { if ($pid == 490 && @rcx == 0n10) { pause(); } }\n"
+    "    ? { for (i = 0; i < 3; i++) { printf(\"%d \", i); } }\n";
 
 static const char help_status[] =
     "status\n"
@@ -1253,8 +1322,8 @@ static const char help_status[] =
 static const char help_help[] =
     "help [command]\n"
     "  Without a command: the overview. With one: its syntax and options.\n"
-    "  Topics: rdmsr wrmsr !dr events listen simulate output status expect help quit\n"
-    "  numbers\n";
+    "  Topics: rdmsr wrmsr !dr events listen ? script simulate output status expect\n"
+    "  help quit numbers\n";
 
 static const char help_quit[] =
     "quit | exit\n"
@@ -1278,6 +1347,8 @@ const char *hv_cmd_help(const char *topic)
         { "quit", help_quit },         { "exit", help_quit },
         { "numbers", help_numbers },   { "number", help_numbers },
         { "expect", help_expect },     { "output", help_output },
+        { "?", help_eval },            { "eval", help_eval },
+        { "script", help_script },     { "scripts", help_script },
     };
     size_t i, len;
 

@@ -44,6 +44,15 @@ check dr-other-pid-nothing '\(0 messages\)' -f <(printf 'simulate dr core 3 pid 
 check dr-code-refused 'code refused: byte 0: jmp to 0x12 leaves the 3-byte code \(2 bytes \+ the appended ret\)' '!dr' code '{eb 10}'
 check dr-code-ret-appended '0003  c3 +ret +\(appended\)' '!dr' pid 490 code '{90 90 90}' condition '{90 90 90}'
 check dr-code-fires 'core 0 pid 490 event 2 #[0-9]+\] mov to dr7' -f <(printf 'simulate dr core 0 pid 490\nlisten 1\n')
+# scripts: ? runs once on the stub's core; a script action on a simulated access
+check eval-core-2 '^core 2 pid [0-9a-f]+$' '?' core 2 '{ printf("core %x pid %x\n", $core, $pid); 0n6 * 7; }'
+check eval-result '^= 2a \(core 2, [0-9]+ instructions\)' '?' core 2 '{ 0n6 * 7; }'
+check eval-budget 'budget exhausted' '?' 'while (1) {}'
+check eval-compile-error "script error: line 1, column 1, at 'foo': unknown function 'foo'" '?' 'foo(1);'
+# (the wire's simulate request carries no registers: rax is the DR7 value)
+check dr-script-fires 'script: pid=491 core=1 rax=401 n=1' -f <(printf '%s\n' \
+  '!dr pid 491 script { .n++; printf("pid=%x core=%x rax=%llx n=%x\n", $pid, $core, @rax, .n); }' \
+  'simulate dr core 1 pid 491 value 401' 'listen 1')
 check events-list '1  enabled  !dr pid 490      core 3' events
 check events-clear 'no events' -f <(printf 'events c all\nevents\n')
 # the stub survives a client that sends garbage, and answers the next one

@@ -854,7 +854,8 @@ static void help_texts(void **state)
     const char *overview = hv_cmd_help(NULL);
     const char *dr = hv_cmd_help("!dr");
     static const char *const topics[] = { "rdmsr", "wrmsr", "!dr", "events", "listen", "simulate",
-                                          "status", "help", "quit", "numbers", "expect", "output" };
+                                          "status", "help", "quit", "numbers", "expect", "output", "?",
+                                          "script" };
     size_t i;
 
     (void)state;
@@ -870,6 +871,15 @@ static void help_texts(void **state)
     assert_ptr_equal(hv_cmd_help("!Dr"), dr);
     assert_ptr_equal(hv_cmd_help("exit"), hv_cmd_help("quit"));
     assert_ptr_equal(hv_cmd_help("WRMSR"), hv_cmd_help("wrmsr"));
+
+    /* Scripts are described as the script language, not as format strings. */
+    assert_non_null(strstr(hv_cmd_help("script"), "HyperDbg's script language"));
+    assert_non_null(strstr(hv_cmd_help("script"), "100000 instructions per run"));
+    assert_non_null(strstr(hv_cmd_help("!dr"), "help script"));
+    assert_null(strstr(hv_cmd_help("!dr"), "$value"));
+    assert_non_null(strstr(hv_cmd_help("?"), "? [core <n>] {script}"));
+    assert_ptr_equal(hv_cmd_help("eval"), hv_cmd_help("?"));
+    assert_non_null(strstr(hv_cmd_help("simulate"), "rbx 7000"));
 
     /* The seeds' syntax and what the options mean. */
     assert_non_null(strstr(hv_cmd_help("wrmsr"), "wrmsr c0000082 fffff807`73553180 core 2"));
