@@ -52,8 +52,11 @@ if [[ -n $HVCTL ]]; then
         cp -L "$lib" "$WORK/extra$lib"
     done
 fi
-"$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvtest" -I"$ROOT/libhvcore/include" \
-    "$E2E_DIR/guest/hvtest.c" -lpthread >/dev/null
+# hvtest compiles its script actions with the client's compiler, as hvctl does.
+"$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvtest" -I"$ROOT/libhvcore/include" -I"$ROOT/libhvcore/src" \
+    "$E2E_DIR/guest/hvtest.c" "$ROOT/libhvcore/client/script_compile.c" "$ROOT/libhvcore/client/script_lex.c" \
+    "$ROOT/libhvcore/src/script/script_verify.c" "$ROOT/libhvcore/src/lib.c" "$ROOT/libhvcore/src/status.c" \
+    -lpthread >/dev/null
 # The guest benchmark (issue 17): BENCH lines, collected below.
 "$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/hvbench" -I"$ROOT/libhvcore/include" \
     "$E2E_DIR/guest/hvbench.c" >/dev/null

@@ -60,6 +60,8 @@ dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
 /hv/hvtest dr || rc=1
 # Events owning condition/code buffers (executable copies) and action buffers.
 /hv/hvtest code-events || rc=1
+# Script actions: printf of pid, core and a dq() of the process's memory; an endless loop.
+/hv/hvtest script || rc=1
 
 # ---- the hvctl client against the real device ------------------------------------
 if [ -x /hv/hvctl ]; then
