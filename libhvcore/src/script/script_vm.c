@@ -72,6 +72,14 @@ static void out_str(struct run *r, const char *s)
         out_char(r, *s++);
 }
 
+/* Room left in the text buffer: padding stops there, so a printf costs at
+ * most the buffer's size in characters whatever widths it asks for (one
+ * budget unit must not buy "%9999d" repeated 800 times). */
+static bool out_full(const struct run *r)
+{
+    return r->text_len + 1 >= sizeof(r->env->vm->text);
+}
+
 /* An unsigned number in base 8, 10 or 16 with C's width, '0' and '-' flags. */
 static void out_num(struct run *r, uint64_t v, uint32_t base, bool upper, bool negative, uint32_t width,
                     bool zero, bool left)
@@ -86,17 +94,17 @@ static void out_num(struct run *r, uint64_t v, uint32_t base, bool upper, bool n
     } while (v != 0 && n < sizeof(digits));
     len = n + (negative ? 1u : 0u);
     if (!left && !zero)
-        for (i = len; i < width; i++)
+        for (i = len; i < width && !out_full(r); i++)
             out_char(r, ' ');
     if (negative)
         out_char(r, '-');
     if (!left && zero)
-        for (i = len; i < width; i++)
+        for (i = len; i < width && !out_full(r); i++)
             out_char(r, '0');
     while (n > 0)
         out_char(r, digits[--n]);
     if (left)
-        for (i = len; i < width; i++)
+        for (i = len; i < width && !out_full(r); i++)
             out_char(r, ' ');
 }
 
