@@ -2,8 +2,7 @@
 # Install the Debian packages libhvcore needs, only those that are missing.
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
-pkgs=(cmake make gcc clang libclang-rt-14-dev libcmocka-dev libzydis-dev libreadline-dev libjansson-dev libssl-dev pkg-config valgrind binutils gnu-efi python3 "$@")
-# platform/windows: the mingw-w64 cross build, the PE checks, the Wine test.
+pkgs=(cmake make gcc clang libclang-rt-14-dev libcmocka-dev libzydis-dev libreadline-dev libjansson-dev libssl-dev pkg-config valgrind binutils gnu-efi python3 doxygen lintian mmdebstrap "$@")
 pkgs+=(gcc-mingw-w64-x86-64 python3-pefile wine64)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what it needs (Debian packages) first.
-#   1. unit tests (cmocka, ctest) on a normal build
+#   1. unit tests (cmocka, ctest) on a normal build, and the API reference (Doxygen)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer, and under ThreadSanitizer
 #   3. the core compiled with kernel flags; its objects may reference no libc
 #   4. install to a prefix and build/run examples/consumer as an outside project
@@ -19,6 +19,9 @@ section "unit tests"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$jobs"
 ctest --test-dir "$root/build" -L 'unit|integration' --output-on-failure -j"$jobs"
+
+section "API reference (Doxygen over the public headers; warnings and missing contracts are errors)"
+cmake --build "$root/build" --target docs
 
 section "unit tests under ASan + UBSan"
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \

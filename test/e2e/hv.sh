@@ -4,7 +4,7 @@
 # emulated VT-x CPU, load/check/unload the hypervisor, judge the serial log.
 #
 # usage: hv.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--demo] [--hvctl PATH]
-#              [--leak-hook] [--model NAME]
+#              [--leak-hook] [--model NAME] [--module KO] [--body FILE]
 #   --cpus N      emulated CPUs (default 2)
 #   --demo        run the narrated demo (demo_body.sh) instead of the tests
 #   --hvctl P     also run the hvctl client in the guest against /dev/hvcore
@@ -12,11 +12,14 @@
 #                 leak window: the leak-kernel check must FAIL (proves it can)
 #   --model NAME  emulated CPU: haswell (default, or $HVCORE_E2E_MODEL), tigerlake,
 #                 icelake (boot.sh --model; lib.sh e2e_model keeps their settings)
+#   --module KO   load this hvcore.ko (built elsewhere, e.g. by DKMS) instead of
+#                 building one from platform/linux
+#   --body FILE   run FILE in the guest instead of hv_body.sh (e.g. dkms_body.sh)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
-CPUS=2 TIMEOUT=360 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL= LEAK_HOOK=0
+CPUS=2 TIMEOUT=360 WORK= SETUP=1 BODY=$E2E_DIR/hv_body.sh DEMO=0 HVCTL= LEAK_HOOK=0 MODULE=
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
@@ -27,6 +30,8 @@ while (($#)); do
     --hvctl) HVCTL=${2:?}; shift 2 ;;
     --leak-hook) LEAK_HOOK=1; shift ;;
     --model) export HVCORE_E2E_MODEL=${2:?}; shift 2 ;;
+    --module) MODULE=${2:?}; shift 2 ;;
+    --body) BODY=${2:?}; shift 2 ;;
     *) echo "hv.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -35,10 +40,16 @@ WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/hvcore-e2e.XXXXXX")}
 mkdir -p "$WORK/extra/hv"
 KVER=$(e2e_kver)
 
-e2e_log "building hvcore.ko for $KVER"
-make -s -C "$ROOT/platform/linux" KDIR="$(e2e_headers_dir "$KVER")" OUT="$WORK/kmod" >"$WORK/kmod.log" 2>&1 ||
-    { tail -n 40 "$WORK/kmod.log" >&2; e2e_die "module build failed"; }
-cp "$WORK/kmod/hvcore.ko" "$WORK/extra/hv/"
+if [[ -n $MODULE ]]; then
+    [[ -f $MODULE ]] || e2e_die "--module: no such file: $MODULE"
+    e2e_log "using $MODULE (not building hvcore.ko)"
+    cp "$MODULE" "$WORK/extra/hv/hvcore.ko"
+else
+    e2e_log "building hvcore.ko for $KVER"
+    make -s -C "$ROOT/platform/linux" KDIR="$(e2e_headers_dir "$KVER")" OUT="$WORK/kmod" >"$WORK/kmod.log" 2>&1 ||
+        { tail -n 40 "$WORK/kmod.log" >&2; e2e_die "module build failed"; }
+    cp "$WORK/kmod/hvcore.ko" "$WORK/extra/hv/"
+fi
 # The kernel's own msr driver, for an RDMSR from the guest that does not
 # go through the hypervisor.
 cp "$E2E_CACHE/$KVER/image/lib/modules/$KVER/kernel/arch/x86/kernel/msr.ko" "$WORK/extra/hv/" 2>/dev/null ||

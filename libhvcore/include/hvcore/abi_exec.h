@@ -36,10 +36,12 @@ enum hv_abi_request {
     HV_ABI_REQ_SCRIPT_EVAL = 0x15,  /* struct hv_abi_script_eval */
 };
 
-/* Returns INVALID_PARAMETER for a malformed request (nothing executed; the
+/* Execute request `request` (enum hv_abi_request) held in `buf`.
+ * Returns INVALID_PARAMETER for a malformed request (nothing executed; the
  * header's status is set when the header itself was readable), else the
- * request's own status (also in the header). *resp_len = bytes of the
- * response (the request's header.size). */
+ * request's own status (SUCCESS or its failure, also in the header). *resp_len = bytes of the
+ * response (the request's header.size). Context: PRE-LAUNCH (it runs
+ * callbacks on cores through the OS vtable). */
 hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t cap, size_t *resp_len);
 
 /*

@@ -32,14 +32,15 @@ enum hv_gpr {
     HV_GPR_RBP, HV_GPR_RSI, HV_GPR_RDI, HV_GPR_R8, HV_GPR_R9, HV_GPR_R10,
     HV_GPR_R11, HV_GPR_R12, HV_GPR_R13, HV_GPR_R14, HV_GPR_R15
 };
+/* The guest GPRs the exit stub saves (index: enum hv_gpr). */
 struct hv_gprs {
     uint64_t r[16]; /* r[HV_GPR_RSP] is a placeholder: RSP lives in the VMCS */
 };
 
 /* VMX capabilities of one core, as read from CPUID and the VMX MSRs. */
 struct hv_vmx_caps {
-    uint64_t feature_control;
-    uint64_t basic;
+    uint64_t feature_control; /* IA32_FEATURE_CONTROL as found */
+    uint64_t basic;        /* IA32_VMX_BASIC (SDM Vol. 3D, A.1) */
     uint32_t revision;     /* VMCS revision identifier (bits 30:0) */
     uint32_t region_size;  /* bytes of a VMXON/VMCS region */
     bool true_ctls;        /* IA32_VMX_BASIC[55] */
@@ -47,8 +48,8 @@ struct hv_vmx_caps {
      * the TRUE MSRs when true_ctls, else the plain ones (SDM Vol. 3D, A.2). */
     uint64_t pin, proc, exit, entry;
     uint64_t proc2;        /* 0 when "activate secondary controls" is not allowed-1 */
-    uint64_t misc, ept_vpid, vmfunc;
-    uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+    uint64_t misc, ept_vpid, vmfunc; /* IA32_VMX_MISC, _EPT_VPID_CAP, _VMFUNC (0 if absent) */
+    uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1; /* IA32_VMX_CR0/CR4_FIXED0/1 (SDM Vol. 3D, A.7-A.8) */
     /* Guest-visible CPU features that need a secondary control to keep
      * working once virtualized. */
     bool has_rdtscp, has_invpcid, has_xsaves;
@@ -60,7 +61,7 @@ struct hv_vmx_caps {
 
 /* Controls chosen for a core's VMCS (after allowed-0/1 adjustment). */
 struct hv_vmx_controls {
-    uint32_t pin, proc, proc2, exit, entry;
+    uint32_t pin, proc, proc2, exit, entry; /* pin-based, primary/secondary processor-based, exit, entry */
 };
 
 /* What bring-up did on a core, so teardown undoes exactly that. */
@@ -68,14 +69,13 @@ enum hv_vcpu_step {
     HV_STEP_FEATURE_CONTROL_LOCKED = 1u << 0, /* we wrote and locked FEATURE_CONTROL */
     HV_STEP_CR0_FIXED              = 1u << 1, /* CR0 changed to satisfy FIXED0/1 */
     HV_STEP_CR4_VMXE_SET           = 1u << 2, /* we set CR4.VMXE (and other fixed bits) */
-    HV_STEP_VMXON                  = 1u << 3,
-    HV_STEP_VMCS_CLEARED           = 1u << 4,
-    HV_STEP_VMCS_LOADED            = 1u << 5,
-    HV_STEP_VMCS_SETUP             = 1u << 6,
-    HV_STEP_LAUNCHED               = 1u << 7,
+    HV_STEP_VMXON                  = 1u << 3, /* VMXON succeeded */
+    HV_STEP_VMCS_CLEARED           = 1u << 4, /* VMCLEAR of the core's VMCS */
+    HV_STEP_VMCS_LOADED            = 1u << 5, /* VMPTRLD: the VMCS is current */
+    HV_STEP_VMCS_SETUP             = 1u << 6, /* hv_vmcs_setup wrote the VMCS */
+    HV_STEP_LAUNCHED               = 1u << 7, /* VMLAUNCH succeeded: the core is virtualized */
 };
 
-struct hv;
 struct hv_exit;
 
 /* What a VM-exit handler asks the dispatcher to do next. */
@@ -85,6 +85,8 @@ enum hv_exit_action {
     HV_ACTION_FATAL = 2,        /* state dumped: the platform stops the machine */
     HV_ACTION_DEVIRTUALIZE = 3, /* leave VMX; the guest continues natively */
 };
+/* A VM-exit handler (hv_exit_set_handler). Context: ROOT-SAFE (it runs
+ * inside the VM exit, on the exiting core). */
 typedef enum hv_exit_action (*hv_exit_handler_fn)(struct hv_exit *exit);
 
 /* Guest state the exit stub reloads into the real CPU when a core is
@@ -92,37 +94,42 @@ typedef enum hv_exit_action (*hv_exit_handler_fn)(struct hv_exit *exit);
  * VMXOFF. A VM exit leaves GDTR/IDTR limits at 0xFFFF, TR's limit at 0x67
  * and DR7 at 0x400 (SDM Vol. 3C, 28.5), so all of these must be restored. */
 struct hv_guest_resume {
-    uint64_t rip, rsp, rflags;
-    uint64_t cr0, cr3, cr4, dr7, debugctl;
-    uint64_t fs_base, gs_base;
-    uint64_t gdtr_base, idtr_base;
-    uint16_t gdtr_limit, idtr_limit, tr_selector;
+    uint64_t rip, rsp, rflags;  /* where and how the guest continues */
+    uint64_t cr0, cr3, cr4, dr7, debugctl; /* control and debug registers */
+    uint64_t fs_base, gs_base;  /* segment bases (MSRs) */
+    uint64_t gdtr_base, idtr_base; /* descriptor-table bases */
+    uint16_t gdtr_limit, idtr_limit, tr_selector; /* limits saved at launch, TR to reload */
     uint16_t ldtr_selector;     /* a VM exit loads a null LDTR (SDM 28.5.2) */
     /* A VM exit loads the host's SYSENTER MSRs, and its PAT and EFER when
      * the exit controls say so (SDM 28.5.1); the guest's values, which the
      * MSR broadcast may have changed in the VMCS, are put back. */
     uint64_t sysenter_esp, sysenter_eip, pat, efer;
-    uint32_t sysenter_cs;
-    bool restore_pat, restore_efer;
+    uint32_t sysenter_cs;       /* guest IA32_SYSENTER_CS */
+    bool restore_pat, restore_efer; /* whether pat/efer are to be written back */
 };
 
+/* Bytes of a core's fatal state dump (hv_vcpu.dump). */
 #define HV_DUMP_SIZE 1024u
 
+/* One core: its VMX regions, capabilities, controls and counters. */
 struct hv_vcpu {
     /* First member: the exit stub stores guest GPRs at offset 0. */
     struct hv_gprs gprs;
-    struct hv *hv;
-    uint32_t index;
+    struct hv *hv;             /* the instance it belongs to */
+    uint32_t index;            /* CPU index (0..cpu_count-1) */
     uint32_t steps;            /* enum hv_vcpu_step bits */
     hv_status_t status;        /* last bring-up/teardown status of this core */
 
-    struct hv_vmx_caps caps;
-    struct hv_vmx_controls ctls;
+    struct hv_vmx_caps caps;   /* what this core offers */
+    struct hv_vmx_controls ctls; /* the controls in its VMCS */
     uint64_t cr0_before, cr4_before; /* as found, restored on teardown */
 
-    void *vmxon_region;  uint64_t vmxon_pa;
-    void *vmcs_region;   uint64_t vmcs_pa;
-    void *msr_bitmap;    uint64_t msr_bitmap_pa;
+    void *vmxon_region;  /* VMXON region (SDM Vol. 3C, 25.11.5) */
+    uint64_t vmxon_pa;   /* its physical address */
+    void *vmcs_region;   /* the VMCS */
+    uint64_t vmcs_pa;    /* its physical address */
+    void *msr_bitmap;    /* MSR bitmap, 4 KiB (SDM Vol. 3C, 25.6.9) */
+    uint64_t msr_bitmap_pa; /* its physical address */
     void *host_stack;    /* HV_HOST_STACK_SIZE bytes */
     void *host_idt;      /* one page: the IDT used in VMX root */
 
@@ -152,7 +159,7 @@ struct hv_vcpu {
      * Exits that only use the VMCS and the vcpu pay nothing.
      */
     uint64_t root_tlb_gen;
-    struct hv_guest_resume resume;
+    struct hv_guest_resume resume; /* state to reload at devirtualization */
     char dump[HV_DUMP_SIZE];    /* last fatal state dump (text) */
     /* VMLAUNCH is in progress on this core: an entry-failure exit now
      * returns VM_ENTRY_FAILED to the launcher instead of stopping. */
@@ -172,13 +179,16 @@ struct hv_vcpu {
     uint32_t sipi_restarts;     /* SIPIs that restarted this core */
 };
 
+/* Bytes of each core's host stack (VMX root). */
 #define HV_HOST_STACK_SIZE (6u * HV_PAGE_SIZE)
 /* Bytes reserved at the top of each host stack: [0] = struct hv_vcpu *,
  * [1] = 0. HOST_RSP points at [0], so the exit stub finds its vcpu at
  * (%rsp) before it pushes anything, and the stack stays 16-byte aligned. */
 #define HV_HOST_STACK_RESERVED 16u
+/* Bytes of the CPUID 0x40000000 signature (hv_config.signature). */
 #define HV_SIGNATURE_LEN 12u
 
+/* Options of hv_create(); start from hv_config_init(). */
 struct hv_config {
     uint32_t size;             /* sizeof(struct hv_config) */
     /* CPUID 0x40000000 vendor signature (EBX,ECX,EDX), 12 bytes, NUL-padded. */
@@ -211,12 +221,13 @@ struct hv_config {
     const char *test_corrupt;
 };
 
+/* The hypervisor instance (hv_create). */
 struct hv {
-    const struct hv_os_ops *os;
-    struct hv_config cfg;
-    uint32_t cpu_count;
+    const struct hv_os_ops *os; /* the platform's vtable */
+    struct hv_config cfg;      /* the configuration it was created with */
+    uint32_t cpu_count;        /* CPUs managed (os->cpu_count at create) */
     struct hv_vcpu *vcpus;     /* cpu_count entries */
-    size_t vcpus_pages;
+    size_t vcpus_pages;        /* pages of the vcpus array */
     hv_status_t failed_status; /* status of the core that stopped hv_start() */
     uint32_t failed_cpu;       /* that core's index, or UINT32_MAX */
     bool started;              /* handlers are frozen once true */
@@ -234,18 +245,45 @@ struct hv {
     const char *ept_off_reason;
 };
 
-/* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on. */
+/* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on.
+ * Context: any. */
 void hv_config_init(struct hv_config *cfg);
 
+/* Create an instance for os->cpu_count() CPUs and allocate every core's
+ * regions (VMXON, VMCS, MSR bitmap, host stack, host IDT); nothing runs on
+ * the CPUs yet. `cfg` NULL = defaults. Returns SUCCESS (*out set),
+ * INVALID_PARAMETER (out NULL, cfg->size too small, 0 CPUs), BAD_OS_OPS (a
+ * required vtable member missing or os->size too small) or
+ * INSUFFICIENT_RESOURCES (everything allocated so far is freed).
+ * Context: PRE-LAUNCH. */
 hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct hv_config *cfg);
+/* Virtualize every CPU, ascending: capabilities, FEATURE_CONTROL, CR0/CR4
+ * fixed bits, VMXON, VMCLEAR/VMPTRLD, VMCS setup, VMLAUNCH (SDM Vol. 3C,
+ * 24.7-24.8, 25, 26) and a VMCALL ping. Exit handlers are frozen from here
+ * on. Returns SUCCESS, INVALID_PARAMETER (hv NULL), CPU_CALL_FAILED, or
+ * the failing core's status (VMX_NOT_SUPPORTED, VMX_DISABLED_BY_FIRMWARE,
+ * VMX_IN_USE, VMX_BASIC_UNSUPPORTED, CR_FIXED_BITS, UNSUPPORTED,
+ * VM_INSTRUCTION_ERROR(n), VMX_FAIL_INVALID, VM_ENTRY_FAILED, ...; its
+ * index is in hv->failed_cpu); on failure the cores already virtualized
+ * are undone, last first. Context: PRE-LAUNCH. */
 hv_status_t hv_start(struct hv *hv);
+/* Devirtualize every CPU (highest first) by VMCALL; each core restores
+ * the guest state it runs on and leaves VMX (VMXOFF). Returns SUCCESS,
+ * INVALID_PARAMETER, CPU_CALL_FAILED, or the first core's failing status.
+ * Context: PRE-LAUNCH. */
 hv_status_t hv_stop(struct hv *hv);
 /* Devirtualize the calling CPU only, for the OS's emergency paths (crash
  * dump, emergency restart) that stop CPUs one by one with interrupts off,
  * often from an NMI. NATIVE/EMERGENCY context: no allocation, no OS call
  * but the ROOT-SAFE ones; owed NMIs are dropped (the machine is going
- * down). SUCCESS also when this CPU was not virtualized. */
+ * down). SUCCESS also when this CPU was not virtualized; INVALID_PARAMETER
+ * for a NULL hv, a vtable without cpu_index or a CPU index out of range.
+ * Context: NATIVE/EMERGENCY (see above). */
 hv_status_t hv_stop_this_cpu(struct hv *hv);
+/* Free everything hv_create() allocated (and the event engine). A core
+ * still in VMX operation keeps its regions (logged) rather than free
+ * memory the CPU may use. NULL is ignored. Context: PRE-LAUNCH, after
+ * hv_stop(). */
 void hv_destroy(struct hv *hv);
 
 /* ---- Per-core building blocks (used by hv_start; public for platforms
@@ -254,7 +292,8 @@ void hv_destroy(struct hv *hv);
 /* Read CPUID and the VMX capability MSRs of the current core and judge
  * them: VMX_NOT_SUPPORTED, VMX_DISABLED_BY_FIRMWARE (locked, VMX off),
  * VMX_BASIC_UNSUPPORTED, or SUCCESS. An unlocked FEATURE_CONTROL is fine
- * here: hv_vmx_on() locks it with VMX outside SMX enabled. */
+ * here: hv_vmx_on() locks it with VMX outside SMX enabled (SDM Vol. 3C,
+ * 24.6-24.7; Vol. 3D, A.1). Context: PRE-LAUNCH, on the core to read. */
 hv_status_t hv_vmx_caps_read(struct hv_vmx_caps *caps);
 
 /* The identity EPT for restarting CPUs at a SIPI (cfg.restart_on_sipi):
@@ -269,30 +308,41 @@ bool hv_ept_sipi_ready(const struct hv *hv, const struct hv_vcpu *vcpu, const ch
 
 /* Adjust a control word to a capability MSR (SDM Vol. 3D, A.3):
  * *out = (wanted | required | allowed0) & allowed1. Returns UNSUPPORTED
- * if a bit of `required` cannot be 1 (and still stores the result). */
+ * if a bit of `required` cannot be 1 (and still stores the result), else
+ * SUCCESS. Context: any. */
 hv_status_t hv_vmx_adjust_controls(uint32_t wanted, uint32_t required,
                                    uint64_t cap_msr, uint32_t *out);
 
 /* Enter VMX root on the current core: FEATURE_CONTROL, CR0/CR4 fixed bits,
- * VMXON, VMCLEAR + VMPTRLD of the core's VMCS. On failure undoes its own
- * steps before returning. */
+ * VMXON, VMCLEAR + VMPTRLD of the core's VMCS (SDM Vol. 3C, 24.7-24.8,
+ * 25.11.3). On failure undoes its own steps before returning. Returns
+ * SUCCESS, VMX_DISABLED_BY_FIRMWARE, CR_FIXED_BITS, VMX_IN_USE,
+ * VMX_FAIL_INVALID or VM_INSTRUCTION_ERROR(n). Context: PRE-LAUNCH, on the
+ * core itself (interrupts or preemption off). */
 hv_status_t hv_vmx_on(struct hv_vcpu *vcpu);
 
 /* Undo hv_vmx_on() (and a launch) exactly: VMCLEAR, VMXOFF, restore CR4
  * and CR0. FEATURE_CONTROL stays locked: the architecture allows no unlock
- * until reset. Safe to call with any subset of steps done. */
+ * until reset (SDM Vol. 3C, 24.7). Safe to call with any subset of steps
+ * done. Context: PRE-LAUNCH, on the core itself. */
 void hv_vmx_off(struct hv_vcpu *vcpu);
 
 /* Where the guest continues after VMLAUNCH. */
 struct hv_guest_entry {
-    uint64_t rsp, rip, rflags;
+    uint64_t rsp, rip, rflags; /* guest RSP, RIP and RFLAGS at VMLAUNCH */
 };
 
 /* Write the whole VMCS of the current core for a blue-pill guest that
- * continues the running OS at `entry`. Requires VMCS_LOADED. */
+ * continues the running OS at `entry` (SDM Vol. 3C, 25.3-25.8, 27.2-27.3
+ * checks). Requires VMCS_LOADED. Returns SUCCESS, UNSUPPORTED (a required
+ * control the CPU does not offer), BAD_DESCRIPTOR (a guest segment that
+ * cannot be described from the GDT), or a VMWRITE failure
+ * (VMCS_FIELD_UNSUPPORTED, VM_INSTRUCTION_ERROR(n)). Context: PRE-LAUNCH,
+ * on the core itself. */
 hv_status_t hv_vmcs_setup(struct hv_vcpu *vcpu, const struct hv_guest_entry *entry);
 
-/* The vcpu of the calling core (ROOT-SAFE). */
+/* The vcpu of the calling core (os->cpu_index); NULL if out of range.
+ * Context: ROOT-SAFE. */
 struct hv_vcpu *hv_vcpu_current(struct hv *hv);
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libhvcore umbrella header. */
+/* libhvcore umbrella header: includes every public header of the core. */
 #ifndef HVCORE_HVCORE_H
 #define HVCORE_HVCORE_H
 
@@ -17,6 +17,8 @@
 #include "event.h"
 #include "guest_mem.h"
 
+/* Version of the library these headers belong to (also the CMake package
+ * version and the Debian packages' upstream version). */
 #define HVCORE_VERSION_MAJOR 0
 #define HVCORE_VERSION_MINOR 1
 #define HVCORE_VERSION_PATCH 0

@@ -26,13 +26,15 @@
 extern "C" {
 #endif
 
+/* Bytes of the pages alloc_pages hands out (the x86 4 KiB page). */
 #define HV_PAGE_SIZE 4096u
 
+/* Severity of a log line (hv_os_ops.log). */
 enum hv_log_level {
-    HV_LOG_ERROR = 0,
-    HV_LOG_WARN  = 1,
-    HV_LOG_INFO  = 2,
-    HV_LOG_DEBUG = 3,
+    HV_LOG_ERROR = 0,   /* something failed */
+    HV_LOG_WARN  = 1,   /* something unexpected that was handled */
+    HV_LOG_INFO  = 2,   /* progress (a CPU virtualized, ...) */
+    HV_LOG_DEBUG = 3,   /* detail */
 };
 
 /* Order in which run_on_each_cpu visits CPUs. Bring-up uses ASCENDING and
@@ -47,6 +49,8 @@ enum hv_cpu_order {
  * and may execute VMX instructions; it returns its own status. */
 typedef hv_status_t (*hv_cpu_fn)(uint32_t cpu, void *arg);
 
+/* The OS vtable: what a platform gives the core (the contract is in the
+ * file comment above and in docs/porting.md). */
 struct hv_os_ops {
     /* sizeof(struct hv_os_ops) as the platform was compiled: lets a newer
      * core refuse (HV_STATUS_BAD_OS_OPS) or default members an older
@@ -60,11 +64,13 @@ struct hv_os_ops {
     /* `count` zeroed, page-aligned 4 KiB pages, virtually contiguous.
      * NULL on failure. */
     void *(*alloc_pages)(void *ctx, size_t count);
+    /* Free what alloc_pages returned (`count` as allocated). */
     void (*free_pages)(void *ctx, void *va, size_t count);
 
     /* Zeroed, page-aligned, *physically* contiguous memory below 2^48
      * (VMXON/VMCS regions, MSR bitmap, host stacks). NULL on failure. */
     void *(*alloc_contiguous)(void *ctx, size_t bytes);
+    /* Free what alloc_contiguous returned (`bytes` as allocated). */
     void (*free_contiguous)(void *ctx, void *va, size_t bytes);
 
     /* Number of CPUs the core should manage; CPU indices are 0..count-1. */
@@ -84,6 +90,8 @@ struct hv_os_ops {
 
     /* Translate memory obtained from the allocators above. */
     uint64_t (*virt_to_phys)(void *ctx, const void *va);
+    /* The reverse: a virtual address for physical address `pa` (guest
+     * memory, exit/guest_mem.c); NULL if the OS does not map it. */
     void *(*phys_to_virt)(void *ctx, uint64_t pa);
 
     /* Index (0..cpu_count-1) of the CPU executing the caller. */
@@ -111,6 +119,7 @@ struct hv_os_ops {
      * be read-only + executable once written (W^X). NULL on failure; a
      * platform without it (NULL member) has no custom-code actions. */
     void *(*alloc_exec)(void *ctx, const void *bytes, size_t len);
+    /* Free what alloc_exec returned (`len` as allocated). */
     void (*free_exec)(void *ctx, void *code, size_t len);
 
     /* ---- NATIVE, optional (added in ABI 1.2) ----------------------------- */
@@ -124,7 +133,8 @@ struct hv_os_ops {
     void (*nmi_self)(void *ctx);
 };
 
-/* Members a vtable of `size` bytes has (for the optional ones above). */
+/* Whether vtable `os` has `member` set: its `size` covers the member and the
+ * member is not NULL (for the optional ones above). */
 #define HV_OS_HAS(os, member) \
     ((os)->size >= offsetof(struct hv_os_ops, member) + sizeof((os)->member) && (os)->member != NULL)
 

@@ -41,7 +41,7 @@ extern "C" {
 #endif
 
 #define HV_SCRIPT_MAGIC          0x31535648u  /**< "HVS1" */
-#define HV_SCRIPT_VERSION        1u
+#define HV_SCRIPT_VERSION        1u           /**< version of the program format */
 #define HV_SCRIPT_MAX_CODE       8192u        /**< bytes of code */
 #define HV_SCRIPT_MAX_CONST      256u         /**< 64-bit constants */
 #define HV_SCRIPT_MAX_DATA       4096u        /**< bytes of strings */
@@ -52,7 +52,8 @@ extern "C" {
 #define HV_SCRIPT_NAME_LEN       32u          /**< global name, NUL included */
 #define HV_SCRIPT_GLOBAL_SLOTS   256u         /**< globals per hypervisor */
 #define HV_SCRIPT_DEFAULT_BUDGET 100000u      /**< instructions per run */
-#define HV_SCRIPT_MAX_BUDGET     10000000u
+#define HV_SCRIPT_MAX_BUDGET     10000000u    /**< the largest budget a program may ask for */
+/** Bytes of the largest program: header, code, constants, strings, global names. */
 #define HV_SCRIPT_MAX_PROGRAM    (sizeof(struct hv_script_header) + HV_SCRIPT_MAX_CODE + \
                                   8u * HV_SCRIPT_MAX_CONST + HV_SCRIPT_MAX_DATA + \
                                   HV_SCRIPT_MAX_GLOBALS * HV_SCRIPT_NAME_LEN)
@@ -105,7 +106,7 @@ enum hv_script_op {
     HV_SOP_ILK,           /**< u8 op (enum hv_script_ilk), u8 global: atomic on the global */
     HV_SOP_EVENT,         /**< u8 1 enable / 2 disable: pop event id */
     HV_SOP_PAUSE,         /**< emit a pause record (a debugger breaks there) */
-    HV_SOP_CALL,          /**< u16 target, u8 argument count: new frame, args in locals 0.. */
+    HV_SOP_CALL,          /**< u16 target, u8 argument count: new frame, arguments in locals from 0 */
     HV_SOP_RET,           /**< pop the result, back to the caller (push it there); in main: end */
     HV_SOP_COUNT
 };
@@ -180,7 +181,7 @@ struct hv_msg_script_status {
 
 /** What the verifier learned. */
 struct hv_script_info {
-    uint32_t code_len, nconst, data_len, nglobals, nlocals;
+    uint32_t code_len, nconst, data_len, nglobals, nlocals; /**< sizes and counts from the header */
     uint32_t budget;       /**< effective (default applied) */
     uint32_t max_stack;    /**< deepest operand stack of any frame */
     uint32_t total_len;    /**< bytes the program occupies */
@@ -188,7 +189,7 @@ struct hv_script_info {
 
 /** Working memory of the verifier: one byte per code byte. */
 struct hv_script_verify_scratch {
-    uint8_t depth[HV_SCRIPT_MAX_CODE];
+    uint8_t depth[HV_SCRIPT_MAX_CODE]; /**< stack depth at each code offset */
 };
 
 /**
@@ -208,10 +209,10 @@ hv_status_t hv_script_verify(const uint8_t *prog, uint32_t len, struct hv_script
 
 /** A verified program in the form the interpreter runs. */
 struct hv_script {
-    struct hv_script_info info;
-    const uint8_t *code;
+    struct hv_script_info info; /**< what the verifier learned */
+    const uint8_t *code;        /**< the bytecode */
     const uint8_t *consts;      /**< nconst * 8 bytes, little-endian */
-    const char *data;
+    const char *data;           /**< the strings */
     uint16_t global_slot[HV_SCRIPT_MAX_GLOBALS]; /**< script global -> env globals index */
 };
 
@@ -231,10 +232,11 @@ typedef void (*hv_script_emit_fn)(void *ctx, uint16_t kind, const void *payload,
 
 /** Per-core working memory of the interpreter (kept off the C stack). */
 struct hv_script_vm {
-    uint64_t stack[HV_SCRIPT_MAX_STACK * HV_SCRIPT_MAX_FRAMES];
-    uint64_t locals[HV_SCRIPT_MAX_FRAMES][HV_SCRIPT_MAX_LOCALS];
+    uint64_t stack[HV_SCRIPT_MAX_STACK * HV_SCRIPT_MAX_FRAMES]; /**< operand stacks of every frame */
+    uint64_t locals[HV_SCRIPT_MAX_FRAMES][HV_SCRIPT_MAX_LOCALS]; /**< locals of every frame */
+    /** Call frames: return offset and operand-stack base. */
     struct { uint32_t ret_pc, stack_base; } frames[HV_SCRIPT_MAX_FRAMES];
-    char text[HV_SCRIPT_MAX_DATA + 64];
+    char text[HV_SCRIPT_MAX_DATA + 64]; /**< printf output being built */
 };
 
 struct hv_os_ops;
@@ -247,18 +249,18 @@ struct hv_script_env {
     const struct hv_guest_paging *paging;/**< NULL: the current VMCS's */
     struct hv_gprs *gprs;                /**< guest GPRs (RSP included), read and written */
     uint64_t rip, rflags;                /**< read; written back by the caller if *_changed */
-    bool rip_changed, rflags_changed;
+    bool rip_changed, rflags_changed;    /**< out: the run wrote rip / rflags */
     uint64_t pseudo[HV_SPSEUDO_COUNT];   /**< values of the pseudo-registers */
     uint64_t *globals;                   /**< HV_SCRIPT_GLOBAL_SLOTS entries, shared by all cores */
     struct hv_script_vm *vm;             /**< scratch */
     hv_script_emit_fn emit;              /**< output (HV_MSG_SCRIPT text, HV_MSG_SCRIPT_STATUS) */
-    void *emit_ctx;
+    void *emit_ctx;                      /**< passed to emit */
     /** Event enable/disable requests (may be NULL: then they do nothing). */
     void (*event_ctl)(void *ctx, uint32_t id, bool enable);
-    void *event_ctx;
+    void *event_ctx;                     /**< passed to event_ctl */
     /** Prefix of every HV_MSG_SCRIPT text payload (the event's access), or 0 bytes. */
     const void *prefix;
-    uint32_t prefix_len;
+    uint32_t prefix_len;                 /**< bytes of prefix */
     /* Out: */
     uint64_t executed;                   /**< instructions run */
     uint32_t end;                        /**< enum hv_script_end */

@@ -22,6 +22,7 @@
 extern "C" {
 #endif
 
+/* A status: HV_STATUS_SUCCESS (0) or one of the error values below. */
 typedef uint32_t hv_status_t;
 
 /* Well-known values (must never change). */
@@ -39,6 +40,7 @@ typedef uint32_t hv_status_t;
 
 /* The core's own codes: severity error, customer bit, facility 0x0E1. */
 #define HV_STATUS_CORE_BASE                     0xE0E10000u
+
 /* CPUID.1:ECX.VMX[bit 5] is clear: this CPU has no VT-x. */
 #define HV_STATUS_VMX_NOT_SUPPORTED             0xE0E10001u
 /* IA32_FEATURE_CONTROL is locked with "VMX outside SMX" off (SDM Vol. 3, 24.7). */
@@ -56,6 +58,8 @@ typedef uint32_t hv_status_t;
 #define HV_STATUS_CR_FIXED_BITS                 0xE0E10007u
 /* The operation needs a virtualized core and this one is not (or the reverse). */
 #define HV_STATUS_NOT_VIRTUALIZED               0xE0E10008u
+/* The operation needs a core that is not virtualized yet (or handlers that
+ * are not frozen by hv_start()). */
 #define HV_STATUS_ALREADY_VIRTUALIZED           0xE0E10009u
 /* VM entry failed with an entry-failure exit (reason bit 31; SDM Vol. 3, 27.8). */
 #define HV_STATUS_VM_ENTRY_FAILED               0xE0E1000Au
@@ -96,25 +100,32 @@ typedef uint32_t hv_status_t;
  * reported, e.g. 0xE0E11007 = "VM entry with invalid control field(s)".
  */
 #define HV_STATUS_VM_INSTRUCTION_ERROR_BASE     0xE0E11000u
+/* The status for VM-instruction error number `n` (low byte). */
 #define HV_STATUS_VM_INSTRUCTION_ERROR(n)       (HV_STATUS_VM_INSTRUCTION_ERROR_BASE | ((uint32_t)(n) & 0xFFu))
 
+/* True for HV_STATUS_SUCCESS only. Context: any. */
 static inline bool hv_success(hv_status_t s) { return s == HV_STATUS_SUCCESS; }
 
+/* True if `s` carries a VM-instruction error number
+ * (HV_STATUS_VM_INSTRUCTION_ERROR(n); SDM Vol. 3C, 31.4). Context: any. */
 static inline bool hv_status_is_vm_instruction_error(hv_status_t s)
 {
     return (s & ~0xFFu) == HV_STATUS_VM_INSTRUCTION_ERROR_BASE;
 }
 
-/* The VM-instruction error number carried by such a status, else 0. */
+/* The VM-instruction error number carried by such a status, else 0.
+ * Context: any. */
 static inline uint32_t hv_status_vm_instruction_error(hv_status_t s)
 {
     return hv_status_is_vm_instruction_error(s) ? (s & 0xFFu) : 0u;
 }
 
-/* Symbolic name ("INVALID_PARAMETER", "VM_INSTRUCTION_ERROR", ...); never NULL. */
+/* Symbolic name ("INVALID_PARAMETER", "VM_INSTRUCTION_ERROR", ...); never
+ * NULL ("UNKNOWN_STATUS" for a value not listed here). Context: any (a static table). */
 const char *hv_status_name(hv_status_t status);
 
-/* Text of a VM-instruction error number (SDM Vol. 3, Table 31-1); never NULL. */
+/* Text of a VM-instruction error number (SDM Vol. 3C, 31.4, Table 31-1);
+ * never NULL. Context: any (a static table). */
 const char *hv_vm_instruction_error_text(uint32_t number);
 
 #ifdef __cplusplus

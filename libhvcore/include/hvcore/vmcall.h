@@ -14,8 +14,10 @@
 
 #include <stdint.h>
 
-#define HV_VMCALL_KEY            0x68766F7265564D43ull /* "CMVerovh" */
+/* RCX of every hypercall ("CMVerovh" in little-endian bytes). */
+#define HV_VMCALL_KEY            0x68766F7265564D43ull
 
+/* Hypercall numbers (RAX). */
 enum hv_vmcall_number {
     /* "Are you there?": RAX = HV_VMCALL_PING_REPLY. */
     HV_VMCALL_PING           = 1,
@@ -59,12 +61,13 @@ enum hv_vmcall_query {
     HV_QUERY_CPU_RESTARTS    = 7,
 };
 
-#define HV_VMCALL_PING_REPLY     0x6C69626876636F72ull /* "rochvbil" */
+/* RAX after HV_VMCALL_PING ("rochvbil" in little-endian bytes). */
+#define HV_VMCALL_PING_REPLY     0x6C69626876636F72ull
 
 /* A request executed in VMX root on the calling core. */
 struct hv_root_request {
-    uint64_t (*fn)(void *vcpu, void *arg);  /* struct hv_vcpu * */
-    void *arg;
+    uint64_t (*fn)(void *vcpu, void *arg);  /* run in VMX root; `vcpu` is the core's struct hv_vcpu * */
+    void *arg;                              /* passed to fn */
 };
 
 #endif

@@ -21,19 +21,21 @@
 extern "C" {
 #endif
 
+/* Width of a VMCS field: encoding bits 14:13 (SDM Vol. 3C, 25.11.2). */
 enum hv_vmcs_width {
-    HV_VMCS_W16 = 0,
-    HV_VMCS_W64 = 1,
-    HV_VMCS_W32 = 2,
-    HV_VMCS_WNAT = 3,
+    HV_VMCS_W16 = 0,    /* 16-bit */
+    HV_VMCS_W64 = 1,    /* 64-bit */
+    HV_VMCS_W32 = 2,    /* 32-bit */
+    HV_VMCS_WNAT = 3,   /* natural width (64 bits on x86-64) */
 };
+/* The width of field encoding `enc` (enum hv_vmcs_width). */
 #define HV_VMCS_FIELD_WIDTH(enc) ((enum hv_vmcs_width)(((uint32_t)(enc) >> 13) & 3u))
 /* Bit 0 of a 64-bit field's encoding selects its high 32 bits ("HIGH" access). */
 #define HV_VMCS_FIELD_IS_HIGH(enc) ((((uint32_t)(enc) >> 13) & 3u) == 1u && ((enc) & 1u))
 /* Bits 11:10: 0 control, 1 read-only data, 2 guest state, 3 host state. */
 #define HV_VMCS_FIELD_TYPE(enc)    (((uint32_t)(enc) >> 10) & 3u)
 
-/* X(name, encoding, width) */
+/* The field table, X(name, encoding, width) (SDM Vol. 3D, Appendix B). */
 #define HV_VMCS_FIELD_LIST(X)                                              \
     /* 16-bit control */                                                   \
     X(VPID,                           0x0000, W16)                         \
@@ -237,15 +239,18 @@ enum hv_vmcs_slot {
 /* The guest-state fields of each segment register (SDM Vol. 3C, 25.4.1),
  * indexed by enum hv_seg. */
 struct hv_vmcs_segment_fields {
-    uint32_t selector, base, limit, access_rights;
+    uint32_t selector, base, limit, access_rights; /* the four field encodings */
 };
+/* GUEST_<seg>_SELECTOR/_BASE/_LIMIT/_AR_BYTES encodings, indexed by enum hv_seg. */
 extern const struct hv_vmcs_segment_fields hv_vmcs_guest_segment[HV_SEG_COUNT];
 
-/* Slot of an encoding (the full-width encoding of 64-bit fields), or -1. */
+/* Slot of an encoding (the full-width encoding of 64-bit fields), or -1.
+ * Context: any. */
 int hv_vmcs_field_slot(uint32_t encoding);
-/* Encoding of a slot, or 0xFFFFFFFF for an out-of-range slot. */
+/* Encoding of a slot, or 0xFFFFFFFF for an out-of-range slot. Context: any. */
 uint32_t hv_vmcs_slot_encoding(int slot);
-/* "GUEST_DR7" for 0x681A; "?" for an unknown encoding. Never NULL. */
+/* "GUEST_DR7" for 0x681A; "?" for an unknown encoding. Never NULL.
+ * Context: any. */
 const char *hv_vmcs_field_name(uint32_t encoding);
 
 /*
@@ -253,9 +258,14 @@ const char *hv_vmcs_field_name(uint32_t encoding);
  * mock (in-memory VMCS). `width` is the width the caller believes the field
  * has; the real backend ignores it, the mock fails the test on a mismatch.
  * Returns SUCCESS, VMX_FAIL_INVALID (no current VMCS) or
- * VM_INSTRUCTION_ERROR(12) (unsupported component). ROOT-SAFE.
+ * VM_INSTRUCTION_ERROR(12) (unsupported component) (VMREAD, SDM Vol. 3C,
+ * 31.3). Context: ROOT-SAFE (VMX root, a VMCS current).
  */
 hv_status_t hv_vmcs_backend_read(uint32_t field, enum hv_vmcs_width width, uint64_t *value);
+/* VMWRITE through the backend: SUCCESS, VMX_FAIL_INVALID,
+ * VM_INSTRUCTION_ERROR(12) (unsupported component) or (13) (read-only
+ * component) (SDM Vol. 3C, 31.3). Context: ROOT-SAFE (VMX root, a VMCS
+ * current). */
 hv_status_t hv_vmcs_backend_write(uint32_t field, enum hv_vmcs_width width, uint64_t value);
 
 /* Build-time width check: a constant field of the wrong width makes a
@@ -308,21 +318,29 @@ static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w
 }
 #endif
 
+/* Typed VMREAD of a constant field (width checked at build time); a
+ * failing read yields 0 and is recorded by the backend. Context: ROOT-SAFE. */
 #define hv_vmcs_read16(f)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W16),  (uint16_t)hv_vmcs_read_as_((f), HV_VMCS_W16))
 #define hv_vmcs_read32(f)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W32),  (uint32_t)hv_vmcs_read_as_((f), HV_VMCS_W32))
 #define hv_vmcs_read64(f)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W64),  hv_vmcs_read_as_((f), HV_VMCS_W64))
 #define hv_vmcs_readnat(f) (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_WNAT), hv_vmcs_read_as_((f), HV_VMCS_WNAT))
 
+/* Typed VMWRITE of a constant field (width checked at build time);
+ * statuses as hv_vmcs_backend_write. Context: ROOT-SAFE. */
 #define hv_vmcs_write16(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W16),  hv_vmcs_write_as_((f), HV_VMCS_W16, (uint16_t)(v)))
 #define hv_vmcs_write32(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W32),  hv_vmcs_write_as_((f), HV_VMCS_W32, (uint32_t)(v)))
 #define hv_vmcs_write64(f, v)  (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_W64),  hv_vmcs_write_as_((f), HV_VMCS_W64, (uint64_t)(v)))
 #define hv_vmcs_writenat(f, v) (HV_VMCS_WIDTH_CHECK(f, HV_VMCS_WNAT), hv_vmcs_write_as_((f), HV_VMCS_WNAT, (uint64_t)(v)))
 
-/* Run-time-width access for a field chosen at run time (dumps, tables). */
+/* Run-time-width access for a field chosen at run time (dumps, tables):
+ * VMREAD with the width from the encoding. Statuses as
+ * hv_vmcs_backend_read. Context: ROOT-SAFE. */
 static inline hv_status_t hv_vmcs_read(uint32_t field, uint64_t *value)
 {
     return hv_vmcs_backend_read(field, HV_VMCS_FIELD_WIDTH(field), value);
 }
+/* VMWRITE with the width from the encoding. Statuses as
+ * hv_vmcs_backend_write. Context: ROOT-SAFE. */
 static inline hv_status_t hv_vmcs_write(uint32_t field, uint64_t value)
 {
     return hv_vmcs_backend_write(field, HV_VMCS_FIELD_WIDTH(field), value);

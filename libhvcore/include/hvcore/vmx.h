@@ -13,6 +13,7 @@ extern "C" {
 #endif
 
 /* ---- Basic exit reasons (SDM Vol. 3D, Appendix C) ---------------------- */
+/* The basic exit reasons, X(name, number): generates enum hv_exit_reason. */
 #define HV_EXIT_REASON_LIST(X)                                   \
     X(EXCEPTION_NMI, 0)          X(EXTERNAL_INTERRUPT, 1)        \
     X(TRIPLE_FAULT, 2)           X(INIT_SIGNAL, 3)               \
@@ -56,6 +57,7 @@ extern "C" {
     X(URDMSR, 80)                X(UWRMSR, 81)                   \
     X(RDMSR_IMM, 84)             X(WRMSRNS_IMM, 85)
 
+/* Basic exit reasons: HV_EXIT_<name> = number (SDM Vol. 3D, Appendix C). */
 enum hv_exit_reason {
 #define HV_X_(name, num) HV_EXIT_##name = num,
     HV_EXIT_REASON_LIST(HV_X_)
@@ -96,6 +98,8 @@ enum hv_exit_reason {
 #define HV_ACTIVITY_HLT                    1u
 #define HV_ACTIVITY_SHUTDOWN               2u
 #define HV_ACTIVITY_WAIT_SIPI              3u
+
+/* More capability and related MSRs (SDM Vol. 3D, Appendix A; Vol. 4). */
 #define HV_MSR_IA32_VMX_CR0_FIXED0         0x00000486u
 #define HV_MSR_IA32_VMX_CR0_FIXED1         0x00000487u
 #define HV_MSR_IA32_VMX_CR4_FIXED0         0x00000488u
@@ -138,6 +142,7 @@ enum hv_exit_reason {
 #define HV_VMX_MEMTYPE_WB             6u
 
 /* ---- CR/RFLAGS/EFER bits the core touches ---------------------------- */
+/* CR0, CR4, RFLAGS and IA32_EFER bits the core touches (SDM Vol. 3A, 2.5, 2.3, 2.2.1). */
 #define HV_CR0_PE (1ull << 0)
 #define HV_CR0_NE (1ull << 5)
 #define HV_CR0_WP (1ull << 16)
@@ -158,13 +163,13 @@ enum hv_exit_reason {
 #define HV_EFER_NXE (1ull << 11)
 
 /* ---- VM-execution controls (SDM Vol. 3C, 25.6) ------------------------ */
-/* Pin-based */
+/* Pin-based VM-execution controls (SDM Vol. 3C, 25.6.1) */
 #define HV_PIN_EXTERNAL_INTERRUPT_EXITING  (1u << 0)
 #define HV_PIN_NMI_EXITING                 (1u << 3)
 #define HV_PIN_VIRTUAL_NMIS                (1u << 5)
 #define HV_PIN_PREEMPTION_TIMER            (1u << 6)
 #define HV_PIN_POSTED_INTERRUPTS           (1u << 7)
-/* Primary processor-based */
+/* Primary processor-based VM-execution controls (SDM Vol. 3C, 25.6.2) */
 #define HV_PROC_INTERRUPT_WINDOW_EXITING   (1u << 2)
 #define HV_PROC_USE_TSC_OFFSETTING         (1u << 3)
 #define HV_PROC_HLT_EXITING                (1u << 7)
@@ -187,7 +192,7 @@ enum hv_exit_reason {
 #define HV_PROC_MONITOR_EXITING            (1u << 29)
 #define HV_PROC_PAUSE_EXITING              (1u << 30)
 #define HV_PROC_ACTIVATE_SECONDARY         (1u << 31)
-/* Secondary processor-based */
+/* Secondary processor-based VM-execution controls (SDM Vol. 3C, 25.6.2) */
 #define HV_PROC2_VIRTUALIZE_APIC_ACCESSES  (1u << 0)
 #define HV_PROC2_ENABLE_EPT                (1u << 1)
 #define HV_PROC2_DESCRIPTOR_TABLE_EXITING  (1u << 2)
@@ -225,38 +230,43 @@ enum hv_exit_reason {
 #define HV_ENTRY_CTL_LOAD_PKRS             (1u << 22)
 
 /* ---- Exit qualifications (SDM Vol. 3C, 28.2.1) ------------------------ */
-/* Control-register access (Table 28-3) */
+/* Exit qualification of a control-register access (SDM Vol. 3C, 28.2.1, Table 28-3) */
 #define HV_QUAL_CR_NUMBER(q)        ((uint32_t)((q) & 0xFu))
 #define HV_QUAL_CR_ACCESS_TYPE(q)   ((uint32_t)(((q) >> 4) & 0x3u))
 #define HV_QUAL_CR_LMSW_MEMORY(q)   ((uint32_t)(((q) >> 6) & 0x1u))
 #define HV_QUAL_CR_GPR(q)           ((uint32_t)(((q) >> 8) & 0xFu))
 #define HV_QUAL_CR_LMSW_DATA(q)     ((uint32_t)(((q) >> 16) & 0xFFFFu))
+/* Access type of a control-register access (HV_QUAL_CR_ACCESS_TYPE). */
 enum hv_cr_access_type {
     HV_CR_ACCESS_MOV_TO_CR   = 0,
     HV_CR_ACCESS_MOV_FROM_CR = 1,
     HV_CR_ACCESS_CLTS        = 2,
     HV_CR_ACCESS_LMSW        = 3,
 };
-/* MOV DR (Table 28-4) */
+/* Exit qualification of a MOV DR (SDM Vol. 3C, 28.2.1, Table 28-4) */
 #define HV_QUAL_DR_NUMBER(q)        ((uint32_t)((q) & 0x7u))
 #define HV_QUAL_DR_DIRECTION(q)     ((uint32_t)(((q) >> 4) & 0x1u))
 #define HV_QUAL_DR_GPR(q)           ((uint32_t)(((q) >> 8) & 0xFu))
+/* Direction of a MOV DR (HV_QUAL_DR_DIRECTION). */
 enum hv_dr_direction {
     HV_DR_MOV_TO_DR   = 0,
     HV_DR_MOV_FROM_DR = 1,
 };
-/* Builders, for tests and for documentation of the layout. */
+/* Builds a control-register-access qualification (tests; documents the layout). */
 #define HV_QUAL_CR_MAKE(cr, type, gpr) \
     ((uint64_t)((cr) & 0xFu) | ((uint64_t)((type) & 0x3u) << 4) | ((uint64_t)((gpr) & 0xFu) << 8))
+/* Builds a MOV-DR qualification (tests; documents the layout). */
 #define HV_QUAL_DR_MAKE(dr, dir, gpr) \
     ((uint64_t)((dr) & 0x7u) | ((uint64_t)((dir) & 0x1u) << 4) | ((uint64_t)((gpr) & 0xFu) << 8))
 
 /* ---- Event injection (SDM Vol. 3C, 25.8.3) ---------------------------- */
+/* VM-entry interruption-information field (SDM Vol. 3C, 25.8.3, Table 25-17). */
 #define HV_INTR_INFO_VECTOR(v)       ((uint32_t)((v) & 0xFFu))
 #define HV_INTR_INFO_TYPE_SHIFT      8
 #define HV_INTR_INFO_DELIVER_CODE    (1u << 11)
 #define HV_INTR_INFO_NMI_UNBLOCKING  (1u << 12)
 #define HV_INTR_INFO_VALID           (1u << 31)
+/* Interruption types (bits 10:8 of the interruption information). */
 enum hv_intr_type {
     HV_INTR_TYPE_EXTERNAL       = 0,
     HV_INTR_TYPE_NMI            = 2,
@@ -274,7 +284,7 @@ enum hv_intr_type {
 /* Pending debug exceptions (SDM Vol. 3C, 25.4.2, Table 25-4) */
 #define HV_PENDING_DBG_BS            (1ull << 14)
 
-/* Exception vectors */
+/* Exception vectors (SDM Vol. 3A, 6.3.1, Table 6-1) */
 #define HV_VECTOR_DE  0u
 #define HV_VECTOR_DB  1u
 #define HV_VECTOR_NMI 2u
