@@ -6,6 +6,9 @@
 # status-returning one that names no status. docs/api/doxy_filter.py shows
 # the headers' plain C comments to Doxygen (docs/api/README.md).
 find_program(HVCORE_DOXYGEN doxygen)
+# Debian's python3 first: Doxygen starts the filter once per header and pass,
+# and a wrapper in front of python3 (pyenv shims) made that minutes long.
+find_program(Python3_EXECUTABLE python3 PATHS /usr/bin NO_DEFAULT_PATH)
 find_package(Python3 COMPONENTS Interpreter)
 set(HVCORE_DOCS_OUT ${CMAKE_CURRENT_BINARY_DIR}/docs/api)
 if(HVCORE_DOXYGEN AND Python3_Interpreter_FOUND)

@@ -180,7 +180,7 @@ for page in "1 hvctl" "7 hvcore"; do
         fail "man $1 $2"
     fi
 done
-if out=$(in_root hvctl --version 2>&1) && in_root hvctl --target sim:cores=4 rdmsr 0x10 core 3 >/dev/null 2>&1; then
+if out=$(in_root hvctl --version 2>&1) && in_root hvctl --target sim:cores=4 rdmsr 174 core 3 >/dev/null 2>&1; then
     pass "hvctl: $out; rdmsr on the simulated machine"
 else
     echo "$out"

@@ -228,6 +228,7 @@ enum hv_diag_kind {
     X(MSRLOAD_SMM_ONLY,    "msrload.smm-only",          "27.4",     MSR_LOAD)        \
     X(MSRLOAD_RESERVED,    "msrload.reserved",          "27.4",     MSR_LOAD)
 
+/* Check ids: HV_DIAG_<id>, in HV_DIAG_CHECK_LIST order (SDM order). */
 enum hv_diag_check {
 #define HV_X_(id, name, sec, kind) HV_DIAG_##id,
     HV_DIAG_CHECK_LIST(HV_X_)
@@ -235,14 +236,17 @@ enum hv_diag_check {
     HV_DIAG_CHECK_COUNT
 };
 
+/* Findings one diagnosis stores (struct hv_vmcs_diag.findings). */
 #define HV_DIAG_MAX_FINDINGS 16
+/* Fields and values one finding names. */
 #define HV_DIAG_MAX_VALUES 3
 
+/* One failed check and the values it looked at. */
 struct hv_vmcs_finding {
     uint16_t check;                /* enum hv_diag_check */
-    uint8_t nvalues;
+    uint8_t nvalues;               /* entries used in field[] and value[] */
     uint32_t field[HV_DIAG_MAX_VALUES];   /* VMCS encodings, or HV_DIAG_FIELD_* */
-    uint64_t value[HV_DIAG_MAX_VALUES];
+    uint64_t value[HV_DIAG_MAX_VALUES];   /* their values */
 };
 
 /* Pseudo-fields for values that are not VMCS fields. */
@@ -258,7 +262,7 @@ struct hv_vmcs_diag_env {
     /* Physical memory the checks look into (MSR-load area, VMCS link
      * pointer, virtual-APIC page); NULL: those checks are skipped. */
     hv_status_t (*read_phys)(void *ctx, uint64_t pa, void *dst, uint32_t len);
-    void *ctx;
+    void *ctx;                         /* passed to read_field and read_phys */
     const struct hv_vmx_caps *caps;    /* effective (TRUE when offered) */
     uint64_t proc3_cap;                /* IA32_VMX_PROCBASED_CTLS3, 0 if none */
     uint32_t maxphyaddr;               /* 0: from CPUID 0x80000008 */
@@ -266,10 +270,11 @@ struct hv_vmcs_diag_env {
     bool cpu_ia32e;                    /* IA32_EFER.LMA of the entering CPU */
 };
 
+/* The result of hv_vmcs_diagnose(). */
 struct hv_vmcs_diag {
     uint32_t count;                    /* findings stored */
     uint32_t failed;                   /* checks that failed (may exceed count) */
-    struct hv_vmcs_finding findings[HV_DIAG_MAX_FINDINGS];
+    struct hv_vmcs_finding findings[HV_DIAG_MAX_FINDINGS]; /* the first `count` failures, SDM order */
     /* Field cache (each field read at most once). */
     uint64_t cache[HV_VMCS_FIELD_COUNT];
     uint8_t cached[HV_VMCS_FIELD_COUNT];   /* 0 unread, 1 read ok, 2 read failed */
@@ -279,30 +284,40 @@ struct hv_vmcs_diag {
  * SDM order (controls, host, guest, MSR-load) so the first one is what
  * the processor would most likely report. Returns INVALID_PARAMETER for
  * NULL arguments, else SUCCESS (also when checks fail: see d->failed).
- * ROOT-SAFE: no allocation, bounded stack. */
+ * Context: ROOT-SAFE (no allocation, bounded stack). */
 hv_status_t hv_vmcs_diagnose(const struct hv_vmcs_diag_env *env, struct hv_vmcs_diag *d);
 
 /* Fill an env for the current CPU from a core's capabilities (backend
- * VMREAD, os->phys_to_virt for memory, CPUID, IA32_EFER). */
+ * VMREAD, os->phys_to_virt for memory, CPUID, IA32_EFER; SDM Vol. 3C,
+ * 27.2-27.4 depend on them). Context: ROOT-SAFE, on the core itself. */
 void hv_vmcs_diagnose_env(struct hv_vcpu *vcpu, struct hv_vmcs_diag_env *env);
 
-/* Check names/sections/sentences; "?" / "" for an out-of-range id. */
+/* Check names/sections/sentences; "?" / "" for an out-of-range id.
+ * Context: any (static tables). */
 const char *hv_vmcs_diagnose_name(uint32_t check);
+/* The SDM section of a check ("27.3.1.2"); "" for an out-of-range id.
+ * Context: any. */
 const char *hv_vmcs_diagnose_section(uint32_t check);
+/* The one-sentence explanation of a check; "" for an out-of-range id.
+ * Context: any. */
 const char *hv_vmcs_diagnose_sentence(uint32_t check);
+/* The kind (controls, host, guest, MSR-load) of a check; HV_DIAG_GUEST for
+ * an out-of-range id. Context: any. */
 enum hv_diag_kind hv_vmcs_diagnose_kind(uint32_t check);
-/* Check id by name, or -1. */
+/* Check id by name, or -1. Context: any. */
 int hv_vmcs_diagnose_lookup(const char *name);
-/* True if the diagnosis holds a finding of `check`. */
+/* True if the diagnosis holds a finding of `check`. Context: any. */
 bool hv_vmcs_diagnose_has(const struct hv_vmcs_diag *d, uint32_t check);
-/* First finding of a kind (NULL if none). */
+/* First finding of a kind (NULL if none). Context: any. */
 const struct hv_vmcs_finding *hv_vmcs_diagnose_first(const struct hv_vmcs_diag *d, enum hv_diag_kind kind);
 
 /* "SDM 27.3.1.2 guest.ldtr-type: <sentence> [GUEST_LDTR_AR_BYTES=0x82]";
- * always NUL-terminated, truncated to cap. Returns the length. */
+ * always NUL-terminated, truncated to cap. Returns the length.
+ * Context: any. */
 size_t hv_vmcs_diagnose_format(const struct hv_vmcs_finding *f, char *buf, size_t cap);
 
-/* Log every finding of `d` (ERROR level), prefixed by "cpu N: ". */
+/* Log every finding of `d` (ERROR level), prefixed by "cpu N: ", through
+ * os->log. Context: ROOT-SAFE. */
 void hv_vmcs_diagnose_log(struct hv_vcpu *vcpu, const struct hv_vmcs_diag *d);
 
 /* Diagnose the current VMCS of this core into vcpu->diag (diag_valid)
