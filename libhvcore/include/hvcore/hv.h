@@ -239,10 +239,10 @@ struct hv {
     /* The identity EPT of cfg.restart_on_sipi (ept.c): EPTP, or 0 with
      * the reason it was not built. */
     uint64_t eptp;
-    void *ept;
-    size_t ept_bytes;
+    void *ept;                 /* the EPT paging structures (NULL: none) */
+    size_t ept_bytes;          /* their size in bytes */
     uint32_t ept_gib;          /* GiB of guest-physical space mapped */
-    const char *ept_off_reason;
+    const char *ept_off_reason; /* why there is no EPT (eptp 0), else NULL */
 };
 
 /* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on.
@@ -299,11 +299,14 @@ hv_status_t hv_vmx_caps_read(struct hv_vmx_caps *caps);
 /* The identity EPT for restarting CPUs at a SIPI (cfg.restart_on_sipi):
  * built by hv_create() on the calling core (SUCCESS with hv->eptp = 0 and
  * hv->ept_off_reason when the CPU cannot use it; INSUFFICIENT_RESOURCES
- * when memory is short), freed by hv_destroy(). */
+ * when memory is short; INVALID_PARAMETER for a NULL hv), freed by
+ * hv_destroy() (SDM Vol. 3C, 29.3 EPT). Context: PRE-LAUNCH. */
 hv_status_t hv_ept_build(struct hv *hv);
+/* Free what hv_ept_build() allocated. Context: PRE-LAUNCH. */
 void hv_ept_free(struct hv *hv);
 /* Can `vcpu` restart at a SIPI (EPT built, unrestricted guest, wait-for-
- * SIPI, EFER.LMA stored at exits)? If not, *why says why. ROOT-SAFE. */
+ * SIPI, EFER.LMA stored at exits)? If not, *why says why.
+ * Context: ROOT-SAFE. */
 bool hv_ept_sipi_ready(const struct hv *hv, const struct hv_vcpu *vcpu, const char **why);
 
 /* Adjust a control word to a capability MSR (SDM Vol. 3D, A.3):
