@@ -7,7 +7,6 @@ pass() { echo "E2E PASS $*"; }
 fail() { echo "E2E FAIL $*"; rc=1; }
 
 echo "HV-E2E: guest kernel $(uname -r), $(grep -c '^processor' /proc/cpuinfo) CPUs (DKMS-built module)"
-echo "HV-DKMS: $(cat /hv/hvcore.ko.info 2>/dev/null)"
 if insmod /hv/hvcore.ko; then pass "dkms-insmod: the DKMS-built hvcore.ko loaded"; else fail "dkms-insmod: insmod failed"; fi
 dmesg | grep 'hvcore:' | sed 's/^/HV-DMESG: /'
 # Every CPU virtualized, the CPUID signature on each, exit counters moving.
