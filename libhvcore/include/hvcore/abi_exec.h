@@ -52,6 +52,7 @@ hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t ca
  * its status and an empty signature; every other known request is answered
  * NOT_VIRTUALIZED (in the header too) and nothing runs; an unknown request or
  * a malformed one is INVALID_PARAMETER. Never touches a CPU.
+ * Context: any (no allocation, no OS call).
  */
 hv_status_t hv_abi_execute_offline(uint32_t cpu_count, hv_status_t reason, uint32_t request, void *buf,
                                    size_t cap, size_t *resp_len);
