@@ -168,7 +168,7 @@ struct hv_vcpu {
      * once diag_valid; filled when VMLAUNCH/VMRESUME fails or an
      * entry-failure exit arrives, while the VMCS is still current. */
     bool diag_valid;
-    struct hv_vmcs_diag diag;
+    struct hv_vmcs_diag diag;   /* the diagnosis (valid once diag_valid) */
 
     /* Per-core counters of exits by basic reason (index HV_EXIT_REASON_COUNT
      * counts reasons beyond the table). Written only by this core. */

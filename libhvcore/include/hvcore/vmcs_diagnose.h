@@ -322,11 +322,12 @@ void hv_vmcs_diagnose_log(struct hv_vcpu *vcpu, const struct hv_vmcs_diag *d);
 
 /* Diagnose the current VMCS of this core into vcpu->diag (diag_valid)
  * and log it. Called by the core when VMLAUNCH/VMRESUME fails and when an
- * entry-failure exit arrives. ROOT-SAFE. */
+ * entry-failure exit arrives (SDM Vol. 3C, 27.2-27.4). Context: ROOT-SAFE. */
 void hv_vmcs_diagnose_vcpu(struct hv_vcpu *vcpu);
-/* The first finding on the core that stopped hv_start(), or NULL (no
- * failed core, or its failure was not a refused VM entry). */
 struct hv;
+/* The first finding on the core that stopped hv_start(), or NULL (no
+ * failed core, or its failure was not a refused VM entry). Context: any,
+ * after hv_start() returned. */
 const struct hv_vmcs_finding *hv_vmcs_diagnose_failed(const struct hv *hv);
 
 /* ---- test hook (vmx/vmcs_corrupt.c) ------------------------------------
@@ -334,9 +335,14 @@ const struct hv_vmcs_finding *hv_vmcs_diagnose_failed(const struct hv *hv);
  * meant to trip the VM-entry check of the same name. Used by the Linux
  * module's test_corrupt= parameter (hv_config.test_corrupt) to compare
  * this diagnosis with an independent one (Bochs's own log). */
-hv_status_t hv_vmcs_corrupt_apply(const char *name);   /* NOT_FOUND for an unknown name */
+/* Apply the corruption `name` to the current VMCS: SUCCESS, NOT_FOUND for
+ * an unknown name, INVALID_PARAMETER for NULL, or a failed VMREAD/VMWRITE's
+ * status. Context: ROOT-SAFE (VMX root, a VMCS current; a test hook). */
+hv_status_t hv_vmcs_corrupt_apply(const char *name);
+/* Number of named corruptions. Context: any. */
 uint32_t hv_vmcs_corrupt_count(void);
-const char *hv_vmcs_corrupt_name(uint32_t index);     /* NULL past the end */
+/* Name of corruption `index`, NULL past the end. Context: any. */
+const char *hv_vmcs_corrupt_name(uint32_t index);
 
 #ifdef __cplusplus
 }
