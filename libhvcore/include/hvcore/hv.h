@@ -295,6 +295,11 @@ void hv_destroy(struct hv *hv);
  * here: hv_vmx_on() locks it with VMX outside SMX enabled (SDM Vol. 3C,
  * 24.6-24.7; Vol. 3D, A.1). Context: PRE-LAUNCH, on the core to read. */
 hv_status_t hv_vmx_caps_read(struct hv_vmx_caps *caps);
+/* The processor's physical-address width (MAXPHYADDR): CPUID.80000008H:
+ * EAX[7:0], or 36 where the leaf is absent or reports 0 (SDM Vol. 3A,
+ * 4.1.4). Physical-address bits at or above it are reserved in CR3, EPT
+ * and VMCS address fields. Context: any (CPUID only; root-safe). */
+uint32_t hv_vmx_maxphyaddr(void);
 
 /* The identity EPT for restarting CPUs at a SIPI (cfg.restart_on_sipi):
  * built by hv_create() on the calling core (SUCCESS with hv->eptp = 0 and

@@ -8,6 +8,7 @@
  */
 #include <hvcore/arch.h>
 #include <hvcore/exit.h>
+#include <hvcore/hv.h>
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
@@ -47,18 +48,6 @@ static uint64_t guest_cr4(void)
     uint64_t m = hv_vmcs_readnat(HV_VMCS_CR4_GUEST_HOST_MASK);
 
     return (hv_vmcs_readnat(HV_VMCS_GUEST_CR4) & ~m) | (hv_vmcs_readnat(HV_VMCS_CR4_READ_SHADOW) & m);
-}
-
-/* Physical-address width: CR3 bits at or above it are reserved (#GP). */
-static uint32_t maxphyaddr(void)
-{
-    struct hv_cpuid_regs r;
-
-    hv_arch_cpuid(0x80000000u, 0, &r);
-    if (r.eax < 0x80000008u)
-        return 36; /* SDM Vol. 3A, 4.1.4: 36 when the leaf is absent */
-    hv_arch_cpuid(0x80000008u, 0, &r);
-    return r.eax & 0xFFu;
 }
 
 static void flush_guest_tlb(struct hv_exit *e)
@@ -142,7 +131,7 @@ static enum hv_exit_action write_cr3(struct hv_exit *e, uint64_t v)
     v &= ~CR3_NOFLUSH;
     /* Bits at or above MAXPHYADDR are reserved: a #GP for the guest, never
      * a GUEST_CR3 that fails the next VM entry (SDM Vol. 3C, 27.3.1.1). */
-    if (v >> maxphyaddr())
+    if (v >> hv_vmx_maxphyaddr())
         return gp(e);
     if (hv_vmcs_writenat(HV_VMCS_GUEST_CR3, v) != HV_STATUS_SUCCESS)
         return hv_exit_unexpected(e);

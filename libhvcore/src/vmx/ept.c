@@ -55,17 +55,6 @@
 #define MTRR_CAP_FIX     (1ull << 8)
 #define MTRR_MASK_VALID  (1ull << 11)
 
-static uint32_t maxphyaddr(void)
-{
-    struct hv_cpuid_regs r;
-
-    hv_arch_cpuid(0x80000000u, 0, &r);
-    if (r.eax < 0x80000008u)
-        return 36;
-    hv_arch_cpuid(0x80000008u, 0, &r);
-    return (r.eax & 0xFFu) != 0 ? (r.eax & 0xFFu) : 36;
-}
-
 static uint64_t msr_or(uint32_t msr, uint64_t fallback)
 {
     uint64_t v;
@@ -190,7 +179,7 @@ hv_status_t hv_ept_build(struct hv *hv)
     if (hv->ept_off_reason != NULL)
         return HV_STATUS_SUCCESS;
 
-    phys = maxphyaddr();
+    phys = hv_vmx_maxphyaddr();
     gib = phys >= 39u ? MAX_GIB : (phys > 32u ? 1u << (phys - 30u) : LOW_DIRS);
     if (gib < LOW_DIRS)
         gib = LOW_DIRS;

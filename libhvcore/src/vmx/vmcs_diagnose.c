@@ -1697,17 +1697,6 @@ const struct hv_vmcs_finding *hv_vmcs_diagnose_first(const struct hv_vmcs_diag *
     return NULL;
 }
 
-static uint32_t default_maxphyaddr(void)
-{
-    struct hv_cpuid_regs r;
-
-    hv_arch_cpuid(0x80000000u, 0, &r);
-    if (r.eax < 0x80000008u)
-        return 36; /* SDM Vol. 3A, 4.1.4: 36 when the leaf is absent */
-    hv_arch_cpuid(0x80000008u, 0, &r);
-    return r.eax & 0xFFu;
-}
-
 hv_status_t hv_vmcs_diagnose(const struct hv_vmcs_diag_env *env, struct hv_vmcs_diag *d)
 {
     struct dctx c;
@@ -1719,7 +1708,7 @@ hv_status_t hv_vmcs_diagnose(const struct hv_vmcs_diag_env *env, struct hv_vmcs_
     hv_lib_zero(&c, sizeof(c));
     c.env = env;
     c.d = d;
-    c.maxphy = env->maxphyaddr != 0 ? env->maxphyaddr : default_maxphyaddr();
+    c.maxphy = env->maxphyaddr != 0 ? env->maxphyaddr : hv_vmx_maxphyaddr();
     if (c.maxphy > 64)
         c.maxphy = 64;
     c.linbits = env->linear_bits == 57 ? 57 : 48;

@@ -51,6 +51,17 @@ static void read_guest_features(struct hv_vmx_caps *caps)
     }
 }
 
+uint32_t hv_vmx_maxphyaddr(void)
+{
+    struct hv_cpuid_regs r;
+
+    hv_arch_cpuid(0x80000000u, 0, &r);
+    if (r.eax < 0x80000008u)
+        return 36;
+    hv_arch_cpuid(0x80000008u, 0, &r);
+    return (r.eax & 0xFFu) != 0 ? (r.eax & 0xFFu) : 36;
+}
+
 hv_status_t hv_vmx_caps_read(struct hv_vmx_caps *caps)
 {
     struct hv_cpuid_regs r;
