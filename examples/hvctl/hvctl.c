@@ -392,9 +392,11 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
         st = hv_engine_event_ctl(e, op, c->id);
         if (hj_on())
             hj_event_ctl(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", c->id, st);
-        print_status_line(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", st);
+        /* An unknown event gets one sentence naming the ones that exist, not a raw status line too. */
         if (st == HV_STATUS_NOT_FOUND && c->id != HV_CMD_ALL_EVENTS)
             no_such_event(e, c->id);
+        else
+            print_status_line(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", st);
         if (hv_success(st) && op == HV_ABI_EVENT_REMOVE)
             hv_output_unbind(g_outs, c->id == HV_CMD_ALL_EVENTS ? HV_OUTPUT_ALL_EVENTS : c->id);
         return hv_success(st) ? 0 : 1;

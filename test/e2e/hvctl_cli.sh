@@ -30,6 +30,8 @@ has usage-wrmsr "$(run wrmsr 174)" "wrmsr: usage: wrmsr <msr> <value> [core <n>]
 has usage-after-error "$(run rdmsr xyz)" "'xyz' is not a hex number: invalid digit 'x'; usage: rdmsr <msr> [core <n>]"
 has no-such-event "$(run events c 12)" \
     "event 0x12 does not exist: there are no events (numbers are hex: '12' is 0x12 = 18; write 0n12 for decimal 12)"
+out=$(run events e 12)
+if grep -qF "NOT_FOUND" <<<"$out"; then ko no-raw-status-for-unknown-event "$out"; else ok no-raw-status-for-unknown-event; fi
 out=$(printf '!dr pid 1\n!dr pid 2\nevents d 3\n' | "$hvctl" --target sim:cores=2 2>&1 || true)
 has no-such-event-lists "$out" "event 0x3 does not exist: the events are 1, 2"
 rc=0; "$hvctl" --frob >/dev/null 2>&1 || rc=$?
