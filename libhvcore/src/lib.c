@@ -1,21 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib.h"
 
+/* A word at a time: the event engine clears and copies records, payloads
+ * and the script environment (hundreds of bytes) inside VM exits, where a
+ * byte loop cost ~1,400 instructions per script action (callgrind).
+ * may_alias + aligned(1): any buffer, any alignment (x86 allows unaligned
+ * access; other targets get byte accesses from the compiler). volatile
+ * stores keep the compiler from turning the loops back into memset or
+ * memcpy calls, which the freestanding core cannot link against. */
+typedef uint64_t __attribute__((may_alias, aligned(1))) lib_word;
+
 void hv_lib_zero(void *dst, size_t n)
 {
-    /* volatile: keeps the compiler from turning the loop back into a
-     * memset call, which the freestanding core cannot link against. */
-    volatile uint8_t *d = dst;
+    volatile lib_word *w = (volatile lib_word *)dst;
+    volatile uint8_t *d;
 
+    for (; n >= sizeof(lib_word); n -= sizeof(lib_word))
+        *w++ = 0;
+    d = (volatile uint8_t *)w;
     while (n--)
         *d++ = 0;
 }
 
+/* Not for overlapping buffers (no caller has them). */
 void hv_lib_copy(void *dst, const void *src, size_t n)
 {
-    volatile uint8_t *d = dst;
-    const uint8_t *s = src;
+    volatile lib_word *dw = (volatile lib_word *)dst;
+    const lib_word *sw = (const lib_word *)src;
+    volatile uint8_t *d;
+    const uint8_t *s;
 
+    for (; n >= sizeof(lib_word); n -= sizeof(lib_word))
+        *dw++ = *sw++;
+    d = (volatile uint8_t *)dw;
+    s = (const uint8_t *)sw;
     while (n--)
         *d++ = *s++;
 }

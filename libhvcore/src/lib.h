@@ -12,6 +12,7 @@
 #include <hvcore/status.h>
 
 void hv_lib_zero(void *dst, size_t n);
+/* Not for overlapping buffers. */
 void hv_lib_copy(void *dst, const void *src, size_t n);
 
 /* A bounded text builder for log lines; truncates, always NUL-terminated. */
