@@ -1018,6 +1018,22 @@ hv_status_t hv_wire_connect(struct hv_wire_conn **out, const char *host, uint16_
     return hv_wire_connect_auth(out, host, port, timeout_ms, NULL);
 }
 
+hv_status_t hv_wire_tcp_open(const char *host, uint16_t port, int timeout_ms, int *fd)
+{
+    struct sockaddr_in a;
+    hv_status_t st;
+
+    if (!fd)
+        return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no output pointer");
+    *fd = -1;
+    st = parse_host(host, port, &a);
+    if (hv_success(st))
+        st = open_connected(&a, timeout_ms, fd);
+    if (hv_success(st))
+        clear_reason();
+    return st;
+}
+
 hv_status_t hv_wire_conn_from_fd(struct hv_wire_conn **out, int fd)
 {
     struct hv_wire_conn *c;

@@ -316,6 +316,12 @@ hv_status_t hv_wire_connect(struct hv_wire_conn **out, const char *host, uint16_
 hv_status_t hv_wire_connect_auth(struct hv_wire_conn **out, const char *host, uint16_t port, int timeout_ms,
                                  const struct hv_wire_key *key);
 
+/* Only the TCP connection of hv_wire_connect, no handshake and no frames:
+ * a raw byte stream for other protocols (a serial line that an emulator
+ * exposes as a TCP socket, see hvcore/client/dbglink.h). *fd is blocking,
+ * TCP_NODELAY, close-on-exec. Statuses as hv_wire_connect. */
+hv_status_t hv_wire_tcp_open(const char *host, uint16_t port, int timeout_ms, int *fd);
+
 /* Wrap an already connected stream socket (e.g. one end of a socketpair);
  * the connection owns fd from now on (also on failure). It has no address,
  * so it cannot reconnect: a lost connection stays lost. No handshake is
