@@ -42,6 +42,7 @@ static const struct status_name status_names[] = {
     { HV_STATUS_SCRIPT_INVALID, "SCRIPT_INVALID" },
     { HV_STATUS_SCRIPT_BUDGET_EXHAUSTED, "SCRIPT_BUDGET_EXHAUSTED" },
     { HV_STATUS_SCRIPT_RUNTIME_ERROR, "SCRIPT_RUNTIME_ERROR" },
+    { HV_STATUS_TARGET_RUNNING, "TARGET_RUNNING" },
 };
 
 const char *hv_status_name(hv_status_t status)

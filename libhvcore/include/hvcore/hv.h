@@ -219,6 +219,33 @@ struct hv_config {
      * test can compare the diagnosis with what the processor (or Bochs)
      * reports. NULL (the default) = off. */
     const char *test_corrupt;
+    /* Debugger Mode (debugger.h): the I/O port base of the 16550 UART the
+     * stub drives from VMX root (0x3F8 = COM1). 0 (the default) = off, and
+     * nothing about the VMCS changes: no NMI exiting, no VMX-preemption
+     * timer, no stub. The platform reserves the port for the hypervisor
+     * (the OS must not drive the same UART). */
+    uint16_t debug_port;
+    /* Line speed in bits/s (divisor 115200 / baud, 8N1); 0 = 115200. */
+    uint32_t debug_baud;
+    /* The core that polls the UART for a break-in while the guest runs
+     * (from its VMX-preemption-timer exits; SDM Vol. 3C, 26.5.1). 0 by
+     * default. */
+    uint32_t debug_uart_core;
+    /* TSC ticks per millisecond, the stub's clock in VMX root (bounded
+     * waits, the poll period); 0 = CPUID 0x15/0x16, else 1,000,000. */
+    uint64_t debug_tsc_per_ms;
+    /* Bound on waiting for each core to halt after its NMI; 0 = 100 ms. A
+     * core that does not halt in time is reported (struct hv_dbg_stop
+     * not_halted) and not waited for again until GO. */
+    uint32_t debug_halt_timeout_ms;
+    /* The local APIC's register page, mapped by the platform before
+     * hv_create() (PRE-LAUNCH; e.g. ioremap of IA32_APIC_BASE[51:12]) and
+     * kept until hv_destroy(), for sending the halting NMIs through the
+     * xAPIC ICR (offsets 0x300/0x310; SDM Vol. 3A, 11.6.1) when x2APIC is
+     * off. With x2APIC on (IA32_APIC_BASE[10]) the stub writes MSR 0x830
+     * and needs no mapping. Used from VMX root, never mapped there. NULL
+     * with x2APIC off: other cores are not halted (reported). */
+    volatile void *debug_lapic;
 };
 
 /* The hypervisor instance (hv_create). */

@@ -93,6 +93,9 @@ typedef uint32_t hv_status_t;
 /* A script stopped at a run-time error (a bad memory address, division by
  * zero, ...); its record says which. */
 #define HV_STATUS_SCRIPT_RUNTIME_ERROR          0xE0E10044u
+/* Debugger Mode (debugger.h): the request needs a halted target and the
+ * target is running (send PAUSE first). */
+#define HV_STATUS_TARGET_RUNNING                0xE0E10050u
 
 /*
  * VMfailValid: the VM-instruction error number (SDM Vol. 3, 31.4) is
