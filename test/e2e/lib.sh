@@ -6,7 +6,8 @@
 #   <VER>/vmlinux      uncompressed ELF taken from the bzImage's XZ payload
 #   <VER>/vmlinux.pvh  the same without the zero tails of its segments (what pvhload boots)
 #   <VER>/pkgversion   Debian version of linux-image-<VER> (e.g. 6.1.192-2)
-#   pvhload/           the PVH loader and the vmlinux-trim host tool (from test/e2e/pvhload)
+#   pvhload/           the vmlinux-trim host tool, and pvhload/<HASH>/pvhload.elf, the PVH loader
+#                      built from test/e2e/pvhload sources with that hash
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_CACHE=${HVCORE_E2E_CACHE:-/var/cache/hvcore-e2e}
@@ -34,17 +35,22 @@ e2e_kernel_version() { # "6.1.0-56-amd64 (Debian 6.1.192-2)"
     printf '%s (Debian %s)\n' "$v" "$p"
 }
 
-# Build the PVH loader into the cache unless it is up to date; prints its path.
+# Build the PVH loader into the cache unless it is built already; prints its path.
+# Keyed by the sources' hash, not their mtimes: several checkouts (worktrees)
+# share the cache, and an older checkout's loader must not pass for a newer one.
 e2e_build_pvhload() {
-    local src="$E2E_DIR/pvhload" out="$E2E_CACHE/pvhload" elf
+    local src="$E2E_DIR/pvhload" out elf hash
+    hash=$(cd "$src" && cat pvhload.c entry.S pvhload.ld Makefile | sha256sum | cut -c1-16)
+    out="$E2E_CACHE/pvhload/$hash"
     elf="$out/pvhload.elf"
-    if [[ -s $elf && ! $src/pvhload.c -nt $elf && ! $src/entry.S -nt $elf &&
-          ! $src/pvhload.ld -nt $elf && ! $src/Makefile -nt $elf ]]; then
+    if [[ -s $elf ]]; then
         printf '%s\n' "$elf"
         return 0
     fi
-    mkdir -p "$out"
-    make -s -C "$src" O="$out" >&2 || e2e_die "building the PVH loader failed"
+    # Built aside and renamed: two runs building at once never see half a loader.
+    mkdir -p "$out.$$"
+    make -s -C "$src" O="$out.$$" >&2 || { rm -rf "$out.$$"; e2e_die "building the PVH loader failed"; }
+    mv -T "$out.$$" "$out" 2>/dev/null || rm -rf "$out.$$"
     printf '%s\n' "$elf"
 }
 

@@ -11,7 +11,9 @@
  * 32-bit flat protected mode with paging off and EBX = &start_info.
  *
  * Freestanding: no libc, no libgcc (so no 64-bit division anywhere).
- * Progress and errors go to COM1 so they land in the serial log.
+ * Progress and errors go to COM1 so they land in the serial log, or to COM2
+ * when the command line says console=ttyS1 (boot.sh --com1-socket gives COM1
+ * to a debugger and logs on COM2).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -129,23 +131,25 @@ static inline uint8_t inb(uint16_t port)
 }
 
 #define COM1 0x3f8
+#define COM2 0x2f8
+static uint16_t com = COM1; /* the port the serial log is on */
 
 static void serial_init(void)
 {
-	outb(COM1 + 1, 0x00); /* no interrupts */
-	outb(COM1 + 3, 0x80); /* DLAB */
-	outb(COM1 + 0, 0x01); /* 115200 baud */
-	outb(COM1 + 1, 0x00);
-	outb(COM1 + 3, 0x03); /* 8N1 */
-	outb(COM1 + 2, 0xc7); /* FIFO on, cleared */
-	outb(COM1 + 4, 0x03); /* DTR, RTS */
+	outb(com + 1, 0x00); /* no interrupts */
+	outb(com + 3, 0x80); /* DLAB */
+	outb(com + 0, 0x01); /* 115200 baud */
+	outb(com + 1, 0x00);
+	outb(com + 3, 0x03); /* 8N1 */
+	outb(com + 2, 0xc7); /* FIFO on, cleared */
+	outb(com + 4, 0x03); /* DTR, RTS */
 }
 
 static void putc_serial(char ch)
 {
-	for (unsigned spin = 0; spin < 100000 && !(inb(COM1 + 5) & 0x20); spin++)
+	for (unsigned spin = 0; spin < 100000 && !(inb(com + 5) & 0x20); spin++)
 		;
-	outb(COM1, (uint8_t)ch);
+	outb(com, (uint8_t)ch);
 }
 
 static void puts_serial(const char *s)
@@ -332,8 +336,26 @@ static uint32_t find_pvh_entry(const uint8_t *img, uint32_t len, const struct el
 	return 0;
 }
 
+/* Nonzero if `s` contains `word` (no libc). */
+static int contains(const char *s, const char *word)
+{
+	for (; *s; s++) {
+		size_t i = 0;
+		while (word[i] && s[i] == word[i])
+			i++;
+		if (!word[i])
+			return 1;
+	}
+	return 0;
+}
+
 void pvh_main(uint32_t magic, uint32_t mbi_addr)
 {
+	if (magic == MB_BOOT_MAGIC) {
+		const struct mb_info *mb = (const struct mb_info *)mbi_addr;
+		if ((mb->flags & MBI_CMDLINE) && contains((const char *)mb->cmdline, "console=ttyS1"))
+			com = COM2;
+	}
 	serial_init();
 	puts_serial("\npvhload: multiboot PVH loader\n");
 	if (magic != MB_BOOT_MAGIC)
