@@ -32,4 +32,12 @@ void hvl_dev_shutdown(void);
 int hvl_lifecycle_init(struct hv *hv);
 void hvl_lifecycle_exit(void);
 
+/* debugger.c: Debugger Mode (debug=ttyS0 | debug=0x3f8). hvl_debug_init
+ * checks the parameters, reserves the UART's ports, maps the local APIC
+ * and fills cfg->debug_*; without debug= it does nothing and returns 0.
+ * hvl_debug_exit undoes it (after hv_destroy). */
+struct hv_config;
+int hvl_debug_init(struct hv_config *cfg);
+void hvl_debug_exit(void);
+
 #endif

@@ -198,6 +198,9 @@ static int __init hvcore_init(void)
 		cfg.inject_launch_failure_cpu = (uint32_t)inject_launch_failure_cpu;
 	if (test_corrupt && test_corrupt[0])
 		cfg.test_corrupt = test_corrupt;
+	err = hvl_debug_init(&cfg);
+	if (err)
+		goto debug_failed;
 	err = make_host_cr3(&cfg.host_cr3);
 	if (err)
 		goto host_cr3_failed;
@@ -245,6 +248,8 @@ create_failed:
 host_cr3_cleanup:
 	free_page((unsigned long)host_pgd);
 host_cr3_failed:
+	hvl_debug_exit();
+debug_failed:
 	hvl_os_exit();
 os_init_failed:
 	cpuhp_remove_state_nocalls(hp_state);
@@ -260,10 +265,13 @@ static void __exit hvcore_exit(void)
 	hvl_dev_exit();
 	st = hv_stop(the_hv);
 	hvl_log_flush();
-	if (!hv_success(st))
+	if (!hv_success(st)) {
+		/* Cores may still be in VMX root: the stub keeps its UART and LAPIC mapping too. */
 		pr_err("devirtualization failed: %s (0x%08x); keeping its memory\n", hv_status_name(st), st);
-	else
+	} else {
 		hv_destroy(the_hv);
+		hvl_debug_exit();
+	}
 	the_hv = NULL;
 	free_page((unsigned long)host_pgd);
 	hvl_os_exit();
