@@ -87,6 +87,7 @@ static unsigned long ioctl_for(uint32_t request)
     case HV_ABI_REQ_EVENT_LIST: return HVCORE_IOCTL_EVENT_LIST;
     case HV_ABI_REQ_EVENT_RINGS: return HVCORE_IOCTL_EVENT_RINGS;
     case HV_ABI_REQ_SCRIPT_EVAL: return HVCORE_IOCTL_SCRIPT_EVAL;
+    case HV_ABI_REQ_TRACE: return HVCORE_IOCTL_TRACE;
     default: return 0;
     }
 }

@@ -8,6 +8,7 @@
 #include <hvcore/script.h>
 #include <hvcore/event.h>
 #include <hvcore/msr.h>
+#include <hvcore/trace.h>
 
 #include "lib.h"
 
@@ -265,6 +266,38 @@ static hv_status_t do_script_eval(struct hv *hv, uint8_t *buf, size_t size)
     return hv_script_eval(hv, r->core, r->data, r->data_len, &r->result);
 }
 
+static hv_status_t do_trace(struct hv *hv, uint8_t *buf, size_t size)
+{
+    struct hv_abi_trace *r = (struct hv_abi_trace *)(void *)buf;
+    struct hv_trace_config cfg;
+    struct hv_trace_status s;
+    hv_status_t st = HV_STATUS_SUCCESS;
+    uint32_t i;
+
+    if (size < sizeof(*r) || r->reserved != 0 || r->reserved2 != 0 || r->op < HV_ABI_TRACE_START ||
+        r->op > HV_ABI_TRACE_STATUS)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (r->op == HV_ABI_TRACE_START) {
+        hv_lib_zero(&cfg, sizeof(cfg));
+        cfg.max_exits = r->max_exits;
+        for (i = 0; i < 3; i++)
+            cfg.reasons[i] = r->reasons[i];
+        st = hv_trace_start(hv, &cfg);
+    } else if (r->op == HV_ABI_TRACE_STOP) {
+        st = hv_trace_stop(hv);
+    }
+    (void)hv_trace_get_status(hv, &s);
+    r->active = s.active;
+    r->recorded = s.recorded;
+    r->dropped = s.dropped;
+    r->core_count = s.core_count;
+    for (i = 0; i < 3; i++)
+        r->cpu_vendor[i] = s.cpu_vendor[i];
+    r->cpu_signature = s.cpu_signature;
+    r->vmx_basic = s.vmx_basic;
+    return st;
+}
+
 hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t cap, size_t *resp_len)
 {
     struct hv_abi_header *h = buf;
@@ -287,6 +320,7 @@ hv_status_t hv_abi_execute(struct hv *hv, uint32_t request, void *buf, size_t ca
     case HV_ABI_REQ_EVENT_LIST: st = do_event_list(hv, b, h->size); break;
     case HV_ABI_REQ_EVENT_RINGS: st = do_event_rings(hv, b, h->size); break;
     case HV_ABI_REQ_SCRIPT_EVAL: st = do_script_eval(hv, b, h->size); break;
+    case HV_ABI_REQ_TRACE:      st = do_trace(hv, b, h->size); break;
     default:                    st = HV_STATUS_INVALID_PARAMETER; break;
     }
     h->status = st;
@@ -307,6 +341,7 @@ static size_t fixed_size(uint32_t request)
     case HV_ABI_REQ_EVENT_LIST:   return sizeof(struct hv_abi_event_list);
     case HV_ABI_REQ_EVENT_RINGS:  return sizeof(struct hv_abi_event_rings);
     case HV_ABI_REQ_SCRIPT_EVAL:  return sizeof(struct hv_abi_script_eval);
+    case HV_ABI_REQ_TRACE:        return sizeof(struct hv_abi_trace);
     default:                      return 0;
     }
 }

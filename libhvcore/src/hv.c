@@ -7,6 +7,7 @@
 #include <hvcore/event.h>
 #include <hvcore/exit.h>
 #include <hvcore/hv.h>
+#include <hvcore/trace.h>
 #include <hvcore/vmcall.h>
 
 #include "lib.h"
@@ -381,6 +382,7 @@ void hv_destroy(struct hv *hv)
 
     if (hv == NULL)
         return;
+    hv_trace_destroy(hv);
     hv_event_engine_destroy(hv);
     for (i = 0; i < hv->cpu_count; i++) {
         /* Freeing a region the CPU may still cache would corrupt memory

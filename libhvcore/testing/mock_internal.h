@@ -53,6 +53,9 @@ bool hv_mocki_injected(struct hv_mock_cpu *cpu, enum hv_mock_vmx_op op, hv_statu
 /* mock_exit.c: the guest state a VM exit saves and a VM entry loads on
  * their own (SDM Vol. 3C, 28.3.1/28.3.3 and 27.3.2.1). */
 void hv_mocki_exit_save(struct hv_mock_cpu *cpu);
+/* Replay: put a recorded CPUID answer or MSR into a CPU, frozen or not. */
+void hv_mocki_replay_cpuid(struct hv_mock_cpu *cpu, uint32_t leaf, uint32_t subleaf, const struct hv_cpuid_regs *r);
+void hv_mocki_replay_msr(struct hv_mock_cpu *cpu, uint32_t msr, uint64_t value, bool gp_read, bool gp_write);
 void hv_mocki_entry_load(struct hv_mock_cpu *cpu);
 /* mock_os.c */
 void hv_mocki_os_reset(void);

@@ -1231,3 +1231,29 @@ void hv_mock_fini(void)
     g_gen++;
     tl_cpu = UINT32_MAX;
 }
+
+/* ---- Replay (replay.c): the recorded CPU answers, whatever the freeze ---- */
+
+void hv_mocki_replay_cpuid(struct hv_mock_cpu *cpu, uint32_t leaf, uint32_t subleaf, const struct hv_cpuid_regs *r)
+{
+    cpuid_put(cpu, leaf, leaf_has_subleaves(leaf) ? subleaf : 0, r->eax, r->ebx, r->ecx, r->edx);
+}
+
+void hv_mocki_replay_msr(struct hv_mock_cpu *cpu, uint32_t msr, uint64_t value, bool gp_read, bool gp_write)
+{
+    struct hv_mock_msr *m = msr_add(cpu, msr, value, false);
+
+    if (m == NULL)
+        return;
+    m->read_only = false;
+    m->gp_on_read = gp_read;
+    m->gp_on_write = gp_write;
+}
+
+void hv_mock_get_failure_handler(hv_mock_failure_fn *fn, void **ctx)
+{
+    pthread_mutex_lock(&g_fail_lock);
+    *fn = g_fail_fn;
+    *ctx = g_fail_ctx;
+    pthread_mutex_unlock(&g_fail_lock);
+}

@@ -193,6 +193,8 @@ static long hvl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		return do_request(u, HV_ABI_REQ_EVENT_RINGS);
 	case HVCORE_IOCTL_SCRIPT_EVAL:
 		return do_event_request(u, HV_ABI_REQ_SCRIPT_EVAL);
+	case HVCORE_IOCTL_TRACE:
+		return do_event_request(u, HV_ABI_REQ_TRACE);
 	default:
 		return -ENOTTY;
 	}

@@ -296,7 +296,7 @@ static NTSTATUS do_read(PIRP irp, PIO_STACK_LOCATION sl)
 static bool is_event_request(uint32_t req)
 {
     return req == HV_ABI_REQ_EVENT_ADD || req == HV_ABI_REQ_EVENT_ACTION || req == HV_ABI_REQ_EVENT_CTL ||
-           req == HV_ABI_REQ_EVENT_LIST || req == HV_ABI_REQ_SCRIPT_EVAL;
+           req == HV_ABI_REQ_EVENT_LIST || req == HV_ABI_REQ_SCRIPT_EVAL || req == HV_ABI_REQ_TRACE;
 }
 
 /*

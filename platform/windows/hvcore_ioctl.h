@@ -27,6 +27,7 @@
 #define HVCORE_WIN_IOCTL_EVENT_LIST   HVCORE_WIN_CTL(0x13)
 #define HVCORE_WIN_IOCTL_EVENT_RINGS  HVCORE_WIN_CTL(0x14)
 #define HVCORE_WIN_IOCTL_SCRIPT_EVAL  HVCORE_WIN_CTL(0x15)
+#define HVCORE_WIN_IOCTL_TRACE        HVCORE_WIN_CTL(0x16)
 /* The request kind of a control code, or 0 if it is none of ours. */
 #define HVCORE_WIN_IOCTL_REQUEST(code) \
     ((((code) >> 16) == 0x22u && ((code) & 0xC003u) == 0xC000u && (((code) >> 2) & 0xFFFu) >= 0x800u) \

@@ -53,7 +53,7 @@ static void other_requests_answer_not_virtualized(void **state)
 {
     static const uint32_t reqs[] = { HV_ABI_REQ_MSR, HV_ABI_REQ_MSR_VALUES, HV_ABI_REQ_EVENT_ADD,
                                      HV_ABI_REQ_EVENT_ACTION, HV_ABI_REQ_EVENT_CTL, HV_ABI_REQ_EVENT_LIST,
-                                     HV_ABI_REQ_EVENT_RINGS, HV_ABI_REQ_SCRIPT_EVAL };
+                                     HV_ABI_REQ_EVENT_RINGS, HV_ABI_REQ_SCRIPT_EVAL, HV_ABI_REQ_TRACE };
     union { struct hv_abi_msr m; uint8_t b[4096]; } u;
     size_t i, len;
 

@@ -207,6 +207,35 @@ struct hv_abi_script_eval {         /* SCRIPT_EVAL (HVCORE_IOCTL_SCRIPT_EVAL): r
     uint8_t data[];                 /* the program */
 };
 
+/* ---- TRACE: exit recording (`hvctl record`, hvcore/trace.h) ---------------
+ * op START arms recording on every core (max_exits over all cores, 0 = until
+ * STOP; reasons bit n = basic reason n, all 0 = every reason); STOP disarms;
+ * STATUS changes nothing. Every op answers with the counters and the CPU
+ * facts a trace file's header needs. Records arrive in the message stream
+ * (read(), HV_MSG_EXIT_TRACE fragments). Added after version 1 as a new
+ * request; an older hypervisor rejects it. */
+enum hv_abi_trace_op {
+    HV_ABI_TRACE_START = 1,         /* arm */
+    HV_ABI_TRACE_STOP = 2,          /* disarm */
+    HV_ABI_TRACE_STATUS = 3,        /* counters only */
+};
+
+struct hv_abi_trace {               /* TRACE (HVCORE_IOCTL_TRACE): exit recording */
+    struct hv_abi_header hdr;       /* size = sizeof(struct hv_abi_trace) */
+    uint32_t op;                    /* enum hv_abi_trace_op */
+    uint32_t reserved;              /* 0 */
+    uint64_t max_exits;             /* START: exits to record, 0 = until STOP */
+    uint32_t reasons[3];            /* START: basic reasons (bitmap), all 0 = all */
+    uint32_t active;                /* out: 1 while recording */
+    uint64_t recorded;              /* out: records sent to the rings */
+    uint64_t dropped;               /* out: exits lost (ring full, record too big) */
+    uint32_t core_count;            /* out */
+    uint32_t cpu_vendor[3];         /* out: CPUID 0 EBX, EDX, ECX */
+    uint32_t cpu_signature;         /* out: CPUID 1 EAX */
+    uint32_t reserved2;             /* 0 */
+    uint64_t vmx_basic;             /* out: IA32_VMX_BASIC */
+};
+
 /* read() on the device returns whole struct hv_msg_record (hvcore/msg.h),
  * HV_MSG_RECORD_SIZE bytes each; a buffer smaller than one record is
  * EINVAL. poll() reports POLLIN when a record is readable. */

@@ -34,6 +34,7 @@ enum hv_abi_request {
     HV_ABI_REQ_EVENT_LIST = 0x13,   /* struct hv_abi_event_list */
     HV_ABI_REQ_EVENT_RINGS = 0x14,  /* struct hv_abi_event_rings */
     HV_ABI_REQ_SCRIPT_EVAL = 0x15,  /* struct hv_abi_script_eval */
+    HV_ABI_REQ_TRACE = 0x16,        /* struct hv_abi_trace */
 };
 
 /* Execute request `request` (enum hv_abi_request) held in `buf`.

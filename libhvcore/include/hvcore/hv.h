@@ -77,6 +77,8 @@ enum hv_vcpu_step {
 };
 
 struct hv_exit;
+struct hv_trace;
+struct hv_trace_core;
 
 /* What a VM-exit handler asks the dispatcher to do next. */
 enum hv_exit_action {
@@ -169,6 +171,9 @@ struct hv_vcpu {
      * entry-failure exit arrives, while the VMCS is still current. */
     bool diag_valid;
     struct hv_vmcs_diag diag;   /* the diagnosis (valid once diag_valid) */
+    /* This core's exit recording (trace.h), NULL while none runs: the one
+     * test the dispatcher makes for it. */
+    struct hv_trace_core *trace;
 
     /* Per-core counters of exits by basic reason (index HV_EXIT_REASON_COUNT
      * counts reasons beyond the table). Written only by this core. */
@@ -270,6 +275,8 @@ struct hv {
     size_t ept_bytes;          /* their size in bytes */
     uint32_t ept_gib;          /* GiB of guest-physical space mapped */
     const char *ept_off_reason; /* why there is no EPT (eptp 0), else NULL */
+    /* Exit recording (trace.h): made by the first hv_trace_start. */
+    struct hv_trace *trace;
 };
 
 /* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on.

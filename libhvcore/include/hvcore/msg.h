@@ -49,6 +49,9 @@ enum hv_msg_kind {
     HV_MSG_SCRIPT = 3,      /* text rendered by a script action */
     HV_MSG_CODE = 4,        /* custom code ran: its buffer's first bytes */
     HV_MSG_SCRIPT_STATUS = 5, /* a script run ended early: struct hv_msg_script_status (script.h) */
+    /* A fragment of one recorded VM exit (trace.h): event_id = fragment
+     * index | fragment count << 16, pid = the exit's seq on its core. */
+    HV_MSG_EXIT_TRACE = 6,
 };
 
 /* Fixed header of every record (48 bytes). */
@@ -101,6 +104,14 @@ hv_status_t hv_msg_ring_init(void *mem, uint32_t capacity, uint32_t core, struct
  * or dropped. Context: ROOT-SAFE (no lock, no allocation, never blocks). */
 bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
                 const void *payload, uint32_t payload_len, bool imm);
+
+/* Producer side: slots free for hv_msg_put right now (a record needing
+ * several can check first, so that it goes in whole or not at all).
+ * Context: ROOT-SAFE (the ring's own core). */
+uint32_t hv_msg_room(const struct hv_msg_ring *r);
+/* Producer side: count `n` records as dropped (ring full), as a failed
+ * hv_msg_put would. Context: ROOT-SAFE (the ring's own core). */
+void hv_msg_drop(struct hv_msg_ring *r, uint32_t n);
 
 /* Publish every written record (the imm-no timer); returns true if
  * anything new became readable. Context: any. */

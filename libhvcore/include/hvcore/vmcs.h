@@ -286,7 +286,7 @@ hv_status_t hv_vmcs_backend_write(uint32_t field, enum hv_vmcs_width width, uint
  * set it.
  */
 #if defined(HV_VMCS_INLINE_VMX) && HV_VMCS_INLINE_VMX
-static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
+static inline uint64_t hv_vmcs_raw_read_as_(uint32_t field, enum hv_vmcs_width w)
 {
     uint64_t v = 0;
 
@@ -295,7 +295,7 @@ static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
     return v;
 }
 
-static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
+static inline hv_status_t hv_vmcs_raw_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
 {
     bool fail;
 
@@ -303,7 +303,7 @@ static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w
     return fail ? hv_vmcs_backend_write(field, w, value) : HV_STATUS_SUCCESS;
 }
 #else
-static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
+static inline uint64_t hv_vmcs_raw_read_as_(uint32_t field, enum hv_vmcs_width w)
 {
     uint64_t v = 0;
     /* A failing VMREAD of a field the core set up is an invariant break:
@@ -312,11 +312,38 @@ static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
     return v;
 }
 
-static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
+static inline hv_status_t hv_vmcs_raw_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
 {
     return hv_vmcs_backend_write(field, w, value);
 }
 #endif
+
+/* Exit recording (trace.h) sees every VMCS access of an exit through
+ * these. Off, that is one load and one predictable branch each. */
+extern uint32_t hv_trace_armed;
+/* Note a VMREAD / VMWRITE for the current core's recording (trace.c).
+ * Context: ROOT-SAFE. */
+void hv_trace_note_vmread(uint32_t field, uint64_t value, hv_status_t status);
+void hv_trace_note_vmwrite(uint32_t field, uint64_t value, hv_status_t status);
+
+static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
+{
+    uint64_t v = hv_vmcs_raw_read_as_(field, w);
+
+    if (__builtin_expect(__atomic_load_n(&hv_trace_armed, __ATOMIC_RELAXED) != 0, 0))
+        hv_trace_note_vmread(field, v, HV_STATUS_SUCCESS);
+    return v;
+}
+
+static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w, uint64_t value)
+{
+    hv_status_t st = hv_vmcs_raw_write_as_(field, w, value);
+
+    if (__builtin_expect(__atomic_load_n(&hv_trace_armed, __ATOMIC_RELAXED) != 0, 0))
+        hv_trace_note_vmwrite(field, value, st);
+    return st;
+}
+
 
 /* Typed VMREAD of a constant field (width checked at build time); a
  * failing read yields 0 and is recorded by the backend. Context: ROOT-SAFE. */
@@ -337,13 +364,21 @@ static inline hv_status_t hv_vmcs_write_as_(uint32_t field, enum hv_vmcs_width w
  * hv_vmcs_backend_read. Context: ROOT-SAFE. */
 static inline hv_status_t hv_vmcs_read(uint32_t field, uint64_t *value)
 {
-    return hv_vmcs_backend_read(field, HV_VMCS_FIELD_WIDTH(field), value);
+    hv_status_t st = hv_vmcs_backend_read(field, HV_VMCS_FIELD_WIDTH(field), value);
+
+    if (__builtin_expect(__atomic_load_n(&hv_trace_armed, __ATOMIC_RELAXED) != 0, 0))
+        hv_trace_note_vmread(field, *value, st);
+    return st;
 }
 /* VMWRITE with the width from the encoding. Statuses as
  * hv_vmcs_backend_write. Context: ROOT-SAFE. */
 static inline hv_status_t hv_vmcs_write(uint32_t field, uint64_t value)
 {
-    return hv_vmcs_backend_write(field, HV_VMCS_FIELD_WIDTH(field), value);
+    hv_status_t st = hv_vmcs_backend_write(field, HV_VMCS_FIELD_WIDTH(field), value);
+
+    if (__builtin_expect(__atomic_load_n(&hv_trace_armed, __ATOMIC_RELAXED) != 0, 0))
+        hv_trace_note_vmwrite(field, value, st);
+    return st;
 }
 
 #ifdef __cplusplus

@@ -310,6 +310,25 @@ bool hv_msg_put(struct hv_msg_ring *r, const struct hv_msg_header *h,
     return put_commit(r, pos + 1u, imm);
 }
 
+uint32_t hv_msg_room(const struct hv_msg_ring *r)
+{
+    uint64_t pos, tail;
+
+    if (r == NULL)
+        return 0;
+    pos = __atomic_load_n(&r->committed, __ATOMIC_RELAXED);
+    tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    return (uint32_t)(r->p_mask + 1u - (pos - tail));
+}
+
+void hv_msg_drop(struct hv_msg_ring *r, uint32_t n)
+{
+    if (r == NULL)
+        return;
+    while (n--)
+        (void)put_dropped(r);
+}
+
 bool hv_msg_flush(struct hv_msg_ring *r)
 {
     uint64_t c, v;

@@ -7,6 +7,7 @@
 #include <hvcore/arch.h>
 #include <hvcore/exit.h>
 
+#include "exit/trace_arch.h"
 #include "exit/exit_handlers.h"
 
 #define CPUID_HV_BASE           0x40000000u
@@ -31,7 +32,7 @@ enum hv_exit_action hv_exit_cpuid(struct hv_exit *e)
             out.edx = sig[2];
         }
     } else {
-        hv_arch_cpuid(leaf, subleaf, &out);
+        hv_trace_cpuid(leaf, subleaf, &out);
         if (leaf == 1)
             out.ecx |= CPUID_1_ECX_HYPERVISOR;
     }

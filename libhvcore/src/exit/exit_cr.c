@@ -12,6 +12,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "exit/trace_arch.h"
 #include "exit/exit_handlers.h"
 
 #define CR0_TS   (1ull << 3)
@@ -158,7 +159,7 @@ enum hv_exit_action hv_exit_cr_access(struct hv_exit *e)
         case 8:
             if (v >> 4)
                 return gp(e);
-            hv_arch_write_cr(8, v);
+            hv_trace_write_cr(8, v);
             return HV_ACTION_SKIP;
         default:
             return hv_exit_unexpected(e);
@@ -167,7 +168,7 @@ enum hv_exit_action hv_exit_cr_access(struct hv_exit *e)
         if (cr == 3)
             v = hv_vmcs_readnat(HV_VMCS_GUEST_CR3);
         else if (cr == 8)
-            v = hv_arch_read_cr(8);
+            v = hv_trace_read_cr(8);
         else
             return hv_exit_unexpected(e);
         if (!in_64bit_mode())

@@ -210,13 +210,45 @@ static inline void write_back(struct hv_exit *e)
         (void)hv_vmcs_writenat(HV_VMCS_GUEST_RFLAGS, e->rflags);
 }
 
+/* Apply the handler's action: what the exit stub does next. */
+static inline __attribute__((always_inline)) enum hv_exit_action finish(struct hv_exit *e,
+                                                                        enum hv_exit_action action)
+{
+    switch (action) {
+    case HV_ACTION_SKIP:
+        /* A fault delivered at this instruction must find RIP on it. */
+        if (!e->injected)
+            skip_instruction(e);
+        write_back(e);
+        return HV_ACTION_RESUME;
+    case HV_ACTION_RESUME:
+        write_back(e);
+        return HV_ACTION_RESUME;
+    case HV_ACTION_DEVIRTUALIZE:
+        return HV_ACTION_DEVIRTUALIZE;
+    case HV_ACTION_FATAL:
+        if (e->vcpu->dump[0] == '\0')
+            (void)hv_exit_unexpected(e);
+        return HV_ACTION_FATAL;
+    default:
+        /* A custom handler returned garbage: treat it as a bug, loudly. */
+        (void)hv_exit_unexpected(e);
+        return HV_ACTION_FATAL;
+    }
+}
+
 enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
 {
     struct hv_exit e;
     hv_exit_handler_fn fn;
-    enum hv_exit_action action;
+    enum hv_exit_action action, result;
     bool during_delivery = false;
 
+    /* Exit recording (trace.h): the one test it costs when off. */
+    struct hv_trace_core *tr = __atomic_load_n(&vcpu->trace, __ATOMIC_ACQUIRE);
+
+    if (__builtin_expect(tr != NULL, 0))
+        hv_trace_exit_begin(vcpu);
     e.vcpu = vcpu;
     e.gprs = &vcpu->gprs;
     e.valid = 0;
@@ -243,27 +275,10 @@ enum hv_exit_action hv_exit_dispatch(struct hv_vcpu *vcpu)
     action = fn(&e);
     if (during_delivery && (action == HV_ACTION_RESUME || action == HV_ACTION_SKIP))
         action = complete_event_delivery(&e, action);
-    switch (action) {
-    case HV_ACTION_SKIP:
-        /* A fault delivered at this instruction must find RIP on it. */
-        if (!e.injected)
-            skip_instruction(&e);
-        write_back(&e);
-        return HV_ACTION_RESUME;
-    case HV_ACTION_RESUME:
-        write_back(&e);
-        return HV_ACTION_RESUME;
-    case HV_ACTION_DEVIRTUALIZE:
-        return HV_ACTION_DEVIRTUALIZE;
-    case HV_ACTION_FATAL:
-        if (vcpu->dump[0] == '\0')
-            (void)hv_exit_unexpected(&e);
-        return HV_ACTION_FATAL;
-    default:
-        /* A custom handler returned garbage: treat it as a bug, loudly. */
-        (void)hv_exit_unexpected(&e);
-        return HV_ACTION_FATAL;
-    }
+    result = finish(&e, action);
+    if (__builtin_expect(tr != NULL, 0))
+        hv_trace_exit_end(vcpu, e.reason, (uint32_t)action, (uint32_t)result);
+    return result;
 }
 
 hv_status_t hv_exit_set_handler(struct hv *hv, uint32_t reason, hv_exit_handler_fn fn)

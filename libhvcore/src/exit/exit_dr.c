@@ -14,6 +14,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "exit/trace_arch.h"
 #include "exit/exit_handlers.h"
 
 /* DR7 bits 12, 14, 15 read as 0, and bit 11 too unless the CPU has RTM
@@ -79,7 +80,7 @@ enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e)
     wide = in_64bit_mode();
 
     if (HV_QUAL_DR_DIRECTION(q) == HV_DR_MOV_FROM_DR) {
-        v = dr == 7 ? dr7 : hv_arch_read_dr(dr);
+        v = dr == 7 ? dr7 : hv_trace_read_dr(dr);
         if (!wide)
             v = (uint32_t)v; /* a 32-bit destination: the upper half is zeroed */
         hv_exit_set_gpr(e, reg, v);
@@ -97,7 +98,7 @@ enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e)
             (void)hv_inject_gp(e, 0);
             return HV_ACTION_RESUME;
         }
-        hv_arch_write_dr(6, v);
+        hv_trace_write_dr(6, v);
         break;
     case 7:
         if (v >> 32) {
@@ -107,7 +108,7 @@ enum hv_exit_action hv_exit_mov_dr(struct hv_exit *e)
         (void)hv_vmcs_writenat(HV_VMCS_GUEST_DR7, (v & ~reserved) | HV_DR7_FIXED_1);
         break;
     default:
-        hv_arch_write_dr(dr, v);
+        hv_trace_write_dr(dr, v);
         break;
     }
     notify_events(e, q, v);

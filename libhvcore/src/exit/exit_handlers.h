@@ -6,6 +6,9 @@
 
 #include <hvcore/exit.h>
 
+/* Exit recording (trace.c): around every handler while a recording runs. */
+void hv_trace_exit_begin(struct hv_vcpu *vcpu);
+void hv_trace_exit_end(struct hv_vcpu *vcpu, uint32_t reason, uint32_t action, uint32_t result);
 enum hv_exit_action hv_exit_cpuid(struct hv_exit *e);        /* exit_cpuid.c */
 enum hv_exit_action hv_exit_rdmsr(struct hv_exit *e);        /* exit_msr.c */
 enum hv_exit_action hv_exit_wrmsr(struct hv_exit *e);

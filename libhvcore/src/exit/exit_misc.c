@@ -8,6 +8,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "exit/trace_arch.h"
 #include "exit/exit_handlers.h"
 #include "lib.h"
 
@@ -30,7 +31,7 @@ enum hv_exit_action hv_exit_xsetbv(struct hv_exit *e)
     uint64_t supported;
     bool ok;
 
-    hv_arch_cpuid(0xD, 0, &c);
+    hv_trace_cpuid(0xD, 0, &c);
     supported = ((uint64_t)c.edx << 32) | c.eax;
     ok = hv_exit_cpl(e) == 0 && (uint32_t)r[HV_GPR_RCX] == 0 &&
          (v & XCR0_X87) && (v & ~supported) == 0 &&
@@ -38,7 +39,7 @@ enum hv_exit_action hv_exit_xsetbv(struct hv_exit *e)
          !((v & XCR0_AVX512) && ((v & XCR0_AVX512) != XCR0_AVX512 || !(v & XCR0_AVX))) &&
          !!(v & XCR0_BNDREGS) == !!(v & XCR0_BNDCSR) &&
          !!(v & XCR0_TILECFG) == !!(v & XCR0_TILEDATA);
-    if (!ok || !hv_success(hv_arch_xsetbv_safe(0, v))) {
+    if (!ok || !hv_success(hv_trace_xsetbv_safe(0, v))) {
         (void)hv_inject_gp(e, 0);
         return HV_ACTION_RESUME;
     }
@@ -239,7 +240,7 @@ static hv_status_t restart_at(struct hv_exit *e, uint32_t vector)
     if (!hv_success(st))
         return st;
     /* General registers 0, EDX = the processor signature (Table 10-1). */
-    hv_arch_cpuid(1, 0, &id);
+    hv_trace_cpuid(1, 0, &id);
     for (i = 0; i < 16; i++)
         e->gprs->r[i] = 0;
     e->gprs->r[HV_GPR_RDX] = id.eax;

@@ -9,6 +9,8 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "exit/trace_arch.h"
+
 static bool is_software(uint32_t type)
 {
     return type == HV_INTR_TYPE_SW_INTERRUPT || type == HV_INTR_TYPE_PRIV_SW_EXCEPTION ||
@@ -95,14 +97,14 @@ hv_status_t hv_inject_db(struct hv_exit *e, uint64_t dr6_bits)
     /* DR6.RTM is active low: every #DB outside an RTM region sets it, so a
      * guest that cleared it (it may, with RTM) finds it set again, as after
      * a hardware #DB (SDM Vol. 3B, 18.2.3). Without RTM it is fixed at 1. */
-    hv_arch_write_dr(6, hv_arch_read_dr(6) | dr6_bits | HV_DR6_RTM);
+    hv_trace_write_dr(6, hv_trace_read_dr(6) | dr6_bits | HV_DR6_RTM);
     return hv_inject_event(e, HV_VECTOR_DB, HV_INTR_TYPE_HW_EXCEPTION, false, 0);
 }
 
 hv_status_t hv_inject_pf(struct hv_exit *e, uint64_t cr2, uint32_t error_code)
 {
     /* CR2 is not part of the VMCS; VM entry leaves the real one alone. */
-    hv_arch_write_cr(2, cr2);
+    hv_trace_write_cr(2, cr2);
     return hv_inject_event(e, HV_VECTOR_PF, HV_INTR_TYPE_HW_EXCEPTION, true, error_code);
 }
 

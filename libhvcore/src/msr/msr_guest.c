@@ -11,6 +11,8 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "exit/trace_arch.h"
+
 enum check {
     CHECK_NONE,          /* any value (field width truncates) */
     CHECK_CANONICAL,     /* a linear address: bits 63:47 all equal */
@@ -115,9 +117,9 @@ static uint64_t feature_control_writable(void)
     uint32_t max;
     bool vmx, smx;
 
-    hv_arch_cpuid(0, 0, &r);
+    hv_trace_cpuid(0, 0, &r);
     max = r.eax;
-    hv_arch_cpuid(1, 0, &r);
+    hv_trace_cpuid(1, 0, &r);
     vmx = (r.ecx & CPUID_1_ECX_VMX) != 0;
     smx = (r.ecx & CPUID_1_ECX_SMX) != 0;
     if (vmx)
@@ -127,13 +129,13 @@ static uint64_t feature_control_writable(void)
     if (smx)
         mask |= FC_SENTER_ENABLES;
     if (max >= 7) {
-        hv_arch_cpuid(7, 0, &r);
+        hv_trace_cpuid(7, 0, &r);
         if (r.ecx & CPUID_7_ECX_SGX_LC)
             mask |= FC_SGX_LC;
         if (r.ebx & CPUID_7_EBX_SGX)
             mask |= FC_SGX;
     }
-    if (hv_success(hv_arch_rdmsr_safe(MSR_IA32_MCG_CAP, &mcg)) && (mcg & MCG_CAP_LMCE_P))
+    if (hv_success(hv_trace_rdmsr_safe(MSR_IA32_MCG_CAP, &mcg)) && (mcg & MCG_CAP_LMCE_P))
         mask |= FC_LMCE;
     return mask;
 }
@@ -147,12 +149,12 @@ bool hv_msr_is_guest_state(uint32_t msr)
  * have their own maximum, SDM Vol. 2A CPUID); zeros and false if not. */
 static bool cpuid_leaf(uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *r)
 {
-    hv_arch_cpuid(leaf & 0x80000000u, 0, r);
+    hv_trace_cpuid(leaf & 0x80000000u, 0, r);
     if (r->eax < leaf) {
         r->eax = r->ebx = r->ecx = r->edx = 0;
         return false;
     }
-    hv_arch_cpuid(leaf, subleaf, r);
+    hv_trace_cpuid(leaf, subleaf, r);
     return true;
 }
 
@@ -217,7 +219,7 @@ static uint64_t perf_global_ctrl_valid(void)
     mask |= fixed << 32;
     (void)cpuid_leaf(1, 0, &r);
     if ((r.ecx & CPUID_1_ECX_PDCM) &&
-        hv_success(hv_arch_rdmsr_safe(MSR_IA32_PERF_CAPABILITIES, &cap)) && (cap & PERF_CAP_PERF_METRICS))
+        hv_success(hv_trace_rdmsr_safe(MSR_IA32_PERF_CAPABILITIES, &cap)) && (cap & PERF_CAP_PERF_METRICS))
         mask |= PERF_GLOBAL_PERF_METRICS;
     return mask;
 }
@@ -260,17 +262,17 @@ static bool has_feature(enum feature f)
 
     if (f == FEAT_ALWAYS)
         return true;
-    hv_arch_cpuid(0, 0, &r);
+    hv_trace_cpuid(0, 0, &r);
     max = r.eax;
     if (f == FEAT_PERFMON_V2) {
         if (max < 0xA)
             return false;
-        hv_arch_cpuid(0xA, 0, &r);
+        hv_trace_cpuid(0xA, 0, &r);
         return (r.eax & 0xFFu) >= 2; /* IA32_PERF_GLOBAL_CTRL since v2 */
     }
     if (max < 7)
         return false;
-    hv_arch_cpuid(7, 0, &r);
+    hv_trace_cpuid(7, 0, &r);
     switch (f) {
     case FEAT_MPX: return (r.ebx >> 14) & 1u;
     case FEAT_PT:  return (r.ebx >> 25) & 1u;
@@ -367,7 +369,7 @@ static hv_status_t enable_load_ctl(struct hv_vcpu *vcpu, const struct guest_msr 
     for (i = 0; i < sizeof(guest_msrs) / sizeof(guest_msrs[0]); i++) {
         if (guest_msrs[i].entry_ctl != g->entry_ctl || field_is_live(vcpu, &guest_msrs[i]))
             continue;
-        st = hv_arch_rdmsr_safe(guest_msrs[i].msr, &v);
+        st = hv_trace_rdmsr_safe(guest_msrs[i].msr, &v);
         if (!hv_success(st))
             v = 0;
         st = hv_vmcs_write(guest_msrs[i].field, v);
@@ -398,6 +400,8 @@ hv_status_t hv_msr_guest_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *valu
         st = HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
     } else if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
         *value = vcpu->feature_control_virtual;
+        if (hv_trace_on_())
+            hv_trace_note_io(HV_TRACE_IO_FC_VIRTUAL, msr, 0, HV_STATUS_SUCCESS, *value, 0);
         where = HV_MSR_ROUTE_VIRTUAL;
         st = HV_STATUS_SUCCESS;
     } else if ((g = find(msr)) != NULL && has_feature(g->feature) && load_ctl_active(vcpu, g)) {
@@ -406,7 +410,7 @@ hv_status_t hv_msr_guest_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *valu
     } else if (g != NULL && !has_feature(g->feature)) {
         st = HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
     } else {
-        st = hv_arch_rdmsr_safe(msr, value);
+        st = hv_trace_rdmsr_safe(msr, value);
     }
     if (route != NULL)
         *route = where;
@@ -427,6 +431,8 @@ hv_status_t hv_msr_guest_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
         return HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
 
     if (msr == HV_MSR_IA32_FEATURE_CONTROL) {
+        if (hv_trace_on_())
+            hv_trace_note_io(HV_TRACE_IO_FC_VIRTUAL, msr, 0, HV_STATUS_SUCCESS, vcpu->feature_control_virtual, 0);
         /* The copy takes what the real MSR would: locked means locked,
          * and a reserved bit or a feature's bit without the feature #GPs. */
         if ((vcpu->feature_control_virtual & HV_FEATURE_CONTROL_LOCK) ||
@@ -439,7 +445,7 @@ hv_status_t hv_msr_guest_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
     }
     g = find(msr);
     if (g == NULL)
-        return hv_arch_wrmsr_safe(msr, value);
+        return hv_trace_wrmsr_safe(msr, value);
     if (!has_feature(g->feature) || !value_allowed(vcpu, g->check, value))
         return HV_STATUS_EXCEPTION_GENERAL_PROTECTION;
     if (msr == HV_MSR_IA32_EFER)
@@ -449,7 +455,7 @@ hv_status_t hv_msr_guest_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
         if (!((vcpu->caps.entry >> 32) & g->entry_ctl)) {
             /* The CPU cannot load this MSR at entry: root and guest share
              * the physical register, so write that. */
-            return hv_arch_wrmsr_safe(msr, value);
+            return hv_trace_wrmsr_safe(msr, value);
         }
         st = enable_load_ctl(vcpu, g);
         if (!hv_success(st))

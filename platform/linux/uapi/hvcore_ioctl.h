@@ -32,5 +32,7 @@
 #define HVCORE_IOCTL_EVENT_RINGS _IOWR(HVCORE_IOCTL_MAGIC, 0x14, struct hv_abi_header)
 /* struct hv_abi_script_eval: run a script once on a core (`?`). */
 #define HVCORE_IOCTL_SCRIPT_EVAL _IOWR(HVCORE_IOCTL_MAGIC, 0x15, struct hv_abi_header)
+/* struct hv_abi_trace: exit recording (`hvctl record`). */
+#define HVCORE_IOCTL_TRACE _IOWR(HVCORE_IOCTL_MAGIC, 0x16, struct hv_abi_header)
 
 #endif

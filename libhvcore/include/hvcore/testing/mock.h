@@ -341,6 +341,8 @@ uint32_t hv_mock_movdr_refs(const struct hv *hv, uint32_t core);
  * calls fail_msg(), and a test that expects a failure installs a counter. */
 typedef void (*hv_mock_failure_fn)(void *ctx, const char *msg);
 void hv_mock_set_failure_handler(hv_mock_failure_fn fn, void *ctx);
+/* The handler and context installed now (to put them back later). */
+void hv_mock_get_failure_handler(hv_mock_failure_fn *fn, void **ctx);
 uint32_t hv_mock_failure_count(void);
 /* Report a failure through the installed handler (for mock extensions). */
 void hv_mock_report_failure(const char *msg);
