@@ -214,6 +214,7 @@ struct hv_abi_script_eval {         /* SCRIPT_EVAL (HVCORE_IOCTL_SCRIPT_EVAL): r
  * facts a trace file's header needs. Records arrive in the message stream
  * (read(), HV_MSG_EXIT_TRACE fragments). Added after version 1 as a new
  * request; an older hypervisor rejects it. */
+/* hv_abi_trace.op. */
 enum hv_abi_trace_op {
     HV_ABI_TRACE_START = 1,         /* arm */
     HV_ABI_TRACE_STOP = 2,          /* disarm */

@@ -47,9 +47,11 @@ extern "C" {
 /** Version of the file and record layout described here. */
 #define HV_TRACE_VERSION 1u
 
-/** Limits of one record: past them the record is cut and flagged. */
+/** VMCS reads one record holds; past it the exit is flagged and dropped. */
 #define HV_TRACE_MAX_READS  48u
+/** VMCS writes one record holds. */
 #define HV_TRACE_MAX_WRITES 32u
+/** CPU accesses one record holds. */
 #define HV_TRACE_MAX_IO     16u
 
 /** The file header (80 bytes). */
@@ -119,7 +121,8 @@ struct hv_trace_io {
     uint64_t value[2];          /**< the data (see the kind) */
 };
 
-/** Is `kind` something the handler did (compared by replay) rather than read? */
+/** Is `kind` something the handler did (compared by replay) rather than read?
+ * Context: any. */
 static inline bool hv_trace_io_is_output(uint32_t kind)
 {
     return kind == HV_TRACE_IO_WRMSR || kind == HV_TRACE_IO_WRITE_DR || kind == HV_TRACE_IO_WRITE_CR ||
@@ -174,7 +177,7 @@ void hv_trace_destroy(struct hv *hv);
 /** Bytes of the record's parts, checked against its size: true if `rec`
  * (with `avail` bytes readable from it) is a well-formed record. Context: any. */
 bool hv_trace_exit_valid(const struct hv_trace_exit *rec, uint32_t avail);
-/** Set bits of a GPR mask (no libgcc helper in kernel builds). */
+/** Set bits of a GPR mask (no libgcc helper in kernel builds). Context: any. */
 static inline uint32_t hv_trace_popcount16(uint32_t m)
 {
     uint32_t n = 0;
@@ -183,24 +186,29 @@ static inline uint32_t hv_trace_popcount16(uint32_t m)
         n++;
     return n;
 }
-/** The parts of a well-formed record (hv_trace_exit_valid). */
+/** The 16 GPRs before the handler ran, of a well-formed record
+ * (hv_trace_exit_valid). Context: any. */
 static inline const uint64_t *hv_trace_gprs_before(const struct hv_trace_exit *r)
 {
     return (const uint64_t *)(const void *)(r + 1);
 }
+/** The after-values of the GPRs set in gpr_changed. Context: any. */
 static inline const uint64_t *hv_trace_gprs_after(const struct hv_trace_exit *r)
 {
     return hv_trace_gprs_before(r) + 16;
 }
+/** The VMCS reads (nreads entries). Context: any. */
 static inline const struct hv_trace_field *hv_trace_reads(const struct hv_trace_exit *r)
 {
     return (const struct hv_trace_field *)(const void *)(hv_trace_gprs_after(r) +
                                                          hv_trace_popcount16(r->gpr_changed));
 }
+/** The VMCS writes, in order (nwrites entries). Context: any. */
 static inline const struct hv_trace_field *hv_trace_writes(const struct hv_trace_exit *r)
 {
     return hv_trace_reads(r) + r->nreads;
 }
+/** The CPU accesses, in order (nio entries). Context: any. */
 static inline const struct hv_trace_io *hv_trace_ios(const struct hv_trace_exit *r)
 {
     return (const struct hv_trace_io *)(const void *)(hv_trace_writes(r) + r->nwrites);

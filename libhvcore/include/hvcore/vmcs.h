@@ -321,9 +321,11 @@ static inline hv_status_t hv_vmcs_raw_write_as_(uint32_t field, enum hv_vmcs_wid
 /* Exit recording (trace.h) sees every VMCS access of an exit through
  * these. Off, that is one load and one predictable branch each. */
 extern uint32_t hv_trace_armed;
-/* Note a VMREAD / VMWRITE for the current core's recording (trace.c).
+/* Note a VMREAD for the current core's recording (trace.c).
  * Context: ROOT-SAFE. */
 void hv_trace_note_vmread(uint32_t field, uint64_t value, hv_status_t status);
+/* Note a VMWRITE for the current core's recording (trace.c).
+ * Context: ROOT-SAFE. */
 void hv_trace_note_vmwrite(uint32_t field, uint64_t value, hv_status_t status);
 
 static inline uint64_t hv_vmcs_read_as_(uint32_t field, enum hv_vmcs_width w)
