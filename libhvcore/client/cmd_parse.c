@@ -762,6 +762,112 @@ static hv_status_t parse_simulate(struct parser *p, struct hv_cmd *c, const stru
     return HV_STATUS_SUCCESS;
 }
 
+/* r [<reg>] | r <reg> = <value> | r <reg>=<value>: the '=' may touch either side. */
+static hv_status_t parse_regs(struct parser *p, struct hv_cmd *c)
+{
+    char q[QUOTE_TOKEN];
+    size_t a, n, i;
+    struct tok v;
+    hv_status_t st;
+
+    c->kind = HV_CMD_REGS;
+    skip_blanks(p);
+    if (p->pos >= p->len)
+        return HV_STATUS_SUCCESS;
+    a = p->pos;
+    for (n = 0; a + n < p->len && !is_blank(p->s[a + n]) && p->s[a + n] != '='; n++)
+        ;
+    if (n == 0)
+        return fail(p, "r: a register name must come before '=': r rax = 5");
+    p->pos = a + n;
+    /* WinDbg writes @rax in expressions: accept it here too. */
+    if (p->s[a] == '@') {
+        a++;
+        n--;
+    }
+    for (i = 0; i < n; i++) {
+        char ch = lower(p->s[a + i]);
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+            break;
+    }
+    if (n == 0 || i < n || n > HV_CMD_MAX_REG_NAME)
+        return fail(p, "r: '%s' is not a register name", quote(q, sizeof(q), p->s + a, n));
+    for (i = 0; i < n; i++)
+        c->reg[i] = lower(p->s[a + i]);
+    c->reg[n] = '\0';
+    skip_blanks(p);
+    if (p->pos >= p->len)
+        return HV_STATUS_SUCCESS;
+    if (p->s[p->pos] != '=')
+        return fail(p, "r: after '%s' only '= <value>' may follow, not '%s'", c->reg,
+                    quote(q, sizeof(q), p->s + p->pos, p->len - p->pos));
+    p->pos++;
+    if (!next_token(p, &v))
+        return fail(p, "r: '%s =' needs a value: r %s = 5", c->reg, c->reg);
+    if ((st = num_tok(p, "register value", &v, &c->value)) != HV_STATUS_SUCCESS)
+        return st;
+    c->reg_write = true;
+    return expect_end(p, &v);
+}
+
+/* ~ [<n>] | ~<n> */
+static hv_status_t parse_core(struct parser *p, struct hv_cmd *c, const struct tok *cmd)
+{
+    struct tok t = *cmd;
+    hv_status_t st;
+
+    c->kind = HV_CMD_CORE;
+    c->core = HV_ALL_CORES;
+    if (t.len > 1) {
+        t.off++;
+        t.len--;
+    } else if (!next_token(p, &t)) {
+        return HV_STATUS_SUCCESS;
+    }
+    if ((st = core_tok(p, &t, &c->core, "the current core")) != HV_STATUS_SUCCESS)
+        return st;
+    return expect_end(p, &t);
+}
+
+/* db|dd|dq <address> [L <n>] | ... L<n> */
+static hv_status_t parse_mem(struct parser *p, struct hv_cmd *c, const struct tok *cmd)
+{
+    char name[3] = { lower(p->s[cmd->off]), lower(p->s[cmd->off + 1]), '\0' };
+    char q[QUOTE_TOKEN];
+    struct tok t, v;
+    uint64_t count;
+    hv_status_t st;
+
+    c->kind = HV_CMD_MEM;
+    c->mem_width = name[1] == 'b' ? 1u : name[1] == 'd' ? 4u : 8u;
+    c->mem_count = 0x80u / c->mem_width;
+    if (!next_token(p, &t))
+        return fail(p, "%s: usage: %s (the address is missing)", name, hv_cmd_usage(name));
+    if ((st = num_tok(p, "address", &t, &c->address)) != HV_STATUS_SUCCESS)
+        return st;
+    if (!next_token(p, &t))
+        return HV_STATUS_SUCCESS;
+    if (lower(p->s[t.off]) != 'l')
+        return unknown_option(p, &t, name);
+    if (t.len > 1) {
+        v.off = t.off + 1;
+        v.len = t.len - 1;
+    } else if (!next_token(p, &v)) {
+        return fail(p, "%s: 'L' needs a count: %s %llx L 10", name, name, (unsigned long long)c->address);
+    }
+    if ((st = num_tok(p, "count", &v, &count)) != HV_STATUS_SUCCESS)
+        return st;
+    if (count == 0 || count > HV_CMD_MAX_MEM_BYTES / c->mem_width)
+        return fail(p, "%s: count '%s' must be 1 .. 0x%x (0x%x bytes at most)", name, tq(p, &v, q),
+                    HV_CMD_MAX_MEM_BYTES / c->mem_width, HV_CMD_MAX_MEM_BYTES);
+    if (c->address + count * c->mem_width - 1 < c->address)
+        return fail(p, "%s: %llx L %llx runs past the end of the address space", name,
+                    (unsigned long long)c->address, (unsigned long long)count);
+    c->mem_count = (uint32_t)count;
+    return expect_end(p, &v);
+}
+
 /* The NAME of output create/open/close. */
 static hv_status_t output_name(struct parser *p, struct hv_cmd *c, const struct tok *op)
 {
@@ -936,6 +1042,28 @@ static hv_status_t parse_line(struct parser *p, struct hv_cmd *c)
             return st;
         return expect_end(p, &t);
     }
+    if (tok_is(p, &cmd, "pause")) {
+        c->kind = HV_CMD_PAUSE;
+        return expect_end(p, &cmd);
+    }
+    if (tok_is(p, &cmd, "g") || tok_is(p, &cmd, "go")) {
+        c->kind = HV_CMD_GO;
+        return expect_end(p, &cmd);
+    }
+    if (tok_is(p, &cmd, "wait")) {
+        c->kind = HV_CMD_WAIT;
+        if (!next_token(p, &t))
+            return HV_STATUS_SUCCESS;
+        if ((st = u32_tok(p, "wait seconds", &t, &c->seconds)) != HV_STATUS_SUCCESS)
+            return st;
+        return expect_end(p, &t);
+    }
+    if (tok_is(p, &cmd, "r"))
+        return parse_regs(p, c);
+    if (p->s[cmd.off] == '~')
+        return parse_core(p, c, &cmd);
+    if (tok_is(p, &cmd, "db") || tok_is(p, &cmd, "dd") || tok_is(p, &cmd, "dq"))
+        return parse_mem(p, c, &cmd);
     if (tok_is(p, &cmd, "help")) {
         c->kind = HV_CMD_HELP;
         if (!next_token(p, &t))
@@ -972,6 +1100,15 @@ static const struct { const char *name; const char *usage; } usages[] = {
     { "?", "? [core <n>] {script}" },
     { "output", "output | output create <name> file|namedpipe|tcp <target> [text|json] | output open|close <name>" },
     { "status", "status" },
+    { "pause", "pause" },
+    { "g", "g" },
+    { "go", "g" },
+    { "wait", "wait [seconds]" },
+    { "r", "r [<reg>] | r <reg> = <value>" },
+    { "~", "~ [<core>]" },
+    { "db", "db <address> [L <count>]" },
+    { "dd", "dd <address> [L <count>]" },
+    { "dq", "dq <address> [L <count>]" },
     { "help", "help [command]" },
     { "quit", "quit" },
     { "exit", "exit" },
@@ -1082,6 +1219,13 @@ static const char help_overview[] =
     "                                      define where events can be forwarded\n"
     "  output open|close <name>            start or stop writing to an output\n"
     "  status                              show the hypervisor's state\n"
+    "Debugger mode (--target serial:...: the target halts every core; 'help debugger'):\n"
+    "  pause                               break in (Ctrl-C too): halt every core, show where\n"
+    "  g                                   resume every core\n"
+    "  wait [seconds]                      wait for the next stop (a break event, or Ctrl-C)\n"
+    "  r [<reg>] | r <reg> = <value>       registers of the current core\n"
+    "  ~ [<n>]                             show the current core, or switch to core <n>\n"
+    "  db|dd|dq <address> [L <n>]          guest memory (virtual, current core's page tables)\n"
     "  help [command]                      this overview, or one command in detail\n"
     "  quit | exit                         leave hvctl\n"
     "  expect fail <command>               in a script: this command is meant to fail ('help expect')\n"
@@ -1319,11 +1463,67 @@ static const char help_status[] =
     "status\n"
     "  Show the target (a real hypervisor or a simulation) and its cores.\n";
 
+static const char help_debugger[] =
+    "Debugger mode: hvctl --target serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT\n"
+    "  | serial:sim:cores=N. The target runs until a break: 'pause', Ctrl-C, or a\n"
+    "  !dr event with the break action. Then EVERY core waits in VMX root, and\n"
+    "  the stop report names the core, the reason (event id), the process, RIP\n"
+    "  and the instruction there. While halted:\n"
+    "    r / r rax = 5        registers of the current core (read, write)\n"
+    "    ~ 1                  switch to core 1 (r, db... act on it)\n"
+    "    rdmsr / wrmsr        run in VMX root on the halted cores, without resuming\n"
+    "                         them (guest-state MSRs go to their VMCS fields)\n"
+    "    db/dd/dq ADDR [L n]  guest virtual memory through the current core's page tables\n"
+    "    events, !dr          changes take effect at 'g'\n"
+    "    status               halted or running, current core, link counters\n"
+    "    g                    resume every core\n"
+    "  'wait [seconds]' waits for the next stop (scripts: after g, to see a break\n"
+    "  event); interactively 'g' waits by itself until the next stop or Ctrl-C.\n"
+    "  A dropped line is reconnected on the next command: a halted target keeps\n"
+    "  waiting, and its state is asked again.\n";
+
+static const char help_pause[] =
+    "pause\n"
+    "  Break in: halt every core of a serial target in VMX root and show the\n"
+    "  stop report (core, reason, pid, RIP, instruction). Ctrl-C does the same\n"
+    "  while hvctl waits for the target. Nothing to do when already halted.\n";
+
+static const char help_go[] =
+    "g\n"
+    "  Resume every core of a halted target; event changes made while halted\n"
+    "  take effect now. Interactively hvctl then waits for the next stop (Ctrl-C\n"
+    "  breaks in); in a script the next line runs at once ('wait' waits).\n";
+
+static const char help_wait[] =
+    "wait [seconds]\n"
+    "  Wait for the target's next stop report (a !dr event with the break action,\n"
+    "  or Ctrl-C, which breaks in). 0 or nothing: until then. A wait that ends\n"
+    "  without a stop fails (TIMEOUT).\n";
+
+static const char help_regs[] =
+    "r [<reg>] | r <reg> = <value>\n"
+    "  The registers of the current core ('~' switches) of a halted target: all\n"
+    "  of them, one, or write one. Names: rax rbx rcx rdx rsi rdi rbp rsp r8-r15\n"
+    "  rip rflags (and what 'r' lists). Examples: r, r rip, r rax = 5, r rax=0n10.\n";
+
+static const char help_core[] =
+    "~ [<n>]\n"
+    "  Show the current core of a halted target, or make core <n> current: r,\n"
+    "  db/dd/dq act on it. The stop report makes the stopping core current.\n";
+
+static const char help_mem[] =
+    "db|dd|dq <address> [L <count>]\n"
+    "  Show guest virtual memory of a halted target as bytes (with ASCII),\n"
+    "  dwords or qwords, translated through the current core's guest page\n"
+    "  tables. Default 0x80 bytes' worth; L <count> units, at most 0x10000\n"
+    "  bytes. A page that is not present is reported, never touched.\n"
+    "  Examples: db 7ff6`12340000, dq ffffc000`00001000 L 4, db 1000 L20\n";
+
 static const char help_help[] =
     "help [command]\n"
     "  Without a command: the overview. With one: its syntax and options.\n"
     "  Topics: rdmsr wrmsr !dr events listen ? script simulate output status expect\n"
-    "  help quit numbers\n";
+    "  help quit numbers debugger pause g wait r ~ db dd dq\n";
 
 static const char help_quit[] =
     "quit | exit\n"
@@ -1349,6 +1549,11 @@ const char *hv_cmd_help(const char *topic)
         { "expect", help_expect },     { "output", help_output },
         { "?", help_eval },            { "eval", help_eval },
         { "script", help_script },     { "scripts", help_script },
+        { "debugger", help_debugger }, { "pause", help_pause },
+        { "g", help_go },              { "go", help_go },
+        { "wait", help_wait },         { "r", help_regs },
+        { "~", help_core },            { "db", help_mem },
+        { "dd", help_mem },            { "dq", help_mem },
     };
     size_t i, len;
 

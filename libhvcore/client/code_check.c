@@ -607,3 +607,38 @@ size_t hv_code_disassemble_prepared(const uint8_t *code, size_t len, size_t body
 {
     return disassemble(code, len, body_len < len ? body_len : len, out, out_size);
 }
+
+size_t hv_code_disassemble_one(const uint8_t *code, size_t len, uint64_t address, unsigned bits, char *out,
+                               size_t out_size)
+{
+    ZydisDecoder dec;
+    ZydisFormatter fmt;
+    ZydisDecodedInstruction in;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    ZyanStatus zs;
+    char hex[64], text[128];
+    size_t n = 0;
+
+    if (out && out_size)
+        out[0] = '\0';
+    if (!code || !out || out_size == 0)
+        return 0;
+    init_zydis(&dec, &fmt);
+    /* The guest's mode: long mode (CS.L), a 32-bit or a 16-bit code segment. */
+    if (bits == 32)
+        ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_COMPAT_32, ZYDIS_STACK_WIDTH_32);
+    else if (bits == 16)
+        ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_COMPAT_16, ZYDIS_STACK_WIDTH_16);
+    zs = len ? ZydisDecoderDecodeFull(&dec, code, len, &in, ops) : ZYDIS_STATUS_NO_MORE_DATA;
+    if (ZYAN_SUCCESS(zs)) {
+        n = in.length;
+        /* Branch targets and RIP-relative operands as absolute addresses. */
+        insn_text(&fmt, &in, ops, (size_t)address, text, sizeof(text));
+        hex_bytes(hex, sizeof(hex), code, n, ZYDIS_MAX_INSTRUCTION_LENGTH);
+        snprintf(out, out_size, "%-20s %s", hex, text);
+        return n;
+    }
+    hex_bytes(hex, sizeof(hex), code, len, 8);
+    snprintf(out, out_size, "%-20s %s", hex, zs == ZYDIS_STATUS_NO_MORE_DATA ? "(truncated)" : "(bad)");
+    return 0;
+}

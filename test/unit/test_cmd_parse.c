@@ -985,9 +985,104 @@ static void eval_script(void **state)
     parse_bad("?", "'?' needs a script");
 }
 
+/* Debugger mode: pause, g, wait, r, ~, db/dd/dq. */
+static void debugger_commands(void **state)
+{
+    (void)state;
+    parse_ok("pause");
+    assert_int_equal(g_cmd.kind, HV_CMD_PAUSE);
+    parse_ok("G");
+    assert_int_equal(g_cmd.kind, HV_CMD_GO);
+    parse_ok("go");
+    assert_int_equal(g_cmd.kind, HV_CMD_GO);
+    parse_ok("wait");
+    assert_int_equal(g_cmd.kind, HV_CMD_WAIT);
+    assert_int_equal(g_cmd.seconds, 0);
+    parse_ok("wait 0n30");
+    assert_int_equal(g_cmd.seconds, 30);
+
+    parse_ok("r");
+    assert_int_equal(g_cmd.kind, HV_CMD_REGS);
+    assert_string_equal(g_cmd.reg, "");
+    assert_false(g_cmd.reg_write);
+    parse_ok("r RIP");
+    assert_string_equal(g_cmd.reg, "rip");
+    assert_false(g_cmd.reg_write);
+    parse_ok("r rax = 5");
+    assert_string_equal(g_cmd.reg, "rax");
+    assert_true(g_cmd.reg_write);
+    assert_true(g_cmd.value == 5);
+    parse_ok("r rax=0n10");
+    assert_true(g_cmd.reg_write);
+    assert_true(g_cmd.value == 10);
+    parse_ok("r @r15 =fffff807`73553180");
+    assert_string_equal(g_cmd.reg, "r15");
+    assert_true(g_cmd.value == 0xfffff80773553180ull);
+    parse_ok("r rbx= 7");
+    assert_true(g_cmd.value == 7);
+
+    parse_ok("~");
+    assert_int_equal(g_cmd.kind, HV_CMD_CORE);
+    assert_int_equal(g_cmd.core, HV_ALL_CORES);
+    parse_ok("~ 2");
+    assert_int_equal(g_cmd.core, 2);
+    parse_ok("~3");
+    assert_int_equal(g_cmd.core, 3);
+
+    parse_ok("db 7ff6`12340000");
+    assert_int_equal(g_cmd.kind, HV_CMD_MEM);
+    assert_true(g_cmd.address == 0x7ff612340000ull);
+    assert_int_equal(g_cmd.mem_width, 1);
+    assert_int_equal(g_cmd.mem_count, 0x80);
+    parse_ok("dq 1000 L 4");
+    assert_int_equal(g_cmd.mem_width, 8);
+    assert_int_equal(g_cmd.mem_count, 4);
+    parse_ok("DD 1000 l20");
+    assert_int_equal(g_cmd.mem_width, 4);
+    assert_int_equal(g_cmd.mem_count, 0x20);
+    parse_ok("dq 1000");
+    assert_int_equal(g_cmd.mem_count, 0x10);
+    parse_ok("db 0 L 10000");
+    assert_int_equal(g_cmd.mem_count, 0x10000);
+}
+
+static void debugger_command_errors(void **state)
+{
+    (void)state;
+    parse_bad("pause now", "pause");
+    parse_bad("g 1000", "g");
+    parse_bad("wait x", "wait seconds");
+    parse_bad("r = 5", "register name must come before");
+    parse_bad("r rax =", "needs a value");
+    parse_bad("r rax = zz", "zz");
+    parse_bad("r rax 5", "only '= <value>'");
+    parse_bad("r ra-x", "not a register name");
+    parse_bad("r thisnameiswaytoolong", "not a register name");
+    parse_bad("r rax = 5 6", "6");
+    parse_bad("~ x", "x");
+    parse_bad("~ ffffffff", "ffffffff");
+    parse_bad("~ 1 2", "2");
+    parse_bad("db", "address is missing");
+    parse_bad("dq 1000 L", "needs a count");
+    parse_bad("dq 1000 L 0", "must be 1 .. 0x2000");
+    parse_bad("dq 1000 L 2001", "must be 1 .. 0x2000");
+    parse_bad("db 1000 L 10001", "must be 1 .. 0x10000");
+    parse_bad("dq ffffffffffffffff L 2", "past the end");
+    parse_bad("db 1000 count 4", "count");
+    parse_bad("dq 1000 L 4 5", "5");
+    /* The usage of the command follows a refusal. */
+    parse_bad("db 1000 count 4", "usage: db <address> [L <count>]");
+    assert_non_null(strstr(hv_cmd_help("debugger"), "EVERY core waits in VMX root"));
+    assert_non_null(strstr(hv_cmd_help("r"), "r <reg> = <value>"));
+    assert_non_null(strstr(hv_cmd_help("~"), "make core <n> current"));
+    assert_non_null(strstr(hv_cmd_help(NULL), "pause"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(debugger_commands),
+        cmocka_unit_test(debugger_command_errors),
         cmocka_unit_test(wrmsr_seeds),
         cmocka_unit_test(eval_script),
         cmocka_unit_test(rdmsr_seeds),

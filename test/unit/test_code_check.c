@@ -622,9 +622,40 @@ static void disassembly(void **state)
     }
 }
 
+/* The stop report's instruction: one, at the guest's RIP, in the guest's mode. */
+static void disassemble_one_at_rip(void **state)
+{
+    static const uint8_t mov_dr7[] = { 0x0f, 0x23, 0xf8, 0xcc, 0xcc };
+    static const uint8_t call[] = { 0xe8, 0x00, 0x00, 0x00, 0x00 };
+    static const uint8_t bad[] = { 0xff, 0xff };
+    static const uint8_t rex[] = { 0x48 };
+    static const uint8_t inc[] = { 0x40 };
+    char out[128];
+
+    (void)state;
+    assert_int_equal(hv_code_disassemble_one(mov_dr7, sizeof(mov_dr7), 0xfffff80773553180ull, 64, out, sizeof(out)),
+                     3);
+    assert_non_null(strstr(out, "0f 23 f8"));
+    assert_non_null(strstr(out, "mov dr7, rax"));
+    /* Relative targets are absolute, from the address given. */
+    assert_int_equal(hv_code_disassemble_one(call, sizeof(call), 0x1000, 64, out, sizeof(out)), 5);
+    assert_non_null(strstr(out, "call 0x1005"));
+    assert_int_equal(hv_code_disassemble_one(bad, sizeof(bad), 0, 64, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "(bad)"));
+    assert_int_equal(hv_code_disassemble_one(rex, sizeof(rex), 0, 64, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "(truncated)"));
+    /* 0x40 is a REX prefix in 64-bit code, inc eax in a 32-bit segment. */
+    assert_int_equal(hv_code_disassemble_one(inc, sizeof(inc), 0, 32, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "inc eax"));
+    assert_int_equal(hv_code_disassemble_one(rex, 0, 0, 64, out, sizeof(out)), 0);
+    assert_int_equal(hv_code_disassemble_one(rex, 1, 0, 64, out, 1), 0);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(disassemble_one_at_rip),
         cmocka_unit_test(reference_examples_get_a_ret),
         cmocka_unit_test(bodies_that_used_to_need_a_ret),
         cmocka_unit_test(branches_may_target_the_appended_ret),

@@ -12,6 +12,17 @@
  *   simulate dr [core <n>] [pid <n>] [value <n>] [rax|rbx|... <n>]
  *   ? [core <n>] {script} | ? script   run a script once on a core (default 0)
  *   status
+ * Debugger mode (serial targets; the target halts every core):
+ *   pause                       break in: halt every core, show the stop
+ *   g                           go: resume every core ("go" works too)
+ *   wait [seconds]              wait for the next stop report (0, the
+ *                               default, = until interrupted: Ctrl-C breaks in)
+ *   r [<reg>] | r <reg> = <v>   registers of the current core: all, one, or
+ *                               write one ("r rax=5" works too)
+ *   ~ [<n>]                     show the current core, or switch to core n
+ *   db|dd|dq <address> [L <n>]  guest virtual memory of the current core:
+ *                               n bytes / dwords / qwords (default 0x80
+ *                               bytes' worth); "L20" works too
  *   help [command]
  *   quit | exit
  *   output                      list the outputs (event forwarding)
@@ -81,7 +92,18 @@ enum hv_cmd_kind {
     HV_CMD_OUTPUT_CREATE,   /* output create NAME file|namedpipe|tcp TARGET [text|json] */
     HV_CMD_OUTPUT_OPEN,     /* output open NAME */
     HV_CMD_OUTPUT_CLOSE,    /* output close NAME */
+    HV_CMD_PAUSE,           /* pause: break in */
+    HV_CMD_GO,              /* g | go */
+    HV_CMD_WAIT,            /* wait [seconds] (in .seconds; 0 = until interrupted) */
+    HV_CMD_REGS,            /* r [reg [= value]]: .reg ("" = all), .reg_write, .value */
+    HV_CMD_CORE,            /* ~ [n]: .core (HV_ALL_CORES = show the current one) */
+    HV_CMD_MEM,             /* db|dd|dq address [L n]: .address, .mem_width, .mem_count */
 };
+
+/* Longest register name `r` takes (the engine knows which exist). */
+#define HV_CMD_MAX_REG_NAME 15u
+/* Most bytes one db/dd/dq shows. */
+#define HV_CMD_MAX_MEM_BYTES 0x10000u
 
 /* "events e|d|c all" */
 #define HV_CMD_ALL_EVENTS 0xFFFFFFFFu
@@ -133,6 +155,15 @@ struct hv_cmd {
     char outputs[HV_OUTPUT_MAX_PER_EVENT][HV_OUTPUT_NAME_MAX + 1];
     bool output_console;     /* `console` was among them */
     bool expect_fail;        /* the line was `expect fail <command>` */
+    /* r: the register as typed, lower-cased ("" = all of them); reg_write =
+     * `r <reg> = <value>` (the value in .value) */
+    char reg[HV_CMD_MAX_REG_NAME + 1];
+    bool reg_write;
+    /* db / dd / dq: address, unit size (1, 4, 8) and count of units
+     * (mem_count * mem_width <= HV_CMD_MAX_MEM_BYTES) */
+    uint64_t address;
+    uint32_t mem_width;
+    uint32_t mem_count;
 };
 
 /* Most hex bytes in code {} / condition {}: a ret is appended to them

@@ -157,6 +157,15 @@ size_t hv_code_disassemble(const uint8_t *code, size_t len, char *out, size_t ou
  */
 size_t hv_code_disassemble_prepared(const uint8_t *code, size_t len, size_t body_len, char *out, size_t out_size);
 
+/* The first instruction of `code` (bytes read at guest address `address`,
+ * e.g. RIP in a debugger's stop report) in a `bits` (64, 32 or 16) code
+ * segment, as "0f 23 f8              mov dr7, rax" (branch targets and
+ * RIP-relative operands absolute). Returns its length; 0 when the bytes do
+ * not decode ("(bad)") or stop short of an instruction ("(truncated)").
+ * out always ends with a NUL (out_size > 0). */
+size_t hv_code_disassemble_one(const uint8_t *code, size_t len, uint64_t address, unsigned bits, char *out,
+                               size_t out_size);
+
 #ifdef __cplusplus
 }
 #endif
