@@ -14,6 +14,8 @@
 #include <hvcore/abi_exec.h>
 #include <hvcore/client/cmd.h>
 #include <hvcore/client/code_check.h>
+#include <hvcore/client/dbglink.h>
+#include <hvcore/debugger.h>
 #include <hvcore/client/engine.h>
 #include <hvcore/client/script.h>
 #include <hvcore/client/output.h>
@@ -21,6 +23,7 @@
 #include <hvcore/event.h>
 #include <hvcore/msr.h>
 
+#include "hvctl_dbg.h"
 #include "hvctl_json.h"
 
 #include <errno.h>
@@ -61,14 +64,6 @@ static const char *hex64(uint64_t v, char *buf)
     return buf;
 }
 
-/* What a command did, judged against what its line says (`expect fail`). */
-enum outcome {
-    OUT_OK,         /* did everything it was asked */
-    OUT_FAILED,     /* did nothing: refused, an error, or every target core failed */
-    OUT_PARTIAL,    /* rdmsr/wrmsr: some target cores failed, others did not */
-    OUT_UNPARSED,   /* the line does not parse */
-};
-
 /* The last failure in words, for the message naming a mismatched line. */
 static char g_why[320];
 
@@ -90,6 +85,24 @@ static void print_status_line(const char *what, hv_status_t st)
     if (!hv_success(st))
         why("%s: %s (0x%08x)", what, hv_status_name(st), st);
 }
+
+/* For hvctl_dbg.c. */
+void hvctl_why(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(g_why, sizeof(g_why), fmt, ap);
+    va_end(ap);
+}
+
+void hvctl_status_line(const char *what, hv_status_t st)
+{
+    print_status_line(what, st);
+}
+
+/* An interactive session: `g` waits for the next stop. */
+static bool g_interactive;
 
 /* The line being run, for hints that quote what was typed. */
 static const char *g_line = "";
@@ -122,6 +135,18 @@ static const char *decimal_hint(uint64_t v, char *buf, size_t cap)
 
 /* "core 0x99 does not exist: this machine has 4 cores (0-3)" before any
  * request goes out. */
+static bool core_exists(struct hv_engine *e, const char *what, uint32_t core);
+
+bool hvctl_core_exists(struct hv_engine *e, const char *what, uint32_t core)
+{
+    return core_exists(e, what, core);
+}
+
+const char *hvctl_hex64(uint64_t v, char *buf)
+{
+    return hex64(v, buf);
+}
+
 static bool core_exists(struct hv_engine *e, const char *what, uint32_t core)
 {
     uint32_t n = hv_engine_cpu_count(e);
@@ -344,6 +369,16 @@ static int do_dr(struct hv_engine *e, const struct hv_cmd *c)
         memcpy(outs, ", output {", 10);
         strcat(outs, "}");
     }
+    if (id & HV_DBG_QUEUED_EVENT_FLAG) {
+        /* Debugger Mode: the target adds it at `g`; its id comes then. */
+        hvctl_dbg_queued();
+        printf("queued (applies at g): !dr pid %s core %s imm %s%s%s%s%s%s\n",
+               c->pid_all ? "all" : c->pid == HV_EVENT_ANY_PID ? "any" : (sprintf(p, "%llx", (unsigned long long)c->pid), p),
+               c->dr_core == HV_EVENT_ANY_CORE ? "any" : (sprintf(p + 12, "%x", c->dr_core), p + 12),
+               c->imm ? "yes" : "no", ev.action_break ? ", action break" : "", c->code_len ? ", action code" : "",
+               c->has_script ? ", action script" : "", c->condition_len ? ", with condition" : "", outs);
+        return 0;
+    }
     if (hj_on()) {
         char jp[24], jc[16];
 
@@ -390,6 +425,15 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
         uint32_t op = c->op == 'e' ? HV_ABI_EVENT_ENABLE : c->op == 'd' ? HV_ABI_EVENT_DISABLE : HV_ABI_EVENT_REMOVE;
 
         st = hv_engine_event_ctl(e, op, c->id);
+        if (hv_success(st) && hv_engine_debugger(e)) {
+            char idt[16];
+
+            snprintf(idt, sizeof(idt), c->id == HV_CMD_ALL_EVENTS ? "all" : "%x", c->id);
+            hvctl_dbg_queued();
+            printf("%s %s: queued (applies at g)\n", c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear",
+                   idt);
+            return 0;
+        }
         if (hj_on())
             hj_event_ctl(c->op == 'e' ? "enable" : c->op == 'd' ? "disable" : "clear", c->id, st);
         /* An unknown event gets one sentence naming the ones that exist, not a raw status line too. */
@@ -400,6 +444,12 @@ static int do_events(struct hv_engine *e, const struct hv_cmd *c)
         if (hv_success(st) && op == HV_ABI_EVENT_REMOVE)
             hv_output_unbind(g_outs, c->id == HV_CMD_ALL_EVENTS ? HV_OUTPUT_ALL_EVENTS : c->id);
         return hv_success(st) ? 0 : 1;
+    }
+    if (hv_engine_debugger(e)) {
+        printf("events: Debugger Mode has no event list; changes made while halted (!dr, events e|d|c) are "
+               "queued and applied at g, which shows their outcome\n");
+        why("events: no event list in Debugger Mode");
+        return 1;
     }
     st = hv_engine_event_list(e, info, 256, &n);
     if (!hv_success(st)) {
@@ -533,6 +583,12 @@ static int do_listen(struct hv_engine *e, const struct hv_cmd *c)
     uint32_t n, i, total = 0, hidden = 0;
     hv_status_t st;
 
+    if (hv_engine_debugger(e)) {
+        printf("listen: Debugger Mode has no event stream: an event with the break action halts the target "
+               "instead ('wait' waits for it)\n");
+        why("listen: no event stream in Debugger Mode");
+        return 1;
+    }
     interrupted = 0;
     if (c->seconds) {
         char hint[160];
@@ -589,6 +645,12 @@ static const char *kind_name(enum hv_cmd_kind k)
     case HV_CMD_OUTPUT_OPEN:
     case HV_CMD_OUTPUT_CLOSE: return "output";
     case HV_CMD_STATUS: return "status";
+    case HV_CMD_PAUSE: return "pause";
+    case HV_CMD_GO: return "g";
+    case HV_CMD_WAIT: return "wait";
+    case HV_CMD_REGS: return "r";
+    case HV_CMD_CORE: return "~";
+    case HV_CMD_MEM: return "db";
     case HV_CMD_HELP: return "help";
     case HV_CMD_QUIT: return "quit";
     default: return "command";
@@ -641,6 +703,9 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
         return OUT_UNPARSED;
     }
     *expect_fail = c->expect_fail;
+    /* Debugger Mode: the target may have stopped by itself meanwhile. */
+    if (c->kind != HV_CMD_NONE && c->kind != HV_CMD_HELP)
+        hvctl_dbg_before(e);
     switch (c->kind) {
     case HV_CMD_NONE: break;
     case HV_CMD_HELP:
@@ -650,6 +715,10 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
         break;
     case HV_CMD_QUIT: *quit = true; break;
     case HV_CMD_STATUS:
+        if (hv_engine_debugger(e)) {
+            rc = hvctl_dbg_status(e);
+            break;
+        }
         printf("target %s, %u cores\n", hv_engine_target(e), hv_engine_cpu_count(e));
         if (hj_on())
             hj_status(hv_engine_target(e), hv_engine_cpu_count(e));
@@ -679,6 +748,12 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
         }
         break;
     case HV_CMD_EVAL: rc = do_eval(e, c); break;
+    case HV_CMD_PAUSE:
+    case HV_CMD_GO:
+    case HV_CMD_WAIT:
+    case HV_CMD_REGS:
+    case HV_CMD_CORE:
+    case HV_CMD_MEM: rc = hvctl_dbg_command(e, c, g_interactive, &interrupted); break;
     }
     if (rc != OUT_OK && g_why[0] == '\0')
         why("it failed");
@@ -881,7 +956,9 @@ int main(int argc, char **argv)
                 hj_version(HVCTL_VERSION, HV_ABI_VERSION, HV_WIRE_VERSION);
             return 0;
         } else if (!strcmp(argv[i], "--help")) {
-            printf("usage: hvctl [--json] [--target local|sim:cores=N|tcp:HOST:PORT[,key=FILE]] [-f FILE | COMMAND...]\n"
+            printf("usage: hvctl [--json] [--target T] [-f FILE | COMMAND...]\n"
+                   "  T: local | sim:cores=N | tcp:HOST:PORT[,key=FILE]\n"
+                   "     | serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N  (Debugger Mode)\n"
                    "       hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]\n"
                    "       hvctl keygen FILE\n"
                    "       hvctl --version\n\n%s", hv_cmd_help(NULL));
@@ -908,6 +985,9 @@ int main(int argc, char **argv)
         /* tcp: the wire layer says why (wrong key, unsafe key file, ...). */
         if (!strncmp(target, "tcp:", 4) && *hv_wire_last_error())
             fprintf(stderr, "  (%s)\n", hv_wire_last_error());
+        /* serial: the line says why (no such port, refused, no answer). */
+        if (!strncmp(target, "serial:", 7) && *hv_dbglink_last_error(NULL))
+            fprintf(stderr, "  (%s)\n", hv_dbglink_last_error(NULL));
         if (hj_on())
             hj_error("target", target, "failed", "cannot open the target", st);
         return 1;
@@ -951,6 +1031,7 @@ int main(int argc, char **argv)
             return 1;
         }
         tty = !file && isatty(0);
+        g_interactive = tty;
         while (!quit) {
             char *line = NULL;
             enum outcome out;

@@ -11,6 +11,7 @@
 #include <hvcore/client/engine.h>
 #include <hvcore/client/script.h>
 #include <hvcore/client/cmd.h>
+#include <hvcore/client/dbgclient.h>
 #include <hvcore/client/wire.h>
 #include <hvcore/event.h>
 #include <hvcore/hv.h>
@@ -35,7 +36,7 @@
 
 #include "uapi/hvcore_ioctl.h"
 
-enum target_kind { T_LOCAL, T_SIM, T_TCP };
+enum target_kind { T_LOCAL, T_SIM, T_TCP, T_SERIAL };
 
 struct hv_engine {
     enum target_kind kind;
@@ -59,6 +60,7 @@ struct hv_engine {
     uint16_t port;
     bool has_key;               /* tcp: the handshake proves `key` */
     struct hv_wire_key key;
+    struct hv_dbgc *dbg;        /* serial: the debugger connection */
 };
 
 #define TCP_QUEUE 4096u
@@ -92,6 +94,45 @@ static unsigned long ioctl_for(uint32_t request)
     }
 }
 
+/* serial: the abi.h requests Debugger Mode carries. Event changes are
+ * queued by the target until `g`; an added event's id is not known before
+ * then, so it is named HV_DBG_QUEUED_EVENT(position) (the target resolves
+ * such ids in later queued changes). */
+static hv_status_t serial_transact(struct hv_engine *e, uint32_t request, void *buf, size_t *resp_len)
+{
+    struct hv_abi_header *h = buf;
+    struct hv_dbg_event_reply r;
+    hv_status_t st;
+
+    switch (request) {
+    case HV_ABI_REQ_QUERY: {
+        struct hv_abi_query *q = buf;
+
+        if (h->size < sizeof(*q))
+            return HV_STATUS_INVALID_PARAMETER;
+        q->cpu_count = hv_dbgc_state(e->dbg)->hello.ncores;
+        st = HV_STATUS_SUCCESS;
+        break;
+    }
+    case HV_ABI_REQ_EVENT_ADD:
+    case HV_ABI_REQ_EVENT_ACTION:
+    case HV_ABI_REQ_EVENT_CTL:
+        st = hv_dbgc_event(e->dbg, request, buf, h->size, &r);
+        if (hv_success(st) && request == HV_ABI_REQ_EVENT_ADD)
+            ((struct hv_abi_event_add *)buf)->id = HV_DBG_QUEUED_EVENT(r.index);
+        if (st == HV_STATUS_INVALID_PARAMETER || st == HV_STATUS_INVALID_PACKET ||
+            st == HV_STATUS_INSUFFICIENT_RESOURCES || st == HV_STATUS_TARGET_RUNNING || hv_success(st))
+            break; /* the target's answer */
+        return st;  /* the line's failure */
+    default:
+        /* No such request in Debugger Mode (event lists, scripts, ...). */
+        return HV_STATUS_UNSUPPORTED;
+    }
+    h->status = st;
+    *resp_len = h->size;
+    return st;
+}
+
 static hv_status_t transact(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len)
 {
     struct hv_abi_header *h = buf;
@@ -118,6 +159,8 @@ static hv_status_t transact(struct hv_engine *e, uint32_t request, void *buf, si
     }
     case T_SIM:
         return hv_abi_execute(e->hv, request, buf, cap, resp_len);
+    case T_SERIAL:
+        return serial_transact(e, request, buf, resp_len);
     case T_TCP: {
         uint32_t len = 0;
         uint16_t type = 0;
@@ -307,6 +350,39 @@ static hv_status_t create_tcp(struct hv_engine *e, const char *args)
     return hv_wire_connect_auth(&e->conn, host, (uint16_t)port, e->timeout_ms, e->has_key ? &e->key : NULL);
 }
 
+/* serial:sim:cores=N: the stub on the mock machine, behind a socketpair
+ * (hvcore/testing). Not in this build yet. */
+static hv_status_t create_serial_sim(struct hv_engine *e, const char *args, struct hv_dbglink **l)
+{
+    (void)e;
+    (void)args;
+    *l = NULL;
+    return HV_STATUS_UNSUPPORTED;
+}
+
+static void serial_sim_stop(struct hv_engine *e)
+{
+    (void)e;
+}
+
+/* serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N */
+static hv_status_t create_serial(struct hv_engine *e, const char *spec)
+{
+    struct hv_dbglink_opts o = { .max_payload = HV_DBG_MAX_MESSAGE };
+    struct hv_dbglink *l = NULL;
+    hv_status_t st;
+
+    if (!strncmp(spec, "sim", 3))
+        return create_serial_sim(e, spec + 3, &l);
+    st = hv_dbglink_open(&l, spec, &o);
+    if (!hv_success(st))
+        return st;
+    st = hv_dbgc_open(&e->dbg, l, e->timeout_ms);
+    if (hv_success(st))
+        e->cpu_count = hv_dbgc_state(e->dbg)->hello.ncores;
+    return st;
+}
+
 hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
 {
     struct hv_engine *e;
@@ -332,6 +408,9 @@ hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
         st = e->fd >= 0 ? HV_STATUS_SUCCESS
                         : (errno == ENOENT || errno == ENXIO || errno == ENODEV) ? HV_STATUS_DEVICE_CONNECTION_LOST
                                                                                   : HV_STATUS_READ_FAILED;
+    } else if (!strncmp(target, "serial:", 7)) {
+        e->kind = T_SERIAL;
+        st = create_serial(e, target + 7);
     } else if (!strncmp(target, "sim", 3)) {
         e->kind = T_SIM;
         st = create_sim(e, target + 3);
@@ -341,7 +420,7 @@ hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
     } else {
         st = HV_STATUS_INVALID_PARAMETER;
     }
-    if (hv_success(st) && e->kind != T_SIM)
+    if (hv_success(st) && e->kind != T_SIM && e->kind != T_SERIAL)
         st = query_cpu_count(e);
     if (!hv_success(st)) {
         hv_engine_destroy(e);
@@ -374,6 +453,8 @@ void hv_engine_destroy(struct hv_engine *e)
         close(e->fd);
     if (e->conn)
         hv_wire_close(e->conn);
+    hv_dbgc_close(e->dbg);
+    serial_sim_stop(e);
     hv_wire_key_wipe(&e->key);
     if (e->kind == T_SIM && e->hv != NULL) {
         (void)hv_stop(e->hv);
@@ -405,6 +486,13 @@ void hv_engine_set_timeout(struct hv_engine *e, int timeout_ms)
 {
     if (e && timeout_ms > 0)
         e->timeout_ms = timeout_ms;
+    if (e && e->dbg)
+        hv_dbgc_set_timeout(e->dbg, timeout_ms);
+}
+
+struct hv_dbgc *hv_engine_debugger(struct hv_engine *e)
+{
+    return e ? e->dbg : NULL;
 }
 
 /* ---- MSRs ------------------------------------------------------------------- */
@@ -421,6 +509,15 @@ static hv_status_t msr_op(struct hv_engine *e, uint32_t core, uint32_t action, u
         *count = 0;
     if (e == NULL || results == NULL || count == NULL || n == 0 || cap < n)
         return HV_STATUS_INVALID_PARAMETER;
+    if (e->kind == T_SERIAL) {
+        /* Run in VMX root on the halted cores, without resuming them. */
+        struct hv_abi_msr_op op = { .msr = msr, .core_number = core, .action = action, .value = value };
+
+        pthread_mutex_lock(&e->lock);
+        st = hv_dbgc_msr(e->dbg, &op, results, cap, count);
+        pthread_mutex_unlock(&e->lock);
+        return st;
+    }
     size = sizeof(*m) + (size_t)n * sizeof(m->results[0]);
     m = calloc(1, size);
     if (m == NULL)
@@ -594,6 +691,9 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
         *n = 0;
     if (e == NULL || out == NULL || n == NULL || max == 0)
         return HV_STATUS_INVALID_PARAMETER;
+    /* Debugger Mode has no message stream: the target stops instead. */
+    if (e->kind == T_SERIAL)
+        return HV_STATUS_UNSUPPORTED;
     deadline = now_ms() + (timeout_ms < 0 ? 0 : (uint64_t)timeout_ms);
     for (;;) {
         int wait;
@@ -619,6 +719,8 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
             if (*n)
                 return HV_STATUS_SUCCESS;
             break;
+        case T_SERIAL:
+            return HV_STATUS_UNSUPPORTED;
         case T_TCP: {
             uint32_t req[2] = { max, 0 }, len = 0;
 
@@ -730,6 +832,8 @@ int hv_engine_fd(struct hv_engine *e)
         return e->fd;
     if (e->kind == T_SIM)
         return e->pipe_fd[0];
+    if (e->kind == T_SERIAL)
+        return -1;
     if (!e->poller_running) {
         if (e->queue == NULL && (e->queue = calloc(TCP_QUEUE, sizeof(*e->queue))) == NULL)
             return -1;
@@ -810,7 +914,7 @@ hv_status_t hv_engine_simulate_dr_regs(struct hv_engine *e, uint32_t core, uint6
     /* The wire's simulate request carries no registers. */
     if (regs_set != 0 && e->kind == T_TCP)
         return HV_STATUS_UNSUPPORTED;
-    if (e->kind == T_LOCAL)
+    if (e->kind == T_LOCAL || e->kind == T_SERIAL)
         return HV_STATUS_UNSUPPORTED;
     if (e->kind == T_TCP) {
         struct simulate_req r = { core, 0, pid, value };

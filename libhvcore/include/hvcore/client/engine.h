@@ -10,6 +10,19 @@
  *                                            up to 16): per-core failures
  *   hv_engine_create(&e, "tcp:127.0.0.1:5555")  a stub speaking the wire
  *                                            protocol (hvctl serve)
+ *   "serial:/dev/ttyS0[,baud=N]"             Debugger Mode (hvcore/debugger.h)
+ *   "serial:tcp:127.0.0.1:5555"              over a serial port, a serial line
+ *   "serial:sim:cores=4"                     exposed as TCP (an emulator's com
+ *                                            port), or the stub on the mock
+ *                                            machine in this process. The MSR
+ *                                            calls run in VMX root on the
+ *                                            halted cores (TARGET_RUNNING while
+ *                                            the target runs: pause first);
+ *                                            event changes are queued until
+ *                                            `g` (an added event's id is
+ *                                            HV_DBG_QUEUED_EVENT(n) until
+ *                                            then); the rest of Debugger Mode
+ *                                            is hv_engine_debugger().
  *
  * Statuses are the shared ones (status.h): INVALID_PARAMETER for bad
  * arguments, INSUFFICIENT_RESOURCES for allocation failure, READ_FAILED /
@@ -108,6 +121,12 @@ hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volat
                                  const struct hv_engine_serve_opts *opts);
 /* hv_engine_serve_with(e, listen_fd, stop, NULL): no key, defaults. */
 hv_status_t hv_engine_serve(struct hv_engine *e, int listen_fd, const volatile sig_atomic_t *stop);
+
+/* serial targets: the debugger connection (hvcore/client/dbgclient.h:
+ * pause, go, registers, memory, stop reports); NULL for the others. Its
+ * calls are not serialized with the engine's: use both from one thread. */
+struct hv_dbgc;
+struct hv_dbgc *hv_engine_debugger(struct hv_engine *e);
 
 /* Raw request in the abi.h layouts (advanced; what the stub forwards). */
 hv_status_t hv_engine_request(struct hv_engine *e, uint32_t request, void *buf, size_t cap, size_t *resp_len);
