@@ -55,10 +55,10 @@ cmake -S "$root/examples/consumer" -B "$root/build-consumer" -DCMAKE_PREFIX_PATH
 cmake --build "$root/build-consumer" -j"$jobs"
 ctest --test-dir "$root/build-consumer" --output-on-failure
 
-section "fuzzing: exit dispatcher, command parser, wire decoder, link decoder, code validator, script compiler and interpreter (libFuzzer, bounded runs)"
+section "fuzzing: exit dispatcher, command parser, wire decoder, link decoder, debugger answer decoder, code validator, script compiler and interpreter (libFuzzer, bounded runs)"
 cmake -S "$root" -B "$root/build-fuzz" -DHVCORE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DHVCORE_BUILD_EXAMPLES=OFF >/dev/null
-fuzzers="fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_code_check fuzz_script_compile fuzz_script_vm"
+fuzzers="fuzz_dispatch fuzz_cmd_parse fuzz_wire fuzz_link fuzz_dbgclient fuzz_code_check fuzz_script_compile fuzz_script_vm"
 cmake --build "$root/build-fuzz" -j"$jobs" --target $fuzzers
 for f in $fuzzers; do
   corpus=$(mktemp -d)
