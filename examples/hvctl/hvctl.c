@@ -25,6 +25,7 @@
 
 #include "hvctl_dbg.h"
 #include "hvctl_json.h"
+#include "hvctl_trace.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -939,6 +940,8 @@ int main(int argc, char **argv)
         return serve(argc - 2, argv + 2);
     if (argc > 1 && !strcmp(argv[1], "keygen"))
         return keygen(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "replay"))
+        return hvctl_replay(argc - 2, argv + 2);
     while (i < argc && argv[i][0] == '-' && argv[i][1] == '-') {
         if (!strcmp(argv[i], "--target") && i + 1 < argc) {
             target = argv[i + 1];
@@ -961,6 +964,12 @@ int main(int argc, char **argv)
                    "     | serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N  (Debugger Mode)\n"
                    "       hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]\n"
                    "       hvctl keygen FILE\n"
+                   "       hvctl [--target T] record --exits N [--reasons LIST] -o FILE [--timeout SECONDS]\n"
+                   "           record the next N VM exits (LIST: cpuid,rdmsr,wrmsr,mov-dr,vmcall,... or numbers)\n"
+                   "           into a trace file (docs/trace-format.md)\n"
+                   "       hvctl replay FILE [--max N]\n"
+                   "           feed each recorded exit to the handlers on the mock and compare their outputs:\n"
+                   "           prints exits, matched, and the first divergence field by field\n"
                    "       hvctl --version\n\n%s", hv_cmd_help(NULL));
             return 0;
         } else {
@@ -991,6 +1000,12 @@ int main(int argc, char **argv)
         if (hj_on())
             hj_error("target", target, "failed", "cannot open the target", st);
         return 1;
+    }
+    if (i < argc && !strcmp(argv[i], "record")) {
+        rc = hvctl_record(e, argc - i - 1, argv + i + 1, &interrupted);
+        hv_output_set_destroy(g_outs);
+        hv_engine_destroy(e);
+        return rc;
     }
     if (i < argc) {
         /* One command from the arguments. */

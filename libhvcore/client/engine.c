@@ -1347,3 +1347,23 @@ hv_status_t hv_engine_script_eval(struct hv_engine *e, uint32_t core, const uint
     free(r);
     return st;
 }
+
+hv_status_t hv_engine_trace(struct hv_engine *e, uint32_t op, uint64_t max_exits, const uint32_t reasons[3],
+                            struct hv_abi_trace *out)
+{
+    struct hv_abi_trace r;
+    size_t rlen = 0;
+    hv_status_t st;
+
+    if (e == NULL || out == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    memset(&r, 0, sizeof(r));
+    init_header(&r.hdr, sizeof(r));
+    r.op = op;
+    r.max_exits = max_exits;
+    if (reasons != NULL)
+        memcpy(r.reasons, reasons, sizeof(r.reasons));
+    st = hv_engine_request(e, HV_ABI_REQ_TRACE, &r, sizeof(r), &rlen);
+    *out = r;
+    return st;
+}

@@ -128,8 +128,10 @@ static bool compare(const struct hv_trace_exit *want, const struct hv_trace_exit
         add(t, "dispatcher result: recorded %s, replayed %s", action_name(want->result), action_name(got->result));
     gprs_after(want, a);
     gprs_after(got, b);
+    /* Slot 4 is not the guest's RSP (GUEST_RSP in the VMCS is): the stub
+     * leaves it and event actions use it as scratch. */
     for (i = 0; i < 16; i++)
-        if (a[i] != b[i])
+        if (i != HV_GPR_RSP && a[i] != b[i])
             add(t, "%s after: recorded 0x%llx, replayed 0x%llx", k_gpr[i], (unsigned long long)a[i],
                 (unsigned long long)b[i]);
     ww = hv_trace_writes(want);
@@ -346,6 +348,11 @@ static hv_status_t run(const uint8_t *p, size_t len, const struct hv_trace_file_
         if (r->flags & HV_TRACE_EXIT_TRUNCATED) {
             st = HV_STATUS_INVALID_PACKET;
             break;
+        }
+        if (r->flags & HV_TRACE_EXIT_OPAQUE) {
+            out->skipped++;
+            off += r->size;
+            continue;
         }
         st = replay_one(hv, r, out, i, saved);
         if (!hv_success(st))

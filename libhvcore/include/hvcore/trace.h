@@ -72,6 +72,10 @@ struct hv_trace_file_header {
 /** hv_trace_exit.flags. */
 enum hv_trace_flags {
     HV_TRACE_EXIT_TRUNCATED = 1u << 0, /**< a list overflowed: the record is incomplete */
+    /** The handler ran code the record does not hold (a RUN_IN_ROOT request
+     * from the OS, devirtualization, an event's condition, custom code,
+     * callback or script): replay skips the exit and counts it. */
+    HV_TRACE_EXIT_OPAQUE = 1u << 1,
 };
 
 /** Fixed part of one exit record (32 bytes). */

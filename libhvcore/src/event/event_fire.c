@@ -10,6 +10,7 @@
 #include <hvcore/exit.h>
 
 #include "event/event_internal.h"
+#include "exit/trace_arch.h"
 #include "lib.h"
 
 /* Payloads (after struct hv_msg_header):
@@ -197,6 +198,9 @@ static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_acce
     /* The guest's RSP, for code, scripts and break records. */
     a->gprs->r[HV_GPR_RSP] = a->rsp;
 
+    /* Conditions, code, callbacks and scripts are not in an exit record. */
+    if (e->cond != NULL)
+        hv_trace_opaque();
     if (e->cond != NULL && ((hv_code_fn)e->cond)(a->gprs, NULL, NULL) == 0)
         return;
     __atomic_fetch_add(&e->fired, 1u, __ATOMIC_RELAXED);
@@ -219,6 +223,7 @@ static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_acce
             break;
         }
         case HV_EVENT_ACTION_CODE:
+            hv_trace_opaque();
             (void)((hv_code_fn)act->code)(e->buffer, a->gprs, NULL);
             hv_lib_copy(payload, &a->dr, sizeof(a->dr));
             if (e->buffer != NULL) {
@@ -236,9 +241,11 @@ static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_acce
             emit(x, e, a, HV_MSG_SCRIPT, payload, (uint32_t)sizeof(a->dr) + len + 1);
             break;
         case HV_EVENT_ACTION_CALLBACK:
+            hv_trace_opaque();
             act->callback(a, act->callback_ctx);
             break;
         case HV_EVENT_ACTION_PROGRAM:
+            hv_trace_opaque();
             run_program(x, e, a, act->prog, snap);
             break;
         default:

@@ -11,6 +11,7 @@
 #include <hvcore/vmx.h>
 
 #include "exit/exit_handlers.h"
+#include "exit/trace_arch.h"
 
 /* Everything the stub needs to continue the guest natively once VMX is
  * off, taken from the VMCS while it is still readable. */
@@ -117,11 +118,13 @@ enum hv_exit_action hv_exit_vmcall(struct hv_exit *e)
         r[HV_GPR_RAX] = HV_VMCALL_PING_REPLY;
         return HV_ACTION_SKIP;
     case HV_VMCALL_DEVIRTUALIZE:
+        hv_trace_opaque();
         capture_resume(e);
         r[HV_GPR_RAX] = HV_STATUS_SUCCESS;
         hv_vmx_off(e->vcpu);
         return HV_ACTION_DEVIRTUALIZE;
     case HV_VMCALL_RUN_IN_ROOT:
+        hv_trace_opaque();
         req = (const struct hv_root_request *)(uintptr_t)r[HV_GPR_RDX];
         /* The request, its argument and result buffers are OS memory,
          * perhaps recycled since root last looked (hv.h, root_tlb_gen). */

@@ -148,6 +148,14 @@ void hv_trace_note_io(uint32_t kind, uint32_t key, uint32_t key2, hv_status_t st
     io->value[1] = v1;
 }
 
+void hv_trace_note_opaque(void)
+{
+    struct hv_trace_core *c = current_core();
+
+    if (c != NULL)
+        c->flags |= HV_TRACE_EXIT_OPAQUE;
+}
+
 /* ---- the dispatcher's two calls ------------------------------------------- */
 
 void hv_trace_exit_begin(struct hv_vcpu *vcpu)
@@ -298,10 +306,26 @@ static void stop_locked(struct hv *hv)
     (void)hv->os->run_on_each_cpu(hv->os->ctx, noop_on_cpu, NULL, HV_CPU_ORDER_ANY);
 }
 
+/* CPU facts for a trace file's header, taken on core 0 (any thread may
+ * ask for a recording). */
+static hv_status_t cpu_facts_on_cpu(uint32_t cpu, void *arg)
+{
+    struct hv_trace *t = arg;
+    struct hv_cpuid_regs r;
+
+    (void)cpu;
+    hv_arch_cpuid(0, 0, &r);
+    t->cpu_vendor[0] = r.ebx;
+    t->cpu_vendor[1] = r.edx;
+    t->cpu_vendor[2] = r.ecx;
+    hv_arch_cpuid(1, 0, &r);
+    t->cpu_signature = r.eax;
+    return HV_STATUS_SUCCESS;
+}
+
 hv_status_t hv_trace_start(struct hv *hv, const struct hv_trace_config *cfg)
 {
     struct hv_event_engine *g;
-    struct hv_cpuid_regs r;
     struct hv_trace *t;
     size_t bytes, pages;
     hv_status_t st;
@@ -346,12 +370,7 @@ hv_status_t hv_trace_start(struct hv *hv, const struct hv_trace_config *cfg)
     t->taken = t->recorded = t->dropped = 0;
     for (i = 0; i < t->cores; i++)
         t->core[i].last_len = 0;
-    hv_arch_cpuid(0, 0, &r);
-    t->cpu_vendor[0] = r.ebx;
-    t->cpu_vendor[1] = r.edx;
-    t->cpu_vendor[2] = r.ecx;
-    hv_arch_cpuid(1, 0, &r);
-    t->cpu_signature = r.eax;
+    (void)hv->os->run_on_cpu(hv->os->ctx, 0, cpu_facts_on_cpu, t);
     t->vmx_basic = hv->vcpus[0].caps.basic;
     __atomic_store_n(&g_owner, hv, __ATOMIC_RELEASE);
     __atomic_store_n(&t->active, 1u, __ATOMIC_RELEASE);

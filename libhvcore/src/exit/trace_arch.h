@@ -16,9 +16,19 @@
  * Context: ROOT-SAFE. */
 void hv_trace_note_io(uint32_t kind, uint32_t key, uint32_t key2, hv_status_t status, uint64_t v0, uint64_t v1);
 
+/* The exit runs code the record cannot hold (trace.h, HV_TRACE_EXIT_OPAQUE).
+ * Context: ROOT-SAFE. */
+void hv_trace_note_opaque(void);
+
 static inline bool hv_trace_on_(void)
 {
     return __builtin_expect(__atomic_load_n(&hv_trace_armed, __ATOMIC_RELAXED) != 0, 0);
+}
+
+static inline void hv_trace_opaque(void)
+{
+    if (hv_trace_on_())
+        hv_trace_note_opaque();
 }
 
 static inline void hv_trace_cpuid(uint32_t leaf, uint32_t subleaf, struct hv_cpuid_regs *out)

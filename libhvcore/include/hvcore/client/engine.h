@@ -141,6 +141,17 @@ hv_status_t hv_engine_script_eval(struct hv_engine *e, uint32_t core, const uint
 hv_status_t hv_engine_simulate_dr_regs(struct hv_engine *e, uint32_t core, uint64_t pid, uint64_t value,
                                        const uint64_t *regs, uint32_t regs_set);
 
+/** Exit recording (TRACE request, hvcore/trace.h): op HV_ABI_TRACE_START
+ * (max_exits over all cores, 0 = until STOP; reasons: bit n = basic reason
+ * n, NULL or all 0 = every reason), HV_ABI_TRACE_STOP or HV_ABI_TRACE_STATUS;
+ * *out receives the answer (counters, core count, CPU facts) whatever the
+ * status. Records arrive through hv_engine_read as HV_MSG_EXIT_TRACE
+ * fragments (hvcore/client/trace_file.h puts them together). Statuses as
+ * hv_engine_request, or the core's (NOT_VIRTUALIZED, INVALID_PARAMETER,
+ * INSUFFICIENT_RESOURCES). Context: user mode, any thread. */
+hv_status_t hv_engine_trace(struct hv_engine *e, uint32_t op, uint64_t max_exits, const uint32_t reasons[3],
+                            struct hv_abi_trace *out);
+
 #ifdef __cplusplus
 }
 #endif

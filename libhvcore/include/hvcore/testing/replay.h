@@ -9,7 +9,8 @@
  * divergence), the CPU answers CPUID/RDMSR/DR/CR reads with the recorded
  * values, the GPRs are the recorded "before" values. The handler's outputs
  * (recorded again, by the same recorder) are compared with the file's:
- * the action and the dispatcher's result, the 16 GPRs after, the VMCS
+ * the action and the dispatcher's result, the GPRs after (not the stub's
+ * RSP slot: the guest's RSP is the VMCS field GUEST_RSP), the VMCS
  * writes in order (injections included), the CPU writes (WRMSR, DR/CR
  * writes, XSETBV). The first divergent exit is described field by field.
  */
@@ -40,6 +41,7 @@ struct hv_replay_result {
     uint64_t exits;             /* records in the file */
     uint64_t dropped;           /* exits the recording lost (header) */
     uint64_t replayed;          /* records fed to the dispatcher */
+    uint64_t skipped;           /* records flagged HV_TRACE_EXIT_OPAQUE (code the record lacks): not fed */
     uint64_t matched;           /* replayed with identical outputs */
     uint64_t diverged;          /* replayed with different outputs */
     int have_divergence;        /* 1: first_* describe the first divergent exit */
