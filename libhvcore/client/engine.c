@@ -17,24 +17,16 @@
 #include <hvcore/hv.h>
 #include <hvcore/testing/mock.h>
 
-#include <arpa/inet.h>
+#include "sys.h"
+
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdarg.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "uapi/hvcore_ioctl.h"
 
 enum target_kind { T_LOCAL, T_SIM, T_TCP, T_SERIAL };
 
@@ -44,7 +36,7 @@ struct hv_engine {
     uint32_t cpu_count;
     int timeout_ms;
     pthread_mutex_t lock;
-    int fd;                     /* local: the device */
+    intptr_t dev;               /* local: the device (hv_sys_dev_open) */
     struct hv *hv;              /* sim */
     int pipe_fd[2];             /* sim: readable when records may wait */
     uint64_t last_flush_ms;
@@ -71,27 +63,7 @@ static bool sim_taken;
 
 static uint64_t now_ms(void)
 {
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
-static unsigned long ioctl_for(uint32_t request)
-{
-    switch (request) {
-    case HV_ABI_REQ_QUERY: return HVCORE_IOCTL_QUERY;
-    case HV_ABI_REQ_MSR: return HVCORE_IOCTL_MSR;
-    case HV_ABI_REQ_MSR_VALUES: return HVCORE_IOCTL_MSR_VALUES;
-    case HV_ABI_REQ_EVENT_ADD: return HVCORE_IOCTL_EVENT_ADD;
-    case HV_ABI_REQ_EVENT_ACTION: return HVCORE_IOCTL_EVENT_ACTION;
-    case HV_ABI_REQ_EVENT_CTL: return HVCORE_IOCTL_EVENT_CTL;
-    case HV_ABI_REQ_EVENT_LIST: return HVCORE_IOCTL_EVENT_LIST;
-    case HV_ABI_REQ_EVENT_RINGS: return HVCORE_IOCTL_EVENT_RINGS;
-    case HV_ABI_REQ_SCRIPT_EVAL: return HVCORE_IOCTL_SCRIPT_EVAL;
-    case HV_ABI_REQ_TRACE: return HVCORE_IOCTL_TRACE;
-    default: return 0;
-    }
+    return hv_sys_now_ms();
 }
 
 /* serial: the abi.h requests Debugger Mode carries. Event changes are
@@ -140,23 +112,8 @@ static hv_status_t transact(struct hv_engine *e, uint32_t request, void *buf, si
 
     *resp_len = 0;
     switch (e->kind) {
-    case T_LOCAL: {
-        unsigned long code = ioctl_for(request);
-
-        if (code == 0)
-            return HV_STATUS_INVALID_PARAMETER;
-        if (ioctl(e->fd, code, buf) != 0) {
-            if (errno == EINVAL)
-                return HV_STATUS_INVALID_PARAMETER;
-            if (errno == ENOMEM)
-                return HV_STATUS_INSUFFICIENT_RESOURCES;
-            if (errno == ENODEV || errno == ENXIO)
-                return HV_STATUS_DEVICE_CONNECTION_LOST;
-            return HV_STATUS_WRITE_FAILED;
-        }
-        *resp_len = h->size;
-        return h->status;
-    }
+    case T_LOCAL:
+        return hv_sys_dev_request(e->dev, request, buf, cap, resp_len);
     case T_SIM:
         return hv_abi_execute(e->hv, request, buf, cap, resp_len);
     case T_SERIAL:
@@ -282,7 +239,7 @@ static hv_status_t create_sim(struct hv_engine *e, const char *args)
             e->hv = NULL;
         }
     }
-    if (hv_success(st) && pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) != 0)
+    if (hv_success(st) && hv_sys_wake_pair(e->pipe_fd) != 0)
         st = HV_STATUS_INSUFFICIENT_RESOURCES;
     if (!hv_success(st)) {
         if (e->hv) {
@@ -397,17 +354,14 @@ hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
     if (e == NULL)
         return HV_STATUS_INSUFFICIENT_RESOURCES;
     snprintf(e->target, sizeof(e->target), "%s", target);
-    e->fd = -1;
+    e->dev = -1;
     e->pipe_fd[0] = e->pipe_fd[1] = -1;
     e->timeout_ms = 2000;
     pthread_mutex_init(&e->lock, NULL);
 
     if (!strcmp(target, "local")) {
         e->kind = T_LOCAL;
-        e->fd = open("/dev/hvcore", O_RDWR | O_CLOEXEC);
-        st = e->fd >= 0 ? HV_STATUS_SUCCESS
-                        : (errno == ENOENT || errno == ENXIO || errno == ENODEV) ? HV_STATUS_DEVICE_CONNECTION_LOST
-                                                                                  : HV_STATUS_READ_FAILED;
+        e->dev = hv_sys_dev_open(&st);
     } else if (!strncmp(target, "serial:", 7)) {
         e->kind = T_SERIAL;
         st = create_serial(e, target + 7);
@@ -449,8 +403,7 @@ void hv_engine_destroy(struct hv_engine *e)
         return;
     poller_stop(e);
     free(e->queue);
-    if (e->fd >= 0)
-        close(e->fd);
+    hv_sys_dev_close(e->dev);
     if (e->conn)
         hv_wire_close(e->conn);
     hv_dbgc_close(e->dbg);
@@ -464,10 +417,8 @@ void hv_engine_destroy(struct hv_engine *e)
         sim_taken = false;
         pthread_mutex_unlock(&sim_owner_lock);
     }
-    if (e->pipe_fd[0] >= 0)
-        close(e->pipe_fd[0]);
-    if (e->pipe_fd[1] >= 0)
-        close(e->pipe_fd[1]);
+    hv_sys_wake_close(e->pipe_fd[0]);
+    hv_sys_wake_close(e->pipe_fd[1]);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -675,7 +626,7 @@ static uint32_t sim_take(struct hv_engine *e, struct hv_msg_record *out, uint32_
     }
     for (c = 0; c < e->cpu_count && n < max; c++)
         n += hv_msg_get(hv_event_ring(e->hv, c), out + n, max - n);
-    while (read(e->pipe_fd[0], drain, sizeof(drain)) > 0)
+    while (hv_sys_wake_read(e->pipe_fd[0], drain, sizeof(drain)) > 0)
         ;
     return n;
 }
@@ -699,19 +650,9 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
         int wait;
 
         switch (e->kind) {
-        case T_LOCAL: {
-            struct pollfd p = { .fd = e->fd, .events = POLLIN };
-            ssize_t r;
-
+        case T_LOCAL:
             wait = timeout_ms < 0 ? -1 : (int)(deadline > now_ms() ? deadline - now_ms() : 0);
-            if (poll(&p, 1, wait) <= 0)
-                return HV_STATUS_TIMEOUT;
-            r = read(e->fd, out, (size_t)max * sizeof(*out));
-            if (r < 0)
-                return errno == EAGAIN ? HV_STATUS_TIMEOUT : HV_STATUS_READ_FAILED;
-            *n = (uint32_t)((size_t)r / sizeof(*out));
-            return HV_STATUS_SUCCESS;
-        }
+            return hv_sys_dev_read(e->dev, out, sizeof(*out), max, n, wait);
         case T_SIM:
             pthread_mutex_lock(&e->lock);
             *n = sim_take(e, out, max);
@@ -752,11 +693,7 @@ hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint3
         }
         if (timeout_ms >= 0 && now_ms() >= deadline)
             return HV_STATUS_TIMEOUT;
-        {
-            struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-            nanosleep(&ts, NULL);
-        }
+        hv_sys_sleep_ms(10);
     }
 }
 
@@ -793,13 +730,11 @@ static void *poller_main(void *arg)
                 e->queue[(e->q_head + e->q_count++) % TCP_QUEUE] = batch[i];
             }
             pthread_mutex_unlock(&e->lock);
-            if (write(e->pipe_fd[1], "r", 1) < 0) {
+            if (hv_sys_wake_write(e->pipe_fd[1], "r", 1) < 0) {
                 /* full pipe: the reader is already due */
             }
         } else {
-            struct timespec ts = { 0, 50 * 1000 * 1000 };
-
-            nanosleep(&ts, NULL);
+            hv_sys_sleep_ms(50);
         }
     }
     free(batch);
@@ -818,7 +753,7 @@ static uint32_t queue_take(struct hv_engine *e, struct hv_msg_record *out, uint3
         e->q_count--;
     }
     if (e->q_count == 0)
-        while (read(e->pipe_fd[0], drain, sizeof(drain)) > 0)
+        while (hv_sys_wake_read(e->pipe_fd[0], drain, sizeof(drain)) > 0)
             ;
     pthread_mutex_unlock(&e->lock);
     return n;
@@ -829,7 +764,7 @@ int hv_engine_fd(struct hv_engine *e)
     if (e == NULL)
         return -1;
     if (e->kind == T_LOCAL)
-        return e->fd;
+        return hv_sys_dev_pollfd(e->dev);
     if (e->kind == T_SIM)
         return e->pipe_fd[0];
     if (e->kind == T_SERIAL)
@@ -837,7 +772,7 @@ int hv_engine_fd(struct hv_engine *e)
     if (!e->poller_running) {
         if (e->queue == NULL && (e->queue = calloc(TCP_QUEUE, sizeof(*e->queue))) == NULL)
             return -1;
-        if (e->pipe_fd[0] < 0 && pipe2(e->pipe_fd, O_NONBLOCK | O_CLOEXEC) != 0)
+        if (e->pipe_fd[0] < 0 && hv_sys_wake_pair(e->pipe_fd) != 0)
             return -1;
         if (!hv_success(hv_wire_connect_auth(&e->poll_conn, e->host, e->port, e->timeout_ms,
                                              e->has_key ? &e->key : NULL)))
@@ -893,7 +828,7 @@ static hv_status_t sim_dr(struct hv_engine *e, uint32_t core, uint64_t pid, uint
     hv_mock_cpu_bind(prev);
     if (a != HV_ACTION_RESUME)
         return HV_STATUS_INTERNAL_ERROR;
-    if (write(e->pipe_fd[1], "r", 1) < 0) {
+    if (hv_sys_wake_write(e->pipe_fd[1], "r", 1) < 0) {
         /* full pipe: the reader is already due */
     }
     return HV_STATUS_SUCCESS;
@@ -1093,7 +1028,7 @@ static unsigned count_state(const struct serve_ctx *s, enum slot_state state)
 static void slot_evict(struct serve_ctx *s, unsigned i)
 {
     s->slots[i].state = SLOT_GONE;
-    (void)shutdown(s->slots[i].fd, SHUT_RDWR);
+    hv_sys_sock_shutdown(s->slots[i].fd);
 }
 
 /* A handshake completed: make room for the session (lock held). */
@@ -1153,7 +1088,7 @@ static void *stub_thread(void *arg)
     if (admitted) {
         /* The session loop closes the descriptor it gets; the slot keeps
          * the original so the accept loop can shut the socket down. */
-        dup_fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+        dup_fd = hv_sys_sock_dup(c->fd);
         if (dup_fd >= 0) {
             st = hv_wire_serve_session(dup_fd, stub_handle, &c->stub, s->o.idle_ms, s->o.request_ms);
             if (st == HV_STATUS_TIMEOUT && hv_wire_last_reason() == HV_WIRE_REASON_TIMEOUT_MID_FRAME)
@@ -1168,7 +1103,7 @@ static void *stub_thread(void *arg)
     slot->fd = -1;
     s->threads--;
     pthread_mutex_unlock(&s->lock);
-    close(c->fd);
+    hv_sys_sock_close(c->fd);
     free(c);
     return NULL;
 }
@@ -1232,24 +1167,19 @@ hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volat
     while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
         struct pollfd p = { .fd = listen_fd, .events = POLLIN };
         struct sockaddr_in peer;
-        socklen_t plen = sizeof(peer);
         struct stub_conn *c;
         unsigned slot = 0, oldest;
         char ip[INET_ADDRSTRLEN] = "?";
         pthread_t t;
         int fd;
 
-        if (poll(&p, 1, 200) <= 0)
+        if (hv_sys_poll(&p, 1, 200) <= 0)
             continue;
-        fd = accept4(listen_fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+        memset(&peer, 0, sizeof(peer));
+        fd = hv_sys_sock_accept(listen_fd, &peer);
         if (fd < 0)
             continue;
-        {
-            int one = 1;
-
-            /* Answers go out at once, not after the peer's delayed ACK. */
-            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
+        hv_sys_sock_nodelay(fd);
         if (peer.sin_family == AF_INET)
             inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
         pthread_mutex_lock(&s.lock);
@@ -1269,7 +1199,7 @@ hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volat
             slot++;
         if (slot == s.nslots || (c = calloc(1, sizeof(*c))) == NULL) {
             pthread_mutex_unlock(&s.lock);
-            close(fd);
+            hv_sys_sock_close(fd);
             continue;
         }
         s.slots[slot].state = SLOT_PENDING;
@@ -1287,7 +1217,7 @@ hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volat
             s.slots[slot].fd = -1;
             s.threads--;
             pthread_mutex_unlock(&s.lock);
-            close(fd);
+            hv_sys_sock_close(fd);
             free(c);
             continue;
         }
@@ -1298,18 +1228,17 @@ hv_status_t hv_engine_serve_with(struct hv_engine *e, int listen_fd, const volat
     pthread_mutex_lock(&s.lock);
     for (i = 0; i < s.nslots; i++)
         if (s.slots[i].state != SLOT_FREE)
-            (void)shutdown(s.slots[i].fd, SHUT_RDWR);
+            hv_sys_sock_shutdown(s.slots[i].fd);
     pthread_mutex_unlock(&s.lock);
     for (;;) {
         unsigned n;
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
 
         pthread_mutex_lock(&s.lock);
         n = s.threads;
         pthread_mutex_unlock(&s.lock);
         if (n == 0)
             break;
-        nanosleep(&ts, NULL);
+        hv_sys_sleep_ms(10);
     }
     pthread_mutex_destroy(&s.lock);
     free(s.slots);

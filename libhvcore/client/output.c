@@ -23,24 +23,17 @@
 #include <hvcore/client/output.h>
 #include <hvcore/script.h>
 
-#include <arpa/inet.h>
+#include "sys.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/types.h>
+#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define BATCH            64u     /* records the writer takes at once */
 #define RETRY_MIN_MS     100u
@@ -137,10 +130,7 @@ static bool is_console(const char *name)
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return hv_sys_now_ms();
 }
 
 /* An absolute CLOCK_MONOTONIC time ms from now (the cond vars use it). */
@@ -576,19 +566,16 @@ static void set_error(struct out *o, const char *fmt, ...)
 /* Create the FIFO if missing; refuse a path that is something else. */
 static int ensure_fifo(const char *path, char *why, size_t why_len)
 {
-    struct stat st;
+    return hv_sys_fifo_ensure(path, why, why_len);
+}
 
-    if (stat(path, &st) == 0) {
-        if (S_ISFIFO(st.st_mode))
-            return 0;
-        snprintf(why, why_len, "exists and is not a named pipe (FIFO)");
-        return -1;
-    }
-    if (errno != ENOENT || (mkfifo(path, 0600) != 0 && errno != EEXIST)) {
-        snprintf(why, why_len, "cannot create the FIFO: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+/* The writer's descriptor: a socket for TCP, a file or FIFO otherwise. */
+static void close_target(const struct out *o, int fd)
+{
+    if (o->type == HV_OUTPUT_TCP)
+        (void)hv_sys_sock_close(fd);
+    else
+        (void)hv_sys_file_close(fd);
 }
 
 /* The writer's (re)connection: a FIFO reader or a TCP peer. Returns the fd
@@ -600,37 +587,37 @@ static int connect_target(struct out *o, char *why, size_t why_len)
     if (o->type == HV_OUTPUT_NAMEDPIPE) {
         if (ensure_fifo(o->target, why, why_len) != 0)
             return -1;
-        fd = open(o->target, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        fd = hv_sys_fifo_open(o->target);
         if (fd < 0)
             snprintf(why, why_len, "%s", errno == ENXIO ? "no reader" : strerror(errno));
         return fd;
     }
-    fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = hv_sys_tcp_socket(o->addr.ss_family, true);
     if (fd < 0) {
         snprintf(why, why_len, "socket: %s", strerror(errno));
         return -1;
     }
     if (connect(fd, (const struct sockaddr *)&o->addr, o->addr_len) != 0) {
-        if (errno == EINPROGRESS) {
+        /* Winsock says EWOULDBLOCK where POSIX says EINPROGRESS. */
+        if (errno == EINPROGRESS || errno == EWOULDBLOCK) {
             struct pollfd p = { .fd = fd, .events = POLLOUT };
-            socklen_t l = sizeof(e);
 
-            if (poll(&p, 1, CONNECT_WAIT_MS) <= 0) {
+            if (hv_sys_poll(&p, 1, CONNECT_WAIT_MS) <= 0) {
                 snprintf(why, why_len, "connect: timed out");
-                close(fd);
+                hv_sys_sock_close(fd);
                 return -1;
             }
-            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) != 0)
-                e = errno;
+            e = hv_sys_sock_error(fd);
         } else {
             e = errno;
         }
         if (e != 0 && e != EINPROGRESS) {
-            snprintf(why, why_len, "connect: %s", strerror(e));
-            close(fd);
+            snprintf(why, why_len, "connect: %s", hv_sys_strerror(e));
+            hv_sys_sock_close(fd);
             return -1;
         }
     }
+    hv_sys_sock_connected(fd);
     return fd;
 }
 
@@ -649,9 +636,9 @@ static enum wres write_all(struct out *o, int fd, const char *buf, size_t len, c
         ssize_t k;
 
         if (o->type == HV_OUTPUT_TCP)
-            k = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+            k = hv_sys_send(fd, buf + off, len - off);
         else
-            k = write(fd, buf + off, len - off);
+            k = hv_sys_file_write(fd, buf + off, len - off);
         if (k > 0) {
             off += (size_t)k;
             continue;
@@ -667,7 +654,7 @@ static enum wres write_all(struct out *o, int fd, const char *buf, size_t len, c
             pthread_mutex_unlock(&o->m);
             if (give_up)
                 return WR_STOPPED;
-            (void)poll(&p, 1, 100);
+            (void)hv_sys_poll(&p, 1, 100);
             if (p.revents & (POLLERR | POLLHUP)) {
                 snprintf(why, why_len, "%s", o->type == HV_OUTPUT_TCP ? "connection lost" : "the reader went away");
                 return WR_LOST;
@@ -677,12 +664,7 @@ static enum wres write_all(struct out *o, int fd, const char *buf, size_t len, c
         snprintf(why, why_len, "write: %s", k < 0 ? strerror(errno) : "nothing written");
         if (k < 0 && errno == EPIPE) {
             /* Consume the SIGPIPE this thread generated (it is blocked here). */
-            sigset_t pipe_set;
-            struct timespec zero = { 0, 0 };
-
-            sigemptyset(&pipe_set);
-            sigaddset(&pipe_set, SIGPIPE);
-            (void)sigtimedwait(&pipe_set, NULL, &zero);
+            hv_sys_consume_sigpipe();
             snprintf(why, why_len, "%s", o->type == HV_OUTPUT_TCP ? "connection lost" : "the reader went away");
         }
         return WR_LOST;
@@ -703,7 +685,7 @@ static bool peer_gone(struct out *o, short revents)
 #endif
     if (o->type == HV_OUTPUT_TCP && (revents & POLLIN)) {
         for (;;) {
-            ssize_t k = recv(o->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+            ssize_t k = hv_sys_recv_nb(o->fd, scratch, sizeof(scratch), false);
 
             if (k == 0)
                 return true;
@@ -723,7 +705,7 @@ struct writer_state {
 static void lost(struct out *o, struct writer_state *w, const char *why)
 {
     if (o->fd >= 0 && o->type != HV_OUTPUT_FILE) {
-        close(o->fd);
+        close_target(o, o->fd);
         o->fd = -1;
     }
     pthread_mutex_lock(&o->m);
@@ -770,7 +752,7 @@ static void drain_wake(struct out *o)
 {
     char buf[64];
 
-    while (read(o->wake[0], buf, sizeof(buf)) > 0) {
+    while (hv_sys_wake_read(o->wake[0], buf, sizeof(buf)) > 0) {
     }
 }
 
@@ -780,14 +762,11 @@ static void *writer_main(void *arg)
     struct writer_state w = { 0, RETRY_MIN_MS };
     struct hv_msg_record *batch = malloc(BATCH * sizeof(*batch));
     char *text = malloc(FORMAT_BYTES);
-    sigset_t pipe_set;
     uint32_t n, i;
 
     /* A write on a FIFO whose reader left raises SIGPIPE for this thread:
      * keep it blocked here (and consume it), never kill the process. */
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+    hv_sys_block_sigpipe();
 
     if (o->type != HV_OUTPUT_FILE)
         (void)try_connect(o, &w);
@@ -838,7 +817,7 @@ static void *writer_main(void *arg)
                 p[1].revents = 0;
                 np = 2;
             }
-            if (poll(p, (nfds_t)np, timeout) > 0) {
+            if (hv_sys_poll(p, (unsigned)np, timeout) > 0) {
                 if (p[0].revents & POLLIN)
                     drain_wake(o);
                 if (np == 2 && peer_gone(o, p[1].revents))
@@ -884,7 +863,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&o->m);
     }
     if (o->fd >= 0)
-        close(o->fd);
+        close_target(o, o->fd);
     o->fd = -1;
     free(batch);
     free(text);
@@ -1035,7 +1014,7 @@ hv_status_t hv_output_open(struct hv_output_set *set, const char *name, char *er
 
     /* Local, immediate checks here; a TCP connection is the writer's. */
     if (o->type == HV_OUTPUT_FILE) {
-        fd = open(o->target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        fd = hv_sys_file_open_append(o->target);
         if (fd < 0)
             snprintf(why, sizeof(why), "%s", strerror(errno));
     } else if (o->type == HV_OUTPUT_NAMEDPIPE && ensure_fifo(o->target, why, sizeof(why)) != 0) {
@@ -1050,13 +1029,13 @@ hv_status_t hv_output_open(struct hv_output_set *set, const char *name, char *er
     }
     pthread_mutex_lock(&o->m);
     o->ring = calloc(HV_OUTPUT_QUEUE, sizeof(*o->ring));
-    if (o->ring == NULL || pipe2(o->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (o->ring == NULL || hv_sys_wake_pair(o->wake) != 0) {
         free(o->ring);
         o->ring = NULL;
         o->opening = false;
         pthread_mutex_unlock(&o->m);
         if (fd >= 0)
-            close(fd);
+            hv_sys_file_close(fd);
         return HV_STATUS_INSUFFICIENT_RESOURCES;
     }
     o->head = o->count = o->inflight = 0;
@@ -1066,8 +1045,8 @@ hv_status_t hv_output_open(struct hv_output_set *set, const char *name, char *er
     o->fd = fd;
     o->state = o->type == HV_OUTPUT_FILE ? HV_OUTPUT_READY : HV_OUTPUT_WAITING;
     if (pthread_create(&o->thread, NULL, writer_main, o) != 0) {
-        close(o->wake[0]);
-        close(o->wake[1]);
+        hv_sys_wake_close(o->wake[0]);
+        hv_sys_wake_close(o->wake[1]);
         o->wake[0] = o->wake[1] = -1;
         free(o->ring);
         o->ring = NULL;
@@ -1076,7 +1055,7 @@ hv_status_t hv_output_open(struct hv_output_set *set, const char *name, char *er
         o->fd = -1;
         pthread_mutex_unlock(&o->m);
         if (fd >= 0)
-            close(fd);
+            hv_sys_file_close(fd);
         return HV_STATUS_INSUFFICIENT_RESOURCES;
     }
     o->opening = false;
@@ -1108,7 +1087,7 @@ static void close_out(struct out *o)
     }
     o->stop = true;
     o->deadline = deadline_in(HV_OUTPUT_CLOSE_WAIT_MS);
-    (void)write(o->wake[1], "x", 1);
+    (void)hv_sys_wake_write(o->wake[1], "x", 1);
     pthread_mutex_unlock(&o->m);
     pthread_join(o->thread, NULL);
     pthread_mutex_lock(&o->m);
@@ -1116,8 +1095,8 @@ static void close_out(struct out *o)
     o->count = o->head = o->inflight = 0;
     free(o->ring);
     o->ring = NULL;
-    close(o->wake[0]);
-    close(o->wake[1]);
+    hv_sys_wake_close(o->wake[0]);
+    hv_sys_wake_close(o->wake[1]);
     o->wake[0] = o->wake[1] = -1;
     o->running = false;
     o->stop = false;
@@ -1403,7 +1382,7 @@ static bool enqueue(struct out *o, const struct hv_msg_record *r)
             /* Non-blocking, and under o->m so close cannot close the pipe
              * in between; a full pipe already wakes the writer. */
             if (o->count++ == 0)
-                (void)write(o->wake[1], "x", 1);
+                (void)hv_sys_wake_write(o->wake[1], "x", 1);
         }
     }
     pthread_mutex_unlock(&o->m);

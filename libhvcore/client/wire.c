@@ -19,27 +19,17 @@
 
 #include <hvcore/client/wire.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include "sys.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/uio.h>
-#include <time.h>
-#include <unistd.h>
+#include <unistd.h> /* the key file: read, write, close, unlink (mingw has them too) */
+#ifndef _WIN32
+#include <netinet/tcp.h> /* TCP_NODELAY; Windows has it in winsock2.h */
+#endif
 
 /* ---- Per-thread failure reason --------------------------------------- */
 
@@ -318,10 +308,7 @@ hv_status_t hv_wire_check_payload(const struct hv_wire_header *h, const uint8_t 
 /* Absolute deadline in monotonic milliseconds, or -1 for none. */
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)hv_sys_now_ms();
 }
 
 static int64_t deadline_in(int timeout_ms)
@@ -352,7 +339,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
         p.fd = fd;
         p.events = events;
         p.revents = 0;
-        r = poll(&p, 1, remaining_ms(deadline));
+        r = hv_sys_poll(&p, 1, remaining_ms(deadline));
         if (r > 0) {
             if (p.revents & POLLNVAL) {
                 errno = EBADF;
@@ -382,28 +369,13 @@ static hv_status_t send_frame(int fd, uint16_t type, uint32_t seq, const void *p
     *sent = 0;
     make_header(hdr, type, seq, payload, len);
     while (done < total) {
-        struct iovec iov[2];
-        struct msghdr msg;
         ssize_t n;
         int w;
 
-        memset(&msg, 0, sizeof(msg));
-        if (done < HV_WIRE_HEADER_SIZE) {
-            iov[0].iov_base = hdr + done;
-            iov[0].iov_len = HV_WIRE_HEADER_SIZE - done;
-            msg.msg_iovlen = 1;
-            if (len) {
-                iov[1].iov_base = (void *)(uintptr_t)pl;
-                iov[1].iov_len = len;
-                msg.msg_iovlen = 2;
-            }
-        } else {
-            iov[0].iov_base = (void *)(uintptr_t)(pl + (done - HV_WIRE_HEADER_SIZE));
-            iov[0].iov_len = total - done;
-            msg.msg_iovlen = 1;
-        }
-        msg.msg_iov = iov;
-        n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (done < HV_WIRE_HEADER_SIZE)
+            n = hv_sys_send2_nb(fd, hdr + done, HV_WIRE_HEADER_SIZE - done, pl, len);
+        else
+            n = hv_sys_send_nb(fd, pl + (done - HV_WIRE_HEADER_SIZE), total - done);
         if (n > 0) {
             done += (size_t)n;
             *sent = done;
@@ -434,7 +406,7 @@ static hv_status_t send_frame(int fd, uint16_t type, uint32_t seq, const void *p
 static hv_status_t recv_bytes(int fd, uint8_t *buf, size_t n, int64_t deadline, size_t before, size_t *got)
 {
     while (*got < n) {
-        ssize_t r = recv(fd, buf + *got, n - *got, MSG_DONTWAIT);
+        ssize_t r = hv_sys_recv_nb(fd, buf + *got, n - *got, false);
         int w;
 
         if (r > 0) {
@@ -567,45 +539,43 @@ static void set_nodelay(int fd)
 {
     int one = 1;
 
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof(one));
 }
 
 static hv_status_t open_connected(const struct sockaddr_in *a, int timeout_ms, int *out)
 {
     int64_t deadline = deadline_in(timeout_ms);
-    int fd, err = 0, w, flags;
-    socklen_t elen = sizeof(err);
+    int fd, err = 0, w;
     char ip[INET_ADDRSTRLEN] = "?";
 
     *out = -1;
     inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fd = hv_sys_tcp_socket(AF_INET, true);
     if (fd < 0)
         return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "socket: %s", strerror(errno));
     if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) < 0) {
-        if (errno != EINPROGRESS && errno != EINTR) {
+        /* Winsock says EWOULDBLOCK where POSIX says EINPROGRESS. */
+        if (errno != EINPROGRESS && errno != EINTR && errno != EWOULDBLOCK) {
             err = errno;
         } else {
             w = wait_fd(fd, POLLOUT, deadline);
             if (w == 0) {
-                close(fd);
+                hv_sys_sock_close(fd);
                 return fail(HV_STATUS_TIMEOUT, HV_WIRE_REASON_CONNECT_FAILED, "connect to %s:%u timed out", ip,
                             (unsigned)ntohs(a->sin_port));
             }
             if (w < 0)
                 err = errno;
-            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-                err = errno;
+            else
+                err = hv_sys_sock_error(fd);
         }
     }
     if (err) {
-        close(fd);
+        hv_sys_sock_close(fd);
         return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_CONNECT_FAILED, "connect to %s:%u: %s", ip,
                     (unsigned)ntohs(a->sin_port), strerror(err));
     }
-    flags = fcntl(fd, F_GETFL);
-    if (flags >= 0)
-        (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    hv_sys_sock_connected(fd);
     set_nodelay(fd);
     *out = fd;
     return HV_STATUS_SUCCESS;
@@ -619,13 +589,14 @@ static const char mac_label_server[] = "hvcore-wire-2 server";
 void hv_wire_key_wipe(struct hv_wire_key *key)
 {
     if (key)
-        OPENSSL_cleanse(key, sizeof(*key));
+        hv_sys_wipe(key, sizeof(*key));
 }
 
 hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key)
 {
     uint8_t buf[HV_WIRE_KEY_MAX + 64];
-    struct stat st;
+    bool regular = false, private_ = false;
+    unsigned mode = 0;
     ssize_t n;
     size_t len;
     int fd;
@@ -633,19 +604,18 @@ hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key)
     if (!path || !key)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no key file or key");
     memset(key, 0, sizeof(*key));
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = hv_sys_key_open(path, &regular, &private_, &mode);
     if (fd < 0)
         return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
-    /* fstat on the opened file: no window between the check and the read. */
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (!regular) {
         close(fd);
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_KEY_FILE, "key file %s is not a regular file", path);
     }
-    if (st.st_mode & 077) {
+    if (!private_) {
         close(fd);
         return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_KEY_FILE,
                     "key file %s is accessible by group or others (mode %04o); refusing it: chmod 600 %s", path,
-                    (unsigned)(st.st_mode & 07777), path);
+                    mode, path);
     }
     n = read(fd, buf, sizeof(buf));
     close(fd);
@@ -655,14 +625,14 @@ hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key)
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
         len--;
     if (len < HV_WIRE_KEY_MIN || len > HV_WIRE_KEY_MAX) {
-        OPENSSL_cleanse(buf, sizeof(buf));
+        hv_sys_wipe(buf, sizeof(buf));
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_KEY_FILE,
                     "key file %s holds %s bytes; a key is %u to %u bytes (hvctl keygen FILE makes one)", path,
                     len > HV_WIRE_KEY_MAX ? "too many" : "too few", HV_WIRE_KEY_MIN, HV_WIRE_KEY_MAX);
     }
     memcpy(key->bytes, buf, len);
     key->len = (uint32_t)len;
-    OPENSSL_cleanse(buf, sizeof(buf));
+    hv_sys_wipe(buf, sizeof(buf));
     clear_reason();
     return HV_STATUS_SUCCESS;
 }
@@ -678,24 +648,23 @@ hv_status_t hv_wire_key_generate(const char *path)
 
     if (!path)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no key file");
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes (RAND_bytes)");
+    if (!hv_sys_random(raw, sizeof(raw)))
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes from the system");
     for (i = 0; i < sizeof(raw); i++) {
         text[2 * i] = hex[raw[i] >> 4];
         text[2 * i + 1] = hex[raw[i] & 15];
     }
     text[2 * sizeof(raw)] = '\n';
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    fd = hv_sys_key_create(path);
     if (fd < 0) {
-        OPENSSL_cleanse(raw, sizeof(raw));
-        OPENSSL_cleanse(text, sizeof(text));
+        hv_sys_wipe(raw, sizeof(raw));
+        hv_sys_wipe(text, sizeof(text));
         return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
     }
-    /* The umask may have taken bits away, never added any; be explicit. */
-    ok = fchmod(fd, 0600) == 0 && write(fd, text, sizeof(text)) == (ssize_t)sizeof(text);
+    ok = write(fd, text, sizeof(text)) == (ssize_t)sizeof(text);
     ok = close(fd) == 0 && ok;
-    OPENSSL_cleanse(raw, sizeof(raw));
-    OPENSSL_cleanse(text, sizeof(text));
+    hv_sys_wipe(raw, sizeof(raw));
+    hv_sys_wipe(text, sizeof(text));
     if (!ok) {
         (void)unlink(path);
         return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: cannot write it", path);
@@ -708,7 +677,6 @@ hv_status_t hv_wire_auth_mac(const struct hv_wire_key *key, bool server, const u
                              const uint8_t ns[HV_WIRE_NONCE_SIZE], uint8_t out[HV_WIRE_MAC_SIZE])
 {
     uint8_t msg[sizeof(mac_label_client) - 1 + 2 * HV_WIRE_NONCE_SIZE];
-    unsigned int n = 0;
     size_t l = sizeof(mac_label_client) - 1;
 
     if (!key || !nc || !ns || !out || key->len < HV_WIRE_KEY_MIN || key->len > HV_WIRE_KEY_MAX)
@@ -717,7 +685,7 @@ hv_status_t hv_wire_auth_mac(const struct hv_wire_key *key, bool server, const u
     memcpy(msg, server ? mac_label_server : mac_label_client, l);
     memcpy(msg + l, nc, HV_WIRE_NONCE_SIZE);
     memcpy(msg + l + HV_WIRE_NONCE_SIZE, ns, HV_WIRE_NONCE_SIZE);
-    if (!HMAC(EVP_sha256(), key->bytes, (int)key->len, msg, sizeof(msg), out, &n) || n != HV_WIRE_MAC_SIZE)
+    if (!hv_sys_hmac_sha256(key->bytes, key->len, msg, sizeof(msg), out))
         return fail(HV_STATUS_INTERNAL_ERROR, HV_WIRE_REASON_IO_ERROR, "HMAC-SHA256 failed");
     return HV_STATUS_SUCCESS;
 }
@@ -739,7 +707,7 @@ static void tell_old_peer(int fd, uint16_t version, uint32_t seq)
 
     hv_wire_put_le32(f + HV_WIRE_HEADER_SIZE, HV_STATUS_UNSUPPORTED);
     make_header_v(f, version, HV_WIRE_ERROR, seq, f + HV_WIRE_HEADER_SIZE, HV_WIRE_ERROR_SIZE);
-    (void)!send(fd, f, sizeof(f), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)!hv_sys_send_nb(fd, f, sizeof(f));
 }
 
 /* One handshake message from the client: header of `type` with exactly
@@ -795,9 +763,9 @@ hv_status_t hv_wire_server_handshake(int fd, const struct hv_wire_key *key, int 
                     "client handshake version %u, this server %u", (unsigned)version, HV_WIRE_VERSION);
     }
     memcpy(nc, hello + 8, sizeof(nc));
-    if (RAND_bytes(ns, sizeof(ns)) != 1) {
+    if (!hv_sys_random(ns, sizeof(ns))) {
         (void)send_error(fd, seq, HV_STATUS_INSUFFICIENT_RESOURCES, deadline);
-        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes (RAND_bytes)");
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes from the system");
     }
     hv_wire_put_le32(hello, HV_WIRE_VERSION);
     hv_wire_put_le32(hello + 4, key ? HV_WIRE_AUTH_FLAG_KEY : 0);
@@ -811,7 +779,7 @@ hv_status_t hv_wire_server_handshake(int fd, const struct hv_wire_key *key, int 
     st = hv_wire_auth_mac(key, false, nc, ns, want);
     if (!hv_success(st))
         return st;
-    if (CRYPTO_memcmp(proof, want, sizeof(want)) != 0) {
+    if (hv_sys_memcmp_ct(proof, want, sizeof(want)) != 0) {
         (void)send_error(fd, seq, HV_STATUS_ACCESS_DENIED, deadline);
         return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
                     "wrong key (the client's proof does not match; refused)");
@@ -878,8 +846,8 @@ static hv_status_t client_handshake(int fd, const struct hv_wire_key *key, int t
     size_t sent;
     hv_status_t st;
 
-    if (RAND_bytes(nc, sizeof(nc)) != 1)
-        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes (RAND_bytes)");
+    if (!hv_sys_random(nc, sizeof(nc)))
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "no random bytes from the system");
     hv_wire_put_le32(hello, HV_WIRE_VERSION);
     hv_wire_put_le32(hello + 4, key ? HV_WIRE_AUTH_FLAG_KEY : 0);
     memcpy(hello + 8, nc, sizeof(nc));
@@ -917,7 +885,7 @@ static hv_status_t client_handshake(int fd, const struct hv_wire_key *key, int t
     st = hv_wire_auth_mac(key, true, nc, ns, want);
     if (!hv_success(st))
         return st;
-    if (CRYPTO_memcmp(proof, want, sizeof(want)) != 0)
+    if (hv_sys_memcmp_ct(proof, want, sizeof(want)) != 0)
         return fail(HV_STATUS_ACCESS_DENIED, HV_WIRE_REASON_AUTH_FAILED,
                     "the server did not prove it knows the key (another server, or another key file)");
     return HV_STATUS_SUCCESS;
@@ -942,7 +910,7 @@ struct hv_wire_conn {
 static void conn_drop(struct hv_wire_conn *c)
 {
     if (c->fd >= 0)
-        close(c->fd);
+        hv_sys_sock_close(c->fd);
     c->fd = -1;
 }
 
@@ -1040,13 +1008,14 @@ hv_status_t hv_wire_conn_from_fd(struct hv_wire_conn **out, int fd)
 
     if (!out || fd < 0) {
         if (fd >= 0)
-            close(fd);
+            hv_sys_sock_close(fd);
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no output pointer or fd");
     }
     *out = NULL;
+    hv_sys_sock_adopt(fd);
     c = conn_new();
     if (!c) {
-        close(fd);
+        hv_sys_sock_close(fd);
         return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "out of memory");
     }
     c->fd = fd;
@@ -1266,7 +1235,7 @@ hv_status_t hv_wire_call(struct hv_wire_conn *conn, uint16_t type, const void *r
         /* The server closes sessions idle too long (or evicts them): if it
          * already has, reconnect before sending, so that even a request
          * that is never re-sent (EVENT_ADD) goes out on a live session. */
-        if (recv(conn->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        if (hv_sys_recv_nb(conn->fd, &b, 1, true) == 0)
             conn_drop(conn);
     }
     if (conn->fd < 0) {
@@ -1351,14 +1320,14 @@ hv_status_t hv_wire_listen(const char *host, uint16_t port, int *listen_fd)
     st = parse_host(host, port, &a);
     if (!hv_success(st))
         return st;
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = hv_sys_tcp_socket(AF_INET, false);
     if (fd < 0)
         return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "socket: %s", strerror(errno));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof(one)) < 0 ||
         bind(fd, (const struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
         int err = errno;
 
-        close(fd);
+        hv_sys_sock_close(fd);
         return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_IO_ERROR, "listen on port %u: %s", (unsigned)port,
                     strerror(err));
     }
@@ -1398,14 +1367,13 @@ hv_status_t hv_wire_accept(int listen_fd, int *fd, int timeout_ms)
             return fail(HV_STATUS_TIMEOUT, HV_WIRE_REASON_TIMEOUT_IDLE, "no connection within the timeout");
         if (w < 0)
             return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", strerror(errno));
-        s = accept(listen_fd, NULL, NULL);
+        s = hv_sys_sock_accept(listen_fd, NULL);
         if (s >= 0)
             break;
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
             continue;
         return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "accept: %s", strerror(errno));
     }
-    (void)fcntl(s, F_SETFD, FD_CLOEXEC);
     set_nodelay(s);
     *fd = s;
     clear_reason();
@@ -1436,7 +1404,7 @@ static hv_status_t serve_loop(int fd, hv_wire_handler_fn fn, void *ctx, int idle
     if (fd < 0)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no socket");
     if (!fn) {
-        close(fd);
+        hv_sys_sock_close(fd);
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no handler");
     }
     req = malloc(HV_WIRE_MAX_PAYLOAD);
@@ -1444,7 +1412,7 @@ static hv_status_t serve_loop(int fd, hv_wire_handler_fn fn, void *ctx, int idle
     if (!req || !resp) {
         free(req);
         free(resp);
-        close(fd);
+        hv_sys_sock_close(fd);
         return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "out of memory");
     }
     for (;;) {
@@ -1491,7 +1459,7 @@ static hv_status_t serve_loop(int fd, hv_wire_handler_fn fn, void *ctx, int idle
         if (!hv_success(st))
             break;
     }
-    close(fd);
+    hv_sys_sock_close(fd);
     free(req);
     free(resp);
     if (hv_success(st))
