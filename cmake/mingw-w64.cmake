@@ -1,7 +1,8 @@
 # Cross build for Windows x64 with Debian's mingw-w64 (gcc-mingw-w64-x86-64):
 #   cmake -S . -B build-win -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake && cmake --build build-win
 # builds platform/windows: hvcore.sys (the WDM driver, with the DDK headers
-# mingw-w64 ships in <prefix>/include/ddk) and the Windows test client.
+# mingw-w64 ships in <prefix>/include/ddk), hvcore::client + hvctl.exe and
+# the Windows test client.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR AMD64)
 set(HVCORE_MINGW_TRIPLET x86_64-w64-mingw32 CACHE STRING "mingw-w64 target triplet")

@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +657,40 @@ static const char *kind_name(enum hv_cmd_kind k)
     }
 }
 
+/* status: a line for each core the hypervisor does not run (a driver that
+ * stayed loaded without virtualizing, e.g. under Wine), with the reason its
+ * bring-up gave; nothing more when every core is virtualized. */
+static int status_cores(struct hv_engine *e)
+{
+    uint32_t n = hv_engine_cpu_count(e), i;
+    size_t size, len = 0;
+    struct hv_abi_query *q;
+    hv_status_t st;
+
+    if (n > 1024)
+        n = 1024;
+    size = sizeof(*q) + (size_t)n * sizeof(q->cpus[0]);
+    q = calloc(1, size);
+    if (q == NULL)
+        return 1;
+    q->hdr.size = (uint32_t)size;
+    q->hdr.version = HV_ABI_VERSION;
+    q->cpu_capacity = n;
+    st = hv_engine_request(e, HV_ABI_REQ_QUERY, q, size, &len);
+    if (!hv_success(st)) {
+        printf("query failed: %s (0x%08x)\n", hv_status_name(st), st);
+        why("query failed: %s", hv_status_name(st));
+        free(q);
+        return 1;
+    }
+    for (i = 0; i < q->cpus_written && i < n; i++)
+        if (!q->cpus[i].virtualized)
+            printf("core %u: not virtualized: %s (0x%08x)\n", i, hv_status_name(q->cpus[i].status),
+                   q->cpus[i].status);
+    free(q);
+    return 0;
+}
+
 /* --json: a failed command ends with an "error" object saying why; one that
  * succeeded without a result object gets an "ok" object, so every command
  * answers with at least one line. */
@@ -723,6 +756,7 @@ static enum outcome run_line(struct hv_engine *e, const char *line, bool *quit, 
         printf("target %s, %u cores\n", hv_engine_target(e), hv_engine_cpu_count(e));
         if (hj_on())
             hj_status(hv_engine_target(e), hv_engine_cpu_count(e));
+        rc = status_cores(e);
         break;
     case HV_CMD_RDMSR:
     case HV_CMD_WRMSR: rc = do_msr(e, c); break;
@@ -884,7 +918,9 @@ static int serve(int argc, char **argv)
         return 1;
     }
     fflush(stdout);
+#ifdef SIGPIPE /* POSIX: a peer that leaves must not kill the server */
     signal(SIGPIPE, SIG_IGN);
+#endif
     {
         uint16_t bound = (uint16_t)port;
 
@@ -901,7 +937,7 @@ static int serve(int argc, char **argv)
                 listen_at);
     else if (!hv_success(st) && !interrupted)
         print_status_line("hvctl serve", st);
-    close(lfd);
+    hv_wire_close_fd(lfd);
     hv_engine_destroy(s.sim);
     hv_wire_key_wipe(&key);
     return hv_success(st) ? 0 : 1;
@@ -926,6 +962,30 @@ static int keygen(int argc, char **argv)
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/* getline(3) in plain C (Windows' C library has none): the whole line,
+ * however long, with its newline; -1 at the end of the input. */
+static ssize_t read_line(char **buf, size_t *cap, FILE *in)
+{
+    size_t len = 0;
+
+    for (;;) {
+        if (*cap - len < 2) {
+            size_t ncap = *cap ? *cap * 2 : 256;
+            char *nb = realloc(*buf, ncap);
+
+            if (nb == NULL)
+                return -1;
+            *buf = nb;
+            *cap = ncap;
+        }
+        if (fgets(*buf + len, (int)(*cap - len > 0x7FFFFFFF ? 0x7FFFFFFF : *cap - len), in) == NULL)
+            return len ? (ssize_t)len : -1;
+        len += strlen(*buf + len);
+        if (len && (*buf)[len - 1] == '\n')
+            return (ssize_t)len;
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *target = "local", *file = NULL;
@@ -947,6 +1007,10 @@ int main(int argc, char **argv)
             target = argv[i + 1];
             i += 2;
         } else if (!strcmp(argv[i], "--json")) {
+            if (hj_unavailable()) {
+                fprintf(stderr, "hvctl: --json: %s\n", hj_unavailable());
+                return 2;
+            }
             if (!hj_enable()) {
                 fprintf(stderr, "hvctl: --json: cannot set up the output: %s\n", strerror(errno));
                 return 1;
@@ -989,7 +1053,8 @@ int main(int argc, char **argv)
     }
     if (!hv_success(st)) {
         fprintf(stderr, "hvctl: cannot open target '%s': %s (0x%08x)%s\n", target, hv_status_name(st), st,
-                !strcmp(target, "local") ? "\n  (is hvcore.ko loaded? try --target sim:cores=4 on a machine without it)"
+                !strcmp(target, "local") ? "\n  (is the hvcore driver loaded: hvcore.ko on Linux, hvcore.sys on Windows? try --target "
+                                           "sim:cores=4 on a machine without it)"
                                          : "");
         /* tcp: the wire layer says why (wrong key, unsafe key file, ...). */
         if (!strncmp(target, "tcp:", 4) && *hv_wire_last_error())
@@ -1065,7 +1130,7 @@ int main(int argc, char **argv)
                     printf("hvctl> ");
                     fflush(stdout);
                 }
-                if ((got = getline(&buf, &cap, in)) < 0)
+                if ((got = read_line(&buf, &cap, in)) < 0)
                     break;
                 buf[strcspn(buf, "\n")] = '\0';
                 if (file || !tty)

@@ -15,6 +15,11 @@
 static FILE *g_out;            /* the real stdout while JSON is on */
 static unsigned long g_count;
 
+const char *hj_unavailable(void)
+{
+    return NULL;
+}
+
 bool hj_enable(void)
 {
     int fd = dup(STDOUT_FILENO), null;

@@ -19,6 +19,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* NULL when this build has --json; otherwise the sentence saying why not
+ * (hvctl_json_none.c: hvctl.exe, whose mingw-w64 build has no jansson). */
+const char *hj_unavailable(void);
 /* Switch JSON on: stdout becomes /dev/null for text, JSON keeps the real
  * stdout. Returns false (and leaves text on) when that fails. */
 bool hj_enable(void);

@@ -1336,6 +1336,12 @@ hv_status_t hv_wire_listen(const char *host, uint16_t port, int *listen_fd)
     return HV_STATUS_SUCCESS;
 }
 
+void hv_wire_close_fd(int fd)
+{
+    if (fd >= 0)
+        (void)hv_sys_sock_close(fd);
+}
+
 hv_status_t hv_wire_local_port(int fd, uint16_t *port)
 {
     struct sockaddr_in a;

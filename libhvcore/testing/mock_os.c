@@ -26,8 +26,9 @@
 
 #include <hvcore/testing/mock.h>
 
+#include "mock_sys.h"
+
 #include <pthread.h>
-#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static void free_all_allocs(void)
     pthread_mutex_unlock(&g_os.lock);
     for (; a != NULL; a = next) {
         next = a->next;
-        free(a->va);
+        mock_page_free(a->va);
         free(a);
     }
 }
@@ -152,10 +153,10 @@ static void *do_alloc(size_t bytes, size_t pages, bool contiguous)
         return NULL;
 
     a = malloc(sizeof(*a));
-    va = aligned_alloc(HV_PAGE_SIZE, bytes);
+    va = mock_page_alloc(bytes);
     if (a == NULL || va == NULL) {
         free(a);
-        free(va);
+        mock_page_free(va);
         return NULL;
     }
     memset(va, 0, bytes);
@@ -217,7 +218,7 @@ static void do_free(void *va, size_t bytes, size_t pages, bool contiguous, const
                         : a->pages != pages)
         hv_mocki_fail("os->%s(%p, %zu): allocated as %zu %s", member, va, contiguous ? bytes : pages,
                       contiguous ? a->bytes : a->pages, contiguous ? "bytes" : "pages");
-    free(a->va);
+    mock_page_free(a->va);
     free(a);
 }
 
@@ -552,7 +553,7 @@ static void *os_alloc_exec(void *ctx, const void *bytes, size_t len)
     if (va == NULL)
         return NULL;
     memcpy(va, bytes, len);
-    if (mprotect(va, rounded, PROT_READ | PROT_EXEC) != 0) {
+    if (mock_page_protect(va, rounded, true) != 0) {
         do_free(va, rounded, 0, true, "alloc_exec");
         return NULL;
     }
@@ -566,7 +567,7 @@ static void os_free_exec(void *ctx, void *code, size_t len)
     pre_launch(ctx, "free_exec");
     if (code == NULL)
         return;
-    (void)mprotect(code, rounded, PROT_READ | PROT_WRITE);
+    (void)mock_page_protect(code, rounded, false);
     do_free(code, rounded, 0, true, "free_exec");
 }
 

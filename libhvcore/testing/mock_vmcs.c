@@ -28,6 +28,8 @@
 
 #include <hvcore/testing/mock.h>
 
+#include "mock_sys.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,11 +74,11 @@ static struct page_node *g_pages;
 void *hv_mocki_page_new(void)
 {
     struct page_node *n = malloc(sizeof(*n));
-    void *p = aligned_alloc(HV_PAGE_SIZE, HV_PAGE_SIZE);
+    void *p = mock_page_alloc(HV_PAGE_SIZE);
 
     if (n == NULL || p == NULL) {
         free(n);
-        free(p);
+        mock_page_free(p);
         return NULL;
     }
     memset(p, 0, HV_PAGE_SIZE);
@@ -203,7 +205,7 @@ void hv_mocki_vmcs_fini(void)
     pthread_mutex_unlock(&g_pages_lock);
     for (; n != NULL; n = next) {
         next = n->next;
-        free(n->page);
+        mock_page_free(n->page);
         free(n);
     }
 }

@@ -2,7 +2,7 @@
 /*
  * The TCP wire protocol between a user-mode client (the engine, "tcp:"
  * targets) and a debuggee stub (`hvctl serve --listen 127.0.0.1:5555`).
- * User mode, C11 + POSIX sockets.
+ * User mode, C11 + POSIX sockets or Winsock 2 (libhvcore/client/sys.h).
  *
  * Framing
  * -------
@@ -416,6 +416,10 @@ void hv_wire_close(struct hv_wire_conn *conn);
  * bind/listen fails (errno in hv_wire_last_error()); INSUFFICIENT_RESOURCES
  * when no socket. */
 hv_status_t hv_wire_listen(const char *host, uint16_t port, int *listen_fd);
+
+/* Close a socket of hv_wire_listen / hv_wire_accept (close(2) on POSIX,
+ * closesocket on Windows); a negative fd is ignored. */
+void hv_wire_close_fd(int fd);
 
 /* Port a bound socket listens on (host order). */
 hv_status_t hv_wire_local_port(int fd, uint16_t *port);
