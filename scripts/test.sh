@@ -6,7 +6,7 @@
 #   4. install to a prefix and build/run examples/consumer as an outside project
 #   5. libFuzzer: the exit dispatcher, a bounded number of runs
 #   6. benchmarks (callgrind instruction counts; printed, never asserted)
-#   7. hvcore.sys (mingw-w64): the PE image checks and the driver under Wine
+#   7. hvcore.sys and hvctl.exe (mingw-w64): the PE image checks, the driver and hvctl.exe under Wine
 #   8. end to end: hvcore.ko on Debian's kernel in Bochs (emulated VT-x), 2 CPUs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +36,7 @@ cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPIL
 cmake --build "$root/build-tsan" -j"$jobs"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir "$root/build-tsan" -L unit --output-on-failure -j"$jobs"
 
-section "hvcore.sys under Wine (platform/windows: loads, refuses to virtualize without VMXON, answers, unloads)"
+section "hvcore.sys and hvctl.exe under Wine (platform/windows: the driver loads, refuses to virtualize without VMXON, answers, unloads; hvctl.exe runs the demo on sim: and over TCP as the Linux hvctl does)"
 ctest --test-dir "$root/build" -L windows --output-on-failure
 
 section "the real x86-64 backend in an emulation harness (privileged instructions trapped and checked)"

@@ -11,58 +11,15 @@
 set -uo pipefail
 BIN=$(cd "$1" && pwd)/platform/windows
 WORK=$(mkdir -p "$2" && cd "$2" && pwd)
-WINE=/usr/lib/wine/wine64
-WINESERVER=/usr/lib/wine/wineserver
-[ -x "$WINE" ] || { echo "SKIP: $WINE missing (apt-get install wine64)"; exit 77; }
 for f in hvcore.sys hvwin_client.exe; do
   [ -f "$BIN/$f" ] || { echo "FAIL: $BIN/$f not built"; exit 1; }
 done
-
-export WINEPREFIX=$WORK/prefix HOME=$WORK DISPLAY= WAYLAND_DISPLAY=
-export WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d" WINEDEBUG=-all
 LOG=$WORK/driver.log           # winedevice.exe's stderr: the driver's DbgPrint lines
-OUT=$WORK/transcript.txt
-FAILS=0
-: > "$OUT"
-
-# Wine's services and winedevice.exe outlive the command that started them
-# and inherit its stdout/stderr: every wine command writes to files only,
-# and the server is always killed (bounded) on the way out.
-cleanup() { timeout 30 "$WINESERVER" -k > /dev/null 2>&1 || true; }
-trap cleanup EXIT
-
-say() { echo "$*" | tee -a "$OUT"; }
-check() { # check "what" command...
-  local what=$1; shift
-  if "$@"; then say "ok   $what"; else say "FAIL $what"; FAILS=$((FAILS + 1)); fi
-}
-# Run a wine command (bounded), its output (CRs removed) into the transcript.
-w() {
-  local f=$WORK/cmd.out
-  timeout 60 "$WINE" "$@" < /dev/null > "$f" 2>&1
-  local rc=$?
-  tr -d '\r' < "$f" | grep -v '^[[:space:]]*$' | sed 's/^/    /' | tee -a "$OUT"
-  say "    (exit $rc)"
-  tr -d '\r' < "$f" > "$WORK/last.out"
-  return $rc
-}
-has() { grep -qE -- "$1" "${2:-$WORK/last.out}"; }
-
-say "== fresh prefix $WINEPREFIX"
-rm -rf "$WINEPREFIX"
-t0=$(date +%s)
-timeout 300 "$WINE" wineboot --init < /dev/null > "$WORK/wineboot.log" 2>&1
-timeout 60 "$WINESERVER" -w
-say "    wineboot: $(( $(date +%s) - t0 )) s"
-# No crash dialog/debugger if something dies: the test sees it as a dead process.
-timeout 60 "$WINE" reg delete 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /f \
-  < /dev/null > /dev/null 2>&1
-timeout 60 "$WINESERVER" -w
+# shellcheck source=wine_lib.sh
+. "$(dirname "$0")/wine_lib.sh"
+wine_prefix
 cp "$BIN/hvcore.sys" "$BIN/hvwin_client.exe" "$WINEPREFIX/drive_c/"
 
-# A persistent server: otherwise it exits a few seconds after the last
-# program, taking services.exe and winedevice.exe (and the driver) with it.
-"$WINESERVER" -p < /dev/null > /dev/null 2>&1
 # The first command starts services.exe (and later winedevice.exe) with this
 # WINEDEBUG and stderr: the driver's DbgPrintEx lines land in $LOG.
 WINEDEBUG=warn+debugstr,err+all timeout 60 "$WINE" sc create hvcore type= kernel binPath= 'C:\hvcore.sys' \
