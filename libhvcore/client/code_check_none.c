@@ -52,3 +52,12 @@ size_t hv_code_disassemble_prepared(const uint8_t *code, size_t len, size_t body
     (void)body_len;
     return hv_code_disassemble(code, len, out, out_size);
 }
+
+size_t hv_code_disassemble_one(const uint8_t *code, size_t len, uint64_t address, unsigned bits, char *out,
+                               size_t out_size)
+{
+    (void)code, (void)len, (void)address, (void)bits;
+    if (out && out_size)
+        snprintf(out, out_size, "(no disassembler in this build)");
+    return 0;
+}
