@@ -594,7 +594,7 @@ static int connect_target(struct out *o, char *why, size_t why_len)
     }
     fd = hv_sys_tcp_socket(o->addr.ss_family, true);
     if (fd < 0) {
-        snprintf(why, why_len, "socket: %s", strerror(errno));
+        snprintf(why, why_len, "socket: %s", hv_sys_strerror(errno));
         return -1;
     }
     if (connect(fd, (const struct sockaddr *)&o->addr, o->addr_len) != 0) {
@@ -661,7 +661,7 @@ static enum wres write_all(struct out *o, int fd, const char *buf, size_t len, c
             }
             continue;
         }
-        snprintf(why, why_len, "write: %s", k < 0 ? strerror(errno) : "nothing written");
+        snprintf(why, why_len, "write: %s", k < 0 ? hv_sys_strerror(errno) : "nothing written");
         if (k < 0 && errno == EPIPE) {
             /* Consume the SIGPIPE this thread generated (it is blocked here). */
             hv_sys_consume_sigpipe();

@@ -513,7 +513,26 @@ void hv_sys_consume_sigpipe(void)
 {
 }
 
+/* The C library's strerror knows the classic errno values only; the
+ * socket ones map_wsa produces get their POSIX sentence here. */
 const char *hv_sys_strerror(int err)
 {
-    return strerror(err);
+    switch (err) {
+    case EWOULDBLOCK: return "Operation would block";
+    case EINPROGRESS: return "Operation now in progress";
+    case EALREADY: return "Operation already in progress";
+    case ECONNRESET: return "Connection reset by peer";
+    case ECONNABORTED: return "Software caused connection abort";
+    case ECONNREFUSED: return "Connection refused";
+    case ENOTCONN: return "Transport endpoint is not connected";
+    case ETIMEDOUT: return "Connection timed out";
+    case ENETUNREACH: return "Network is unreachable";
+    case EHOSTUNREACH: return "No route to host";
+    case EADDRINUSE: return "Address already in use";
+    case EADDRNOTAVAIL: return "Cannot assign requested address";
+    case ENOBUFS: return "No buffer space available";
+    case EAFNOSUPPORT: return "Address family not supported by protocol";
+    case ENETDOWN: return "Network is down (Winsock not started)";
+    default: return strerror(err);
+    }
 }

@@ -390,12 +390,12 @@ static hv_status_t send_frame(int fd, uint16_t type, uint32_t seq, const void *p
             if (w == 0)
                 return fail(HV_STATUS_TIMEOUT, done ? HV_WIRE_REASON_TIMEOUT_MID_FRAME : HV_WIRE_REASON_TIMEOUT_IDLE,
                             "send timed out after %zu of %zu bytes", done, total);
-            return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", strerror(errno));
+            return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", hv_sys_strerror(errno));
         }
         if (n < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN))
-            return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_PEER_RESET, "send: %s", strerror(errno));
+            return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_PEER_RESET, "send: %s", hv_sys_strerror(errno));
         return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_IO_ERROR, "send: %s",
-                    n < 0 ? strerror(errno) : "no progress");
+                    n < 0 ? hv_sys_strerror(errno) : "no progress");
     }
     clear_reason();
     return HV_STATUS_SUCCESS;
@@ -432,11 +432,11 @@ static hv_status_t recv_bytes(int fd, uint8_t *buf, size_t n, int64_t deadline, 
                 return fail(HV_STATUS_TIMEOUT, HV_WIRE_REASON_TIMEOUT_MID_FRAME,
                             "timed out mid-frame, after %zu bytes", before + *got);
             }
-            return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", strerror(errno));
+            return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", hv_sys_strerror(errno));
         }
         if (errno == ECONNRESET || errno == ENOTCONN)
-            return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_PEER_RESET, "recv: %s", strerror(errno));
-        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "recv: %s", strerror(errno));
+            return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_PEER_RESET, "recv: %s", hv_sys_strerror(errno));
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "recv: %s", hv_sys_strerror(errno));
     }
     return HV_STATUS_SUCCESS;
 }
@@ -552,7 +552,7 @@ static hv_status_t open_connected(const struct sockaddr_in *a, int timeout_ms, i
     inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
     fd = hv_sys_tcp_socket(AF_INET, true);
     if (fd < 0)
-        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "socket: %s", strerror(errno));
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "socket: %s", hv_sys_strerror(errno));
     if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) < 0) {
         /* Winsock says EWOULDBLOCK where POSIX says EINPROGRESS. */
         if (errno != EINPROGRESS && errno != EINTR && errno != EWOULDBLOCK) {
@@ -573,7 +573,7 @@ static hv_status_t open_connected(const struct sockaddr_in *a, int timeout_ms, i
     if (err) {
         hv_sys_sock_close(fd);
         return fail(HV_STATUS_DEVICE_CONNECTION_LOST, HV_WIRE_REASON_CONNECT_FAILED, "connect to %s:%u: %s", ip,
-                    (unsigned)ntohs(a->sin_port), strerror(err));
+                    (unsigned)ntohs(a->sin_port), hv_sys_strerror(err));
     }
     hv_sys_sock_connected(fd);
     set_nodelay(fd);
@@ -606,7 +606,7 @@ hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key)
     memset(key, 0, sizeof(*key));
     fd = hv_sys_key_open(path, &regular, &private_, &mode);
     if (fd < 0)
-        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, hv_sys_strerror(errno));
     if (!regular) {
         close(fd);
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_KEY_FILE, "key file %s is not a regular file", path);
@@ -620,7 +620,7 @@ hv_status_t hv_wire_key_load(const char *path, struct hv_wire_key *key)
     n = read(fd, buf, sizeof(buf));
     close(fd);
     if (n < 0)
-        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, hv_sys_strerror(errno));
     len = (size_t)n;
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
         len--;
@@ -659,7 +659,7 @@ hv_status_t hv_wire_key_generate(const char *path)
     if (fd < 0) {
         hv_sys_wipe(raw, sizeof(raw));
         hv_sys_wipe(text, sizeof(text));
-        return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, strerror(errno));
+        return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_KEY_FILE, "key file %s: %s", path, hv_sys_strerror(errno));
     }
     ok = write(fd, text, sizeof(text)) == (ssize_t)sizeof(text);
     ok = close(fd) == 0 && ok;
@@ -1322,14 +1322,14 @@ hv_status_t hv_wire_listen(const char *host, uint16_t port, int *listen_fd)
         return st;
     fd = hv_sys_tcp_socket(AF_INET, false);
     if (fd < 0)
-        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "socket: %s", strerror(errno));
+        return fail(HV_STATUS_INSUFFICIENT_RESOURCES, HV_WIRE_REASON_NO_MEMORY, "socket: %s", hv_sys_strerror(errno));
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof(one)) < 0 ||
         bind(fd, (const struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
         int err = errno;
 
         hv_sys_sock_close(fd);
         return fail(HV_STATUS_WRITE_FAILED, HV_WIRE_REASON_IO_ERROR, "listen on port %u: %s", (unsigned)port,
-                    strerror(err));
+                    hv_sys_strerror(err));
     }
     *listen_fd = fd;
     clear_reason();
@@ -1351,7 +1351,7 @@ hv_status_t hv_wire_local_port(int fd, uint16_t *port)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "no output port");
     *port = 0;
     if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "getsockname: %s", strerror(errno));
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "getsockname: %s", hv_sys_strerror(errno));
     if (a.sin_family != AF_INET)
         return fail(HV_STATUS_INVALID_PARAMETER, HV_WIRE_REASON_BAD_ARGUMENT, "not an IPv4 socket");
     *port = ntohs(a.sin_port);
@@ -1372,13 +1372,13 @@ hv_status_t hv_wire_accept(int listen_fd, int *fd, int timeout_ms)
         if (w == 0)
             return fail(HV_STATUS_TIMEOUT, HV_WIRE_REASON_TIMEOUT_IDLE, "no connection within the timeout");
         if (w < 0)
-            return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", strerror(errno));
+            return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", hv_sys_strerror(errno));
         s = hv_sys_sock_accept(listen_fd, NULL);
         if (s >= 0)
             break;
         if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
             continue;
-        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "accept: %s", strerror(errno));
+        return fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "accept: %s", hv_sys_strerror(errno));
     }
     set_nodelay(s);
     *fd = s;
@@ -1435,7 +1435,7 @@ static hv_status_t serve_loop(int fd, hv_wire_handler_fn fn, void *ctx, int idle
                 break;
             }
             if (w < 0) {
-                st = fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", strerror(errno));
+                st = fail(HV_STATUS_READ_FAILED, HV_WIRE_REASON_IO_ERROR, "poll: %s", hv_sys_strerror(errno));
                 break;
             }
         }
