@@ -10,6 +10,7 @@
 #include <hvcore/trace.h>
 #include <hvcore/vmcall.h>
 
+#include "debugger/debugger_internal.h"
 #include "lib.h"
 
 void hv_config_init(struct hv_config *cfg)
@@ -157,9 +158,14 @@ hv_status_t hv_create(struct hv **out, const struct hv_os_ops *os, const struct 
         if (!hv_success(st))
             goto ept_build_failed;
     }
+    st = hv_debugger_create(hv);
+    if (!hv_success(st))
+        goto debugger_create_failed;
     *out = hv;
     return HV_STATUS_SUCCESS;
 
+debugger_create_failed:
+    hv_ept_free(hv);
 ept_build_failed:
     i = count;
 regions_alloc_failed:
@@ -206,6 +212,7 @@ static hv_status_t start_one(uint32_t cpu, void *arg)
     if (!hv_success(st))
         goto vmx_on_failed;
     log_cpu_status(hv, cpu, "VMXON done, VMCS loaded", st);
+    hv_debugger_core_init(v);
 
     /* RSP and RIP are replaced by the launch stub with its own
      * continuation; RFLAGS is the caller's. */
@@ -336,6 +343,7 @@ hv_status_t hv_start(struct hv *hv)
     hv->failed_cpu = UINT32_MAX;
     hv->failed_status = HV_STATUS_SUCCESS;
     hv->started = true;
+    hv_debugger_start(hv);
 
     st = hv->os->run_on_each_cpu(hv->os->ctx, start_one, hv, HV_CPU_ORDER_ASCENDING);
     if (!hv_success(st)) {
@@ -398,6 +406,7 @@ void hv_destroy(struct hv *hv)
         ;
     if (i == hv->cpu_count)
         hv_ept_free(hv);
+    hv_debugger_destroy(hv);
     hv->os->free_pages(hv->os->ctx, hv->vcpus, hv->vcpus_pages);
     hv->os->free_pages(hv->os->ctx, hv, 1);
 }

@@ -141,6 +141,15 @@ hv_status_t hv_arch_wrmsr_safe(uint32_t msr, uint64_t value)
 
     if (cpu == NULL)
         return NO_CPU;
+    if (msr == 0x830u) {
+        /* x2APIC ICR: exists only in x2APIC mode, IA32_APIC_BASE[10]
+         * (SDM Vol. 3A, 11.12.1, 11.12.9). */
+        m = hv_mocki_msr(cpu, 0x1Bu);
+        if (m == NULL || !(m->value & (1ull << 10)))
+            return GP;
+        hv_mocki_icr_write(cpu, value);
+        return HV_STATUS_SUCCESS;
+    }
     m = hv_mocki_msr(cpu, msr);
     if (m == NULL || m->gp_on_write || m->read_only)
         return GP;

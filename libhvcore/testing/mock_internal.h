@@ -63,6 +63,9 @@ void hv_mocki_os_fini(void);
 void hv_mocki_log(const char *fmt, ...) HV_MOCKI_PRINTF(1, 2);
 /* Is [p, p+len) inside one live fake-OS allocation? */
 bool hv_mocki_os_owns(const void *p, uint64_t len);
+/* mock_uart.c: an ICR write (x2APIC MSR 0x830) from `from`; NMI reset. */
+void hv_mocki_icr_write(struct hv_mock_cpu *from, uint64_t icr);
+void hv_mocki_nmi_reset(void);
 /* mock_gmem.c */
 void hv_mocki_gmem_reset(void);
 void *hv_mocki_gmem_virt(uint64_t pa);

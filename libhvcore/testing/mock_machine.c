@@ -1188,6 +1188,8 @@ hv_status_t hv_mock_init(uint32_t ncpus, enum hv_mock_profile profile)
     }
     hv_mocki_os_reset();
     hv_mocki_gmem_reset();
+    hv_mocki_nmi_reset();
+    hv_mock_uart_detach();
 
     if (p->in_use) {
         /* Another hypervisor did VMXON on every core and has a VMCS

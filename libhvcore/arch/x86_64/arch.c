@@ -329,6 +329,37 @@ static inline HV_NOTRACE void outb(uint16_t port, uint8_t value)
     __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
+static inline HV_NOTRACE uint8_t inb(uint16_t port)
+{
+    uint8_t value;
+
+    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+    return value;
+}
+
+HV_NOTRACE uint8_t hv_arch_inb(uint16_t port)
+{
+    return inb(port);
+}
+
+HV_NOTRACE void hv_arch_outb(uint16_t port, uint8_t value)
+{
+    outb(port, value);
+}
+
+HV_NOTRACE uint64_t hv_arch_rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+HV_NOTRACE void hv_arch_pause(void)
+{
+    __asm__ volatile("pause" : : : "memory");
+}
+
 HV_NOTRACE void hv_arch_reset_platform(void)
 {
     uint32_t spin;

@@ -93,6 +93,20 @@ void hv_arch_flush_root_tlb(bool have_invpcid);
  * records the request). Context: ROOT-SAFE. */
 void hv_arch_reset_platform(void);
 
+/* IN AL, DX: one byte from I/O port `port` (SDM Vol. 2A, IN). For the
+ * debugger's polled UART (debugger/uart.c); the mock backend routes it to a
+ * fake 16550 (hvcore/testing/mock.h). Context: ROOT-SAFE. */
+uint8_t hv_arch_inb(uint16_t port);
+/* OUT DX, AL: one byte to I/O port `port` (SDM Vol. 2B, OUT).
+ * Context: ROOT-SAFE. */
+void hv_arch_outb(uint16_t port, uint8_t value);
+/* RDTSC: the time-stamp counter (SDM Vol. 2B, RDTSC; Vol. 3B, 18.17); the
+ * debugger's clock in VMX root. The mock counts nanoseconds.
+ * Context: ROOT-SAFE. */
+uint64_t hv_arch_rdtsc(void);
+/* PAUSE: a spin-wait hint (SDM Vol. 2B, PAUSE). Context: ROOT-SAFE. */
+void hv_arch_pause(void);
+
 /* VMX instructions. Results follow SDM Vol. 3C, 31.2: VMsucceed ->
  * SUCCESS; VMfailInvalid -> HV_STATUS_VMX_FAIL_INVALID; VMfailValid ->
  * HV_STATUS_VM_INSTRUCTION_ERROR(error number read from the VMCS). */

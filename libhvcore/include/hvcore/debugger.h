@@ -343,6 +343,12 @@ bool hv_debugger_events_pending(const struct hv *hv);
  *         Debugger Mode). Context: PRE-LAUNCH. */
 hv_status_t hv_debugger_apply_events(struct hv *hv);
 
+/* End a halt as GO does, without a debugger (a platform that unloads, a
+ * test that stops): the owner's wait ends at its next bounded wait and
+ * every core resumes. While running it stays armed: the next halt ends at
+ * once (after its stop report). Context: any (lock-free). */
+void hv_debugger_release(struct hv *hv);
+
 #ifdef __cplusplus
 }
 #endif

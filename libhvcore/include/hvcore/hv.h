@@ -277,6 +277,8 @@ struct hv {
     const char *ept_off_reason; /* why there is no EPT (eptp 0), else NULL */
     /* Exit recording (trace.h): made by the first hv_trace_start. */
     struct hv_trace *trace;
+    /* The Debugger Mode stub (debugger.h), NULL unless cfg.debug_port. */
+    struct hv_debugger *dbg;
 };
 
 /* Fill `cfg` with defaults: signature "libhvcore\0\0\0", VPID on.

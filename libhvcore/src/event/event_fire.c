@@ -9,6 +9,7 @@
 #include <hvcore/event.h>
 #include <hvcore/exit.h>
 
+#include "debugger/debugger_internal.h"
 #include "event/event_internal.h"
 #include "exit/trace_arch.h"
 #include "lib.h"
@@ -216,7 +217,9 @@ static void fire_one(struct hv_exit *x, struct hv_event *e, struct hv_event_acce
         case HV_EVENT_ACTION_BREAK: {
             hv_break_handler_fn bh = __atomic_load_n(&g->break_handler, __ATOMIC_ACQUIRE);
 
-            if (bh != NULL)
+            if (x->vcpu->hv->dbg != NULL)
+                hv_debugger_break(x->vcpu->hv, a);
+            else if (bh != NULL)
                 bh(x->vcpu->hv, a);
             else
                 default_break(x, e, a);

@@ -9,6 +9,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "debugger/debugger_internal.h"
 #include "exit/exit_handlers.h"
 #include "lib.h"
 
@@ -220,9 +221,11 @@ static inline __attribute__((always_inline)) enum hv_exit_action finish(struct h
         if (!e->injected)
             skip_instruction(e);
         write_back(e);
+        hv_debugger_exit_end(e->vcpu);
         return HV_ACTION_RESUME;
     case HV_ACTION_RESUME:
         write_back(e);
+        hv_debugger_exit_end(e->vcpu);
         return HV_ACTION_RESUME;
     case HV_ACTION_DEVIRTUALIZE:
         return HV_ACTION_DEVIRTUALIZE;
@@ -338,8 +341,11 @@ void hv_exit_root_nmi(struct hv_vcpu *vcpu)
     uint32_t proc;
 
     /* Count it and ask for an exit as soon as the guest can take an NMI;
-     * the NMI-window handler injects it (SDM Vol. 3C, 25.6.2, 27.7.6). */
-    hv_exit_pend_nmi(vcpu);
+     * the NMI-window handler injects it (SDM Vol. 3C, 25.6.2, 27.7.6).
+     * The debugger's halting NMI is not the guest's: the window exit only
+     * brings the core back to root, where it halts. */
+    if (!hv_debugger_nmi_is_ours(vcpu))
+        hv_exit_pend_nmi(vcpu);
     proc = hv_vmcs_read32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     if (!(proc & HV_PROC_NMI_WINDOW_EXITING))
         (void)hv_vmcs_write32(HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc | HV_PROC_NMI_WINDOW_EXITING);

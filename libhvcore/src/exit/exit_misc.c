@@ -8,6 +8,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "debugger/debugger_internal.h"
 #include "exit/trace_arch.h"
 #include "exit/exit_handlers.h"
 #include "lib.h"
@@ -326,7 +327,10 @@ enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e)
 
     if ((info & HV_INTR_INFO_VALID) &&
         ((info >> HV_INTR_INFO_TYPE_SHIFT) & 7u) == HV_INTR_TYPE_NMI) {
-        queue_nmi(e);
+        /* The debugger's halting NMI stays in root (the core halts at the
+         * end of this exit); every other NMI is the guest's. */
+        if (!hv_debugger_nmi_is_ours(e->vcpu))
+            queue_nmi(e);
         return HV_ACTION_RESUME;
     }
     return hv_exit_unexpected(e);

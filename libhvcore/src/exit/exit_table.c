@@ -5,6 +5,7 @@
  */
 #include <hvcore/exit.h>
 
+#include "debugger/debugger_internal.h"
 #include "exit/exit_handlers.h"
 
 static const hv_exit_handler_fn default_handlers[HV_EXIT_REASON_COUNT] = {
@@ -40,6 +41,7 @@ static const hv_exit_handler_fn default_handlers[HV_EXIT_REASON_COUNT] = {
     [HV_EXIT_VMFUNC]                   = hv_exit_inject_ud,
     [HV_EXIT_XSAVES]                   = hv_exit_xsaves,
     [HV_EXIT_XRSTORS]                  = hv_exit_xsaves,
+    [HV_EXIT_PREEMPTION_TIMER]         = hv_exit_preemption_timer,
 };
 
 hv_exit_handler_fn hv_exit_default_handler(uint32_t reason)

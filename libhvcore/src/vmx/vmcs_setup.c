@@ -10,6 +10,7 @@
 #include <hvcore/vmcs.h>
 #include <hvcore/vmx.h>
 
+#include "debugger/debugger_internal.h"
 #include "lib.h"
 
 /* Descriptor fields (SDM Vol. 3A, 3.4.5). */
@@ -158,6 +159,11 @@ static hv_status_t choose_controls(struct hv_vcpu *vcpu)
     if (hv_success(st) && (ctl->pin & (HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS)) !=
                               (HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS))
         ctl->pin &= ~(uint32_t)(HV_PIN_NMI_EXITING | HV_PIN_VIRTUAL_NMIS);
+    /* Debugger Mode: the UART core polls the line for a break-in from
+     * VMX-preemption-timer exits (SDM Vol. 3C, 26.5.1); with "save timer
+     * value" off every VM entry reloads the full period. */
+    if (hv_success(st) && hv_debugger_timer_value(vcpu) != 0 && ((c->pin >> 32) & HV_PIN_PREEMPTION_TIMER))
+        ctl->pin |= HV_PIN_PREEMPTION_TIMER;
     if (hv_success(st))
         st = hv_vmx_adjust_controls(0, need_proc, c->proc, &ctl->proc);
     if (hv_success(st)) {
@@ -340,6 +346,8 @@ static void write_controls(struct writer *w, struct hv_vcpu *vcpu)
     uint64_t cr4_mask = c->cr4_fixed0 | (~c->cr4_fixed1 & 0xFFFFFFFFull) | HV_CR4_VMXE;
 
     VMW(w, 32, HV_VMCS_PIN_BASED_VM_EXEC_CONTROL, ctl->pin);
+    if (ctl->pin & HV_PIN_PREEMPTION_TIMER)
+        VMW(w, 32, HV_VMCS_VMX_PREEMPTION_TIMER_VALUE, hv_debugger_timer_value(vcpu));
     VMW(w, 32, HV_VMCS_CPU_BASED_VM_EXEC_CONTROL, ctl->proc);
     if (ctl->proc & HV_PROC_ACTIVATE_SECONDARY)
         VMW(w, 32, HV_VMCS_SECONDARY_VM_EXEC_CONTROL, ctl->proc2);

@@ -399,6 +399,56 @@ uint64_t hv_mock_gmem_new_table(void);
 uint64_t hv_mock_gmem_reads(void);
 uint64_t hv_mock_gmem_faults(void);
 
+/* ---- Port I/O, a fake 16550 UART, the TSC, NMIs -----------------------------
+ * hv_arch_inb/outb reach a fake 16550 at `base` .. base+7 once attached
+ * (other ports read 0xFF, writes vanish). What the target transmits is
+ * queued for hv_mock_uart_host_read and, with a descriptor attached, written
+ * to it (non-blocking; the caller sets O_NONBLOCK); what the host sends comes
+ * from hv_mock_uart_host_write or is read from the descriptor whenever the
+ * target polls LSR or RBR. Faults act per byte on the line. One UART per
+ * process; thread-safe. hv_arch_rdtsc counts nanoseconds (CLOCK_MONOTONIC);
+ * hv_arch_pause yields for a microsecond. */
+struct hv_mock_uart_faults {
+    uint32_t seed;                  /* PRNG seed of the faults (0 = 1) */
+    uint32_t drop_rx_per_mille;     /* host -> target bytes lost */
+    uint32_t drop_tx_per_mille;     /* target -> host bytes lost */
+    uint32_t corrupt_rx_per_mille;  /* host -> target bytes with one bit flipped */
+    uint32_t corrupt_tx_per_mille;  /* target -> host bytes with one bit flipped */
+    bool silent;                    /* a dead line: nothing arrives, TX bytes vanish */
+    bool tx_stuck;                  /* LSR.THRE never sets (a transmitter that takes nothing) */
+};
+struct hv_mock_uart_stats {
+    uint64_t tx_bytes, rx_bytes;    /* bytes the target wrote to THR / read from RBR */
+    uint64_t dropped, corrupted;    /* fault injection */
+    uint64_t overruns;              /* bytes lost because a queue was full */
+    uint64_t rx_cleared;            /* bytes dropped by FCR "clear receive FIFO" */
+    uint64_t tx_overwritten;        /* THR writes while THRE was clear */
+    uint64_t lsr_reads, port_reads, port_writes; /* accesses */
+    bool host_closed;               /* the attached descriptor reached EOF */
+    uint16_t divisor;               /* DLM:DLL */
+    uint8_t lcr, fcr, ier, mcr;     /* as last written */
+};
+/* Attach (and reset) the UART at `base`; `fd` < 0: queues only. */
+void hv_mock_uart_attach(uint16_t base, int fd);
+void hv_mock_uart_detach(void);
+/* NULL = no faults. */
+void hv_mock_uart_set_faults(const struct hv_mock_uart_faults *faults);
+/* Host side of the line without a descriptor: bytes accepted / bytes read. */
+size_t hv_mock_uart_host_write(const void *buf, size_t len);
+size_t hv_mock_uart_host_read(void *buf, size_t cap);
+void hv_mock_uart_get_stats(struct hv_mock_uart_stats *out);
+/* NMIs. A WRMSR to the x2APIC ICR (MSR 0x830, with IA32_APIC_BASE[10] set;
+ * else #GP) with delivery mode NMI latches an NMI on the destination CPU
+ * (destination field = CPU index; shorthands self / all / all-but-self).
+ * Whatever drives a fake CPU as the guest takes it with hv_mock_cpu_take_nmi
+ * and simulates the NMI exit. Several NMIs latched meanwhile are one (SDM
+ * Vol. 3A, 6.7.1). hv_mock_cpu_post_nmi latches one that no CPU sent (a
+ * watchdog, a device). Reset by hv_mock_init. */
+void hv_mock_cpu_post_nmi(uint32_t cpu);
+bool hv_mock_cpu_take_nmi(uint32_t cpu);
+/* NMIs sent to `cpu` through the ICR so far. */
+uint32_t hv_mock_cpu_nmis_sent(uint32_t cpu);
+
 /* Paging modes of the guest's page tables (SDM Vol. 3A, 4.1.1). */
 enum hv_mock_paging {
     HV_MOCK_PAGING_32 = 0,    /* CR4.PAE = 0: 2 levels of 4-byte entries */
