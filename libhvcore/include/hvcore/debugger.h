@@ -20,7 +20,7 @@
  * by itself (an event whose action is break). Requests are answered in
  * order, one at a time (the client waits for each reply).
  *
- *   while the target runs:  HELLO, STATUS and PAUSE are answered (by the
+ *   while the target runs:  HELLO, STATUS, PAUSE and EVENT_RESULTS are answered (by the
  *                           core that owns the UART, from its VMX-
  *                           preemption-timer exit, every few ms); any other
  *                           request gets HV_STATUS_TARGET_RUNNING.
@@ -125,7 +125,8 @@ enum hv_dbg_msg {
      * hv_dbg_event_reply. */
     HV_DBG_MSG_EVENT = 0x0040,
     /* Outcome of the changes applied at the last GO. Body: none. Reply:
-     * struct hv_dbg_event_results + `count` struct hv_dbg_event_result. */
+     * struct hv_dbg_event_results + `count` struct hv_dbg_event_result.
+     * Answered while running too (poll it until `pending` is 0). */
     HV_DBG_MSG_EVENT_RESULTS = 0x0041,
     /* Drop the changes queued since the last GO. Body: none. Reply: empty. */
     HV_DBG_MSG_EVENT_DISCARD = 0x0042,

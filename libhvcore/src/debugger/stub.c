@@ -887,6 +887,13 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
         d->stopping_core = self;
         st32(&d->stop_pending, 1);
         return false;
+    case HV_DBG_MSG_EVENT_RESULTS:
+        if (!body_is(&h, 0)) {
+            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
+            return false;
+        }
+        req_event_results(d, &h);
+        return false;
     default:
         break;
     }
@@ -921,13 +928,6 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
         return false;
     case HV_DBG_MSG_EVENT:
         req_event(d, &h, body);
-        return false;
-    case HV_DBG_MSG_EVENT_RESULTS:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
-        req_event_results(d, &h);
         return false;
     case HV_DBG_MSG_EVENT_DISCARD:
         if (!body_is(&h, 0)) {
