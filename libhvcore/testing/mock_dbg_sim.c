@@ -122,6 +122,15 @@ static void *core_main(void *arg)
         }
         dr = __atomic_exchange_n(&c->dr_req, 0u, __ATOMIC_ACQ_REL);
         if (dr != 0) {
+            /* The guest executes MOV RAX, DRn at its RIP. */
+            uint8_t insn[16];
+
+            memset(insn, 0x90, sizeof(insn));
+            insn[0] = 0x0F;
+            insn[1] = 0x21;
+            insn[2] = (uint8_t)(0xC0u | (dr - 1u) << 3);
+            (void)hv_mock_gmem_write(HV_MOCK_DBG_SIM_CODE_GPA + 16u * c->index, insn, sizeof(insn));
+            hv_mock_vmcs_seed_on(c->index, HV_VMCS_GUEST_RIP, HV_MOCK_DBG_SIM_CODE_GVA + 16u * c->index);
             if (proc_controls() & HV_PROC_MOV_DR_EXITING) {
                 hv_mock_cpu(c->index)->pid = __atomic_load_n(&c->dr_pid, __ATOMIC_ACQUIRE);
                 x.reason = HV_EXIT_MOV_DR;
@@ -157,6 +166,33 @@ static void *timer_main(void *arg)
         nap_us(2000);
     }
     return NULL;
+}
+
+static hv_status_t map_guest_memory(uint32_t ncores)
+{
+    uint64_t root = hv_mock_gmem_new_table();
+    uint8_t page[4096];
+    hv_status_t st;
+    uint32_t i;
+
+    st = hv_mock_gmem_map(HV_MOCK_PAGING_4LEVEL, root, HV_MOCK_DBG_SIM_CODE_GVA, HV_MOCK_DBG_SIM_CODE_GPA, 4096, 0);
+    if (hv_success(st))
+        st = hv_mock_gmem_map(HV_MOCK_PAGING_4LEVEL, root, HV_MOCK_DBG_SIM_DATA_GVA, HV_MOCK_DBG_SIM_DATA_GPA,
+                              4096, 2);
+    if (!hv_success(st))
+        return st;
+    memset(page, 0x90, sizeof(page));
+    if (!hv_mock_gmem_write(HV_MOCK_DBG_SIM_CODE_GPA, page, sizeof(page)))
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    for (i = 0; i < sizeof(page); i++)
+        page[i] = (uint8_t)i;
+    if (!hv_mock_gmem_write(HV_MOCK_DBG_SIM_DATA_GPA, page, sizeof(page)))
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    for (i = 0; i < ncores; i++) {
+        hv_mock_vmcs_seed_on(i, HV_VMCS_GUEST_CR3, root);
+        hv_mock_vmcs_seed_on(i, HV_VMCS_GUEST_RIP, HV_MOCK_DBG_SIM_CODE_GVA + 16u * i);
+    }
+    return HV_STATUS_SUCCESS;
 }
 
 static void stop_threads(struct hv_mock_dbg_sim *s)
@@ -207,6 +243,9 @@ hv_status_t hv_mock_dbg_sim_start(const struct hv_mock_dbg_sim_config *cfg, stru
     st = hv_start(s->hv);
     if (!hv_success(st))
         goto start_failed;
+    st = map_guest_memory(cfg->ncores);
+    if (!hv_success(st))
+        goto guest_memory_failed;
     for (i = 0; i < cfg->ncores; i++) {
         s->cores[i].sim = s;
         s->cores[i].index = i;
@@ -226,6 +265,7 @@ hv_status_t hv_mock_dbg_sim_start(const struct hv_mock_dbg_sim_config *cfg, stru
 
 threads_failed:
     stop_threads(s);
+guest_memory_failed:
     (void)hv_stop(s->hv);
 start_failed:
     hv_destroy(s->hv);

@@ -553,7 +553,23 @@ static void malformed_requests_get_errors(void **state)
     assert_int_equal(xfer(HV_DBG_MSG_READ_MEM, &rm, sizeof(rm), NULL), HV_STATUS_INVALID_PARAMETER);
     rm.length = 0;
     assert_int_equal(xfer(HV_DBG_MSG_READ_MEM, &rm, sizeof(rm), NULL), HV_STATUS_INVALID_PARAMETER);
+    /* The sim's data page reads; across its end the read stops at the fault. */
+    rm.address = HV_MOCK_DBG_SIM_DATA_GVA + 0x10;
+    rm.length = 32;
+    assert_int_equal(xfer(HV_DBG_MSG_READ_MEM, &rm, sizeof(rm), &len), HV_STATUS_SUCCESS);
+    assert_int_equal(len, sizeof(mr) + 32);
+    memcpy(&mr, g_rep + 16, sizeof(mr));
+    assert_int_equal(mr.length, 32);
+    assert_int_equal(mr.fault, HV_STATUS_SUCCESS);
+    assert_int_equal(g_rep[16 + sizeof(mr)], 0x10);
+    assert_int_equal(g_rep[16 + sizeof(mr) + 31], 0x2F);
+    rm.address = HV_MOCK_DBG_SIM_DATA_GVA + 4096 - 8;
     rm.length = 16;
+    assert_int_not_equal(xfer(HV_DBG_MSG_READ_MEM, &rm, sizeof(rm), &len), HV_STATUS_SUCCESS);
+    memcpy(&mr, g_rep + 16, sizeof(mr));
+    assert_int_equal(mr.length, 8);
+    assert_int_equal(len, sizeof(mr) + 8);
+    rm.address = 0x7000;
     assert_int_not_equal(xfer(HV_DBG_MSG_READ_MEM, &rm, sizeof(rm), &len), HV_STATUS_SUCCESS);
     memcpy(&mr, g_rep + 16, sizeof(mr));
     assert_int_equal(len, sizeof(mr));
@@ -744,6 +760,13 @@ static void event_changes_apply_at_go_and_break_halts(void **state)
     assert_int_equal(s.event_id, info[0].id);
     assert_int_equal(s.pid, 4242);
     assert_int_equal(s.dr.dr, 0);
+    /* The instruction after the MOV RAX, DR0 (0F 21 C0) it stopped on. */
+    assert_int_equal(s.rip, HV_MOCK_DBG_SIM_CODE_GVA + 16u + 3u);
+    assert_int_equal(s.dr.rip, HV_MOCK_DBG_SIM_CODE_GVA + 16u);
+    assert_int_equal(s.mode, 64);
+    assert_int_equal(s.insn_status, HV_STATUS_SUCCESS);
+    assert_int_equal(s.insn_len, HV_DBG_INSN_BYTES);
+    assert_int_equal(s.insn[0], 0x90);
     assert_true(bit(s.halted, 0));
     assert_true(bit(s.halted, 1));
     /* The outcomes of the batch. */

@@ -30,6 +30,16 @@ extern "C" {
 
 struct hv_mock_dbg_sim;
 
+/* Guest memory of the sim: one set of 4-level page tables (GUEST_CR3 of
+ * every core) maps a code page and a data page. Core N's GUEST_RIP is
+ * HV_MOCK_DBG_SIM_CODE_GVA + 16 * N, where its next DR access is written as
+ * MOV RAX, DRn (0F 21 /r) followed by NOPs. The data page holds byte i & 0xFF
+ * at offset i. Everything else is unmapped (reads fault). */
+#define HV_MOCK_DBG_SIM_CODE_GVA 0xFFFFF80000001000ull
+#define HV_MOCK_DBG_SIM_DATA_GVA 0xFFFFF80000002000ull
+#define HV_MOCK_DBG_SIM_CODE_GPA 0x100000ull
+#define HV_MOCK_DBG_SIM_DATA_GPA 0x101000ull
+
 struct hv_mock_dbg_sim_config {
     uint32_t size;              /* sizeof(struct hv_mock_dbg_sim_config) */
     uint32_t ncores;            /* 1 .. 16 */
