@@ -20,8 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Event changes queued while halted, shown with their outcome at `g`. */
+/* Event changes queued while halted; the target applies them after `g`
+ * and tells their outcome at the next halt (it answers little while it
+ * runs). */
 static unsigned g_queued;
+static bool g_applied;
 
 void hvctl_dbg_queued(void)
 {
@@ -102,6 +105,8 @@ static void print_stop(const struct hv_dbg_stop *s, const char *lead)
                strchr(nh, ',') ? "" : "s");
 }
 
+static void show_stop(struct hv_dbgc *d, const struct hv_dbg_stop *s, const char *lead);
+
 void hvctl_dbg_before(struct hv_engine *e)
 {
     struct hv_dbgc *d = hv_engine_debugger(e);
@@ -111,7 +116,7 @@ void hvctl_dbg_before(struct hv_engine *e)
         return;
     (void)hv_dbgc_poll(d);
     while (hv_dbgc_take_stop(d, &s))
-        print_stop(&s, "the target stopped: ");
+        show_stop(d, &s, "the target stopped: ");
 }
 
 /* ---- pause, g, wait ------------------------------------------------------------- */
@@ -124,51 +129,50 @@ static enum outcome do_pause(struct hv_dbgc *d)
 
     if (!hv_success(st))
         return failed(d, "pause", st);
-    print_stop(&s, was ? "already halted; " : "");
+    show_stop(d, &s, was ? "already halted; " : "");
     return OUT_OK;
 }
 
-/* After g: the outcome of the event changes queued while halted. The
- * platform applies them soon after the cores resume (they allocate, so
- * not in VMX root): ask until they are done, for a few seconds. */
+/* At the first halt after a `g` that sent event changes: their outcome. */
 static enum outcome show_event_results(struct hv_dbgc *d)
 {
     struct hv_dbg_event_result r[HV_DBG_MAX_QUEUED];
     struct hv_dbg_event_results sum;
-    unsigned tries;
     uint32_t i;
-    hv_status_t st = HV_STATUS_SUCCESS;
+    hv_status_t st;
     bool bad = false;
 
-    for (tries = 0; tries < 50; tries++) {
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-        st = hv_dbgc_event_results(d, &sum, r, HV_DBG_MAX_QUEUED);
-        if (!hv_success(st) || !sum.pending)
-            break;
-        nanosleep(&ts, NULL);
-    }
+    g_applied = false;
+    st = hv_dbgc_event_results(d, &sum, r, HV_DBG_MAX_QUEUED);
     if (!hv_success(st))
-        return failed(d, "g: event changes", st);
+        return failed(d, "event changes", st);
     if (sum.pending) {
-        printf("g: the event changes are not applied yet (the target applies them after it resumes)\n");
+        printf("the event changes sent at g were not applied yet\n");
         return OUT_OK;
     }
     for (i = 0; i < sum.count && i < HV_DBG_MAX_QUEUED; i++) {
-        const char *what = r[i].request == HV_ABI_REQ_EVENT_ADD      ? "add"
-                           : r[i].request == HV_ABI_REQ_EVENT_ACTION ? "action of"
-                                                                     : "change of";
+        const char *what = r[i].request == HV_ABI_REQ_EVENT_ADD      ? "added event"
+                           : r[i].request == HV_ABI_REQ_EVENT_ACTION ? "action for event"
+                                                                     : "change of event";
 
         if (hv_success(r[i].status))
-            printf("event change %u: %s event %u: done\n", i, what, r[i].id);
+            printf("event change %u (at g): %s %u\n", i, what, r[i].id);
         else
-            printf("event change %u: %s event %u: %s (0x%08x)\n", i, what, r[i].id, hv_status_name(r[i].status),
+            printf("event change %u (at g): %s %u: %s (0x%08x)\n", i, what, r[i].id, hv_status_name(r[i].status),
                    r[i].status);
         bad |= !hv_success(r[i].status);
     }
     if (bad)
         hvctl_why("some event changes failed when applied at g");
     return bad ? OUT_FAILED : OUT_OK;
+}
+
+/* A stop report, then what the last g's event changes did. */
+static void show_stop(struct hv_dbgc *d, const struct hv_dbg_stop *s, const char *lead)
+{
+    print_stop(s, lead);
+    if (g_applied && s->state == HV_DBG_STATE_HALTED)
+        (void)show_event_results(d);
 }
 
 static enum outcome wait_stop(struct hv_dbgc *d, int timeout_ms, volatile sig_atomic_t *interrupted)
@@ -182,7 +186,7 @@ static enum outcome wait_stop(struct hv_dbgc *d, int timeout_ms, volatile sig_at
     *interrupted = 0;
     if (!hv_success(st))
         return failed(d, "wait", st);
-    print_stop(&s, broke ? "Ctrl-C: " : "");
+    show_stop(d, &s, broke ? "Ctrl-C: " : "");
     return OUT_OK;
 }
 
@@ -193,10 +197,13 @@ static enum outcome do_go(struct hv_dbgc *d, bool interactive, volatile sig_atom
 
     if (!hv_success(st))
         return failed(d, "g", st);
-    printf("running (every core resumed)\n");
     if (g_queued) {
+        printf("running (every core resumed); the queued event changes are applied now, their outcome shows at "
+               "the next stop\n");
         g_queued = 0;
-        out = show_event_results(d);
+        g_applied = true;
+    } else {
+        printf("running (every core resumed)\n");
     }
     if (interactive) {
         printf("waiting for the target to stop (Ctrl-C breaks in)\n");
