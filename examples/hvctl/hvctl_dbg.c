@@ -133,17 +133,31 @@ static enum outcome do_pause(struct hv_dbgc *d)
     return OUT_OK;
 }
 
-/* At the first halt after a `g` that sent event changes: their outcome. */
-static enum outcome show_event_results(struct hv_dbgc *d)
+/* The outcome of the event changes sent with the last `g`: asked right
+ * after it (polling until the target has applied them, a few seconds at
+ * most) where the target answers while running, else at the next halt. */
+static enum outcome show_event_results(struct hv_dbgc *d, bool after_go)
 {
     struct hv_dbg_event_result r[HV_DBG_MAX_QUEUED];
     struct hv_dbg_event_results sum;
+    unsigned tries;
     uint32_t i;
     hv_status_t st;
     bool bad = false;
 
+    for (tries = 0;; tries++) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+        st = hv_dbgc_event_results(d, &sum, r, HV_DBG_MAX_QUEUED);
+        if (!hv_success(st) || !sum.pending || !after_go || tries == 100)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (after_go && st == HV_STATUS_TARGET_RUNNING) {
+        printf("the queued event changes are applied now; their outcome shows at the next stop\n");
+        return OUT_OK; /* g_applied stays set */
+    }
     g_applied = false;
-    st = hv_dbgc_event_results(d, &sum, r, HV_DBG_MAX_QUEUED);
     if (!hv_success(st))
         return failed(d, "event changes", st);
     if (sum.pending) {
@@ -156,9 +170,9 @@ static enum outcome show_event_results(struct hv_dbgc *d)
                                                                      : "change of event";
 
         if (hv_success(r[i].status))
-            printf("event change %u (at g): %s %u\n", i, what, r[i].id);
+            printf("event change %u (at g): %s %x\n", i, what, r[i].id);
         else
-            printf("event change %u (at g): %s %u: %s (0x%08x)\n", i, what, r[i].id, hv_status_name(r[i].status),
+            printf("event change %u (at g): %s %x: %s (0x%08x)\n", i, what, r[i].id, hv_status_name(r[i].status),
                    r[i].status);
         bad |= !hv_success(r[i].status);
     }
@@ -172,7 +186,7 @@ static void show_stop(struct hv_dbgc *d, const struct hv_dbg_stop *s, const char
 {
     print_stop(s, lead);
     if (g_applied && s->state == HV_DBG_STATE_HALTED)
-        (void)show_event_results(d);
+        (void)show_event_results(d, false);
 }
 
 static enum outcome wait_stop(struct hv_dbgc *d, int timeout_ms, volatile sig_atomic_t *interrupted)
@@ -197,13 +211,11 @@ static enum outcome do_go(struct hv_dbgc *d, bool interactive, volatile sig_atom
 
     if (!hv_success(st))
         return failed(d, "g", st);
+    printf("running (every core resumed)\n");
     if (g_queued) {
-        printf("running (every core resumed); the queued event changes are applied now, their outcome shows at "
-               "the next stop\n");
         g_queued = 0;
         g_applied = true;
-    } else {
-        printf("running (every core resumed)\n");
+        out = show_event_results(d, true);
     }
     if (interactive) {
         printf("waiting for the target to stop (Ctrl-C breaks in)\n");
