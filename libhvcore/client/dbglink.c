@@ -465,6 +465,41 @@ hv_status_t hv_dbglink_from_fd(struct hv_dbglink **out, int fd, hv_dbglink_reope
     return HV_STATUS_SUCCESS;
 }
 
+hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct hv_dbglink_opts *opts)
+{
+    int sv[2], flags;
+    hv_status_t st;
+
+    if (out)
+        *out = NULL;
+    if (peer_fd)
+        *peer_fd = -1;
+    if (out == NULL || peer_fd == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    flags = fcntl(sv[1], F_GETFL);
+    if (flags < 0 || fcntl(sv[1], F_SETFL, flags | O_NONBLOCK) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    }
+    st = hv_dbglink_from_fd(out, sv[0], NULL, NULL, opts);
+    if (!hv_success(st)) {
+        close(sv[1]);
+        return st;
+    }
+    snprintf((*out)->what, sizeof((*out)->what), "in-process line");
+    *peer_fd = sv[1];
+    return HV_STATUS_SUCCESS;
+}
+
+void hv_dbglink_peer_close(int peer_fd)
+{
+    if (peer_fd >= 0)
+        close(peer_fd);
+}
+
 /* ---- traffic ---------------------------------------------------------------- */
 
 static void drop_line(struct hv_dbglink *l)

@@ -31,6 +31,21 @@ hv_status_t hv_dbglink_from_fd(struct hv_dbglink **out, int fd, hv_dbglink_reope
     return HV_STATUS_UNSUPPORTED;
 }
 
+hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct hv_dbglink_opts *opts)
+{
+    (void)opts;
+    if (out)
+        *out = NULL;
+    if (peer_fd)
+        *peer_fd = -1;
+    return HV_STATUS_UNSUPPORTED;
+}
+
+void hv_dbglink_peer_close(int peer_fd)
+{
+    (void)peer_fd;
+}
+
 hv_status_t hv_dbglink_send(struct hv_dbglink *l, const void *payload, uint32_t len)
 {
     (void)l, (void)payload, (void)len;

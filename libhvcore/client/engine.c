@@ -15,6 +15,7 @@
 #include <hvcore/client/wire.h>
 #include <hvcore/event.h>
 #include <hvcore/hv.h>
+#include <hvcore/testing/dbg_sim.h>
 #include <hvcore/testing/mock.h>
 
 #include "sys.h"
@@ -53,6 +54,8 @@ struct hv_engine {
     bool has_key;               /* tcp: the handshake proves `key` */
     struct hv_wire_key key;
     struct hv_dbgc *dbg;        /* serial: the debugger connection */
+    struct hv_mock_dbg_sim *dbg_sim; /* serial:sim: the stub on the mock machine */
+    int dbg_sim_fd;             /* serial:sim: the sim's end of the line */
 };
 
 #define TCP_QUEUE 4096u
@@ -307,19 +310,70 @@ static hv_status_t create_tcp(struct hv_engine *e, const char *args)
     return hv_wire_connect_auth(&e->conn, host, (uint16_t)port, e->timeout_ms, e->has_key ? &e->key : NULL);
 }
 
-/* serial:sim:cores=N: the stub on the mock machine, behind a socketpair
- * (hvcore/testing). Not in this build yet. */
+/* serial:sim[:cores=N]: the stub on the mock machine (hvcore/testing/dbg_sim.h)
+ * in this process; its fake 16550 talks over a socketpair, so the client
+ * speaks to it exactly as to a serial port. */
 static hv_status_t create_serial_sim(struct hv_engine *e, const char *args, struct hv_dbglink **l)
 {
-    (void)e;
-    (void)args;
+    struct hv_dbglink_opts o = { .max_payload = HV_DBG_MAX_MESSAGE };
+    struct hv_mock_dbg_sim_config cfg;
+    unsigned long cores = 4;
+    hv_status_t st;
+    int peer = -1;
+
     *l = NULL;
-    return HV_STATUS_UNSUPPORTED;
+    if (*args == ':') {
+        char *end;
+
+        if (strncmp(args + 1, "cores=", 6) != 0)
+            return HV_STATUS_INVALID_PARAMETER;
+        errno = 0;
+        cores = strtoul(args + 7, &end, 0);
+        if (errno || end == args + 7 || *end != '\0' || cores == 0 || cores > 16)
+            return HV_STATUS_INVALID_PARAMETER;
+    } else if (*args != '\0') {
+        return HV_STATUS_INVALID_PARAMETER;
+    }
+    pthread_mutex_lock(&sim_owner_lock);
+    if (sim_taken) {
+        pthread_mutex_unlock(&sim_owner_lock);
+        return HV_STATUS_UNSUPPORTED; /* one simulated machine per process */
+    }
+    sim_taken = true;
+    pthread_mutex_unlock(&sim_owner_lock);
+    st = hv_dbglink_pair(l, &peer, &o);
+    if (!hv_success(st))
+        goto no_pair;
+    hv_mock_dbg_sim_config_init(&cfg);
+    cfg.ncores = (uint32_t)cores;
+    cfg.fd = peer;
+    st = hv_mock_dbg_sim_start(&cfg, &e->dbg_sim);
+    if (!hv_success(st))
+        goto no_sim;
+    e->dbg_sim_fd = peer;
+    return HV_STATUS_SUCCESS;
+no_sim:
+    hv_dbglink_close(*l);
+    *l = NULL;
+    hv_dbglink_peer_close(peer);
+no_pair:
+    pthread_mutex_lock(&sim_owner_lock);
+    sim_taken = false;
+    pthread_mutex_unlock(&sim_owner_lock);
+    return st;
 }
 
 static void serial_sim_stop(struct hv_engine *e)
 {
-    (void)e;
+    if (e->dbg_sim == NULL)
+        return;
+    hv_mock_dbg_sim_stop(e->dbg_sim);
+    e->dbg_sim = NULL;
+    hv_dbglink_peer_close(e->dbg_sim_fd);
+    e->dbg_sim_fd = -1;
+    pthread_mutex_lock(&sim_owner_lock);
+    sim_taken = false;
+    pthread_mutex_unlock(&sim_owner_lock);
 }
 
 /* serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N */
@@ -330,8 +384,9 @@ static hv_status_t create_serial(struct hv_engine *e, const char *spec)
     hv_status_t st;
 
     if (!strncmp(spec, "sim", 3))
-        return create_serial_sim(e, spec + 3, &l);
-    st = hv_dbglink_open(&l, spec, &o);
+        st = create_serial_sim(e, spec + 3, &l);
+    else
+        st = hv_dbglink_open(&l, spec, &o);
     if (!hv_success(st))
         return st;
     st = hv_dbgc_open(&e->dbg, l, e->timeout_ms);
@@ -355,6 +410,7 @@ hv_status_t hv_engine_create(struct hv_engine **out, const char *target)
         return HV_STATUS_INSUFFICIENT_RESOURCES;
     snprintf(e->target, sizeof(e->target), "%s", target);
     e->dev = -1;
+    e->dbg_sim_fd = -1;
     e->pipe_fd[0] = e->pipe_fd[1] = -1;
     e->timeout_ms = 2000;
     pthread_mutex_init(&e->lock, NULL);
@@ -406,8 +462,9 @@ void hv_engine_destroy(struct hv_engine *e)
     hv_sys_dev_close(e->dev);
     if (e->conn)
         hv_wire_close(e->conn);
-    hv_dbgc_close(e->dbg);
+    /* The sim first: it may still answer on the line while it stops. */
     serial_sim_stop(e);
+    hv_dbgc_close(e->dbg);
     hv_wire_key_wipe(&e->key);
     if (e->kind == T_SIM && e->hv != NULL) {
         (void)hv_stop(e->hv);
@@ -849,7 +906,15 @@ hv_status_t hv_engine_simulate_dr_regs(struct hv_engine *e, uint32_t core, uint6
     /* The wire's simulate request carries no registers. */
     if (regs_set != 0 && e->kind == T_TCP)
         return HV_STATUS_UNSUPPORTED;
-    if (e->kind == T_LOCAL || e->kind == T_SERIAL)
+    if (e->kind == T_SERIAL) {
+        /* serial:sim: the core's guest executes MOV RAX, DR7 (its thread
+         * takes the exit; an event with a break action halts the machine). */
+        if (e->dbg_sim == NULL || regs_set != 0)
+            return HV_STATUS_UNSUPPORTED;
+        (void)value;
+        return hv_mock_dbg_sim_dr_access(e->dbg_sim, core, pid, 7);
+    }
+    if (e->kind == T_LOCAL)
         return HV_STATUS_UNSUPPORTED;
     if (e->kind == T_TCP) {
         struct simulate_req r = { core, 0, pid, value };

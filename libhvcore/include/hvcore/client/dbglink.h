@@ -79,6 +79,13 @@ hv_status_t hv_dbglink_open(struct hv_dbglink **out, const char *spec, const str
 hv_status_t hv_dbglink_from_fd(struct hv_dbglink **out, int fd, hv_dbglink_reopen_fn reopen, void *reopen_ctx,
                                const struct hv_dbglink_opts *opts);
 
+/* A link to a peer in this process (a stub on the mock machine): a
+ * connected pair of stream descriptors, *out a link over one end, *peer_fd
+ * the other (non-blocking, close-on-exec) for the peer, to be closed with
+ * hv_dbglink_peer_close once the peer is done with it. */
+hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct hv_dbglink_opts *opts);
+void hv_dbglink_peer_close(int peer_fd);
+
 /* Send one payload reliably (hv_link_send: transmit, wait for the ACK,
  * retransmit up to max_retries times). */
 hv_status_t hv_dbglink_send(struct hv_dbglink *l, const void *payload, uint32_t len);
