@@ -86,7 +86,9 @@ hv_status_t hv_engine_event_list(struct hv_engine *e, struct hv_abi_event_info *
  * first (0 = do not wait, -1 = forever). TIMEOUT when none came. */
 hv_status_t hv_engine_read(struct hv_engine *e, struct hv_msg_record *out, uint32_t max, uint32_t *n,
                            int timeout_ms);
-/* A file descriptor that polls readable when records may be waiting. */
+/* A file descriptor that polls readable when records may be waiting
+ * (on Windows a socket, for WSAPoll); -1 when there is none: on Windows
+ * the local target's device cannot be polled, so wait in hv_engine_read. */
 int hv_engine_fd(struct hv_engine *e);
 
 /* Simulated targets only (sim, or tcp to a sim stub): make the guest on
