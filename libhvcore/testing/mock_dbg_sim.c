@@ -85,14 +85,60 @@ static uint32_t proc_controls(void)
     return (uint32_t)proc;
 }
 
+/* One step of `c`'s guest, under its CPU's activity lock (the OS timer
+ * thread may run a callback on the same fake CPU): an exit if something
+ * causes one. Returns whether it took an exit. */
+static bool guest_step(struct sim_core *c, struct timespec *last)
+{
+    struct hv_mock_exit x;
+    struct timespec now;
+    uint8_t insn[16];
+    uint32_t dr;
+
+    memset(&x, 0, sizeof(x));
+    if (!hv_mock_cpu_in_guest(c->index))
+        return false;
+    if (hv_mock_cpu_take_nmi(c->index)) {
+        x.reason = HV_EXIT_EXCEPTION_NMI;
+        x.intr_info = NMI_EXIT_INFO;
+    } else if (proc_controls() & HV_PROC_NMI_WINDOW_EXITING) {
+        x.reason = HV_EXIT_NMI_WINDOW;
+    } else if ((dr = __atomic_exchange_n(&c->dr_req, 0u, __ATOMIC_ACQ_REL)) != 0) {
+        /* The guest executes MOV RAX, DRn at its RIP. */
+        memset(insn, 0x90, sizeof(insn));
+        insn[0] = 0x0F;
+        insn[1] = 0x21;
+        insn[2] = (uint8_t)(0xC0u | (dr - 1u) << 3);
+        (void)hv_mock_gmem_write(HV_MOCK_DBG_SIM_CODE_GPA + 16u * c->index, insn, sizeof(insn));
+        hv_mock_vmcs_seed(HV_VMCS_GUEST_RIP, HV_MOCK_DBG_SIM_CODE_GVA + 16u * c->index);
+        if (proc_controls() & HV_PROC_MOV_DR_EXITING) {
+            hv_mock_cpu(c->index)->pid = __atomic_load_n(&c->dr_pid, __ATOMIC_ACQUIRE);
+            x.reason = HV_EXIT_MOV_DR;
+            x.qualification = (uint64_t)(dr - 1u) | (uint64_t)HV_DR_MOV_FROM_DR << 4 | (uint64_t)HV_GPR_RAX << 8;
+            x.instruction_len = 3;
+            (void)hv_mock_exit(&x);
+            count_injection(c);
+        }
+        __atomic_fetch_add(&c->dr_done, 1u, __ATOMIC_RELEASE);
+        return true;
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (c->index != 0 || (now.tv_sec - last->tv_sec) * 1000000000L + (now.tv_nsec - last->tv_nsec) < 1000000L)
+            return false;
+        *last = now;
+        x.reason = HV_EXIT_PREEMPTION_TIMER; /* core 0 owns the UART */
+    }
+    (void)hv_mock_exit(&x);
+    count_injection(c);
+    return true;
+}
+
 static void *core_main(void *arg)
 {
     struct sim_core *c = arg;
     struct hv_mock_dbg_sim *s = c->sim;
-    struct hv_mock_exit x;
-    struct timespec last, now;
-    uint32_t dr;
-    bool uart_core = c->index == 0;
+    struct timespec last;
+    bool took;
 
     hv_mock_cpu_bind(c->index);
     clock_gettime(CLOCK_MONOTONIC, &last);
@@ -102,56 +148,11 @@ static void *core_main(void *arg)
             nap_us(200);
             continue;
         }
-        memset(&x, 0, sizeof(x));
-        if (!hv_mock_cpu_in_guest(c->index)) {
-            nap_us(200);
-            continue;
-        }
-        if (hv_mock_cpu_take_nmi(c->index)) {
-            x.reason = HV_EXIT_EXCEPTION_NMI;
-            x.intr_info = NMI_EXIT_INFO;
-            (void)hv_mock_exit(&x);
-            count_injection(c);
-            continue;
-        }
-        if (proc_controls() & HV_PROC_NMI_WINDOW_EXITING) {
-            x.reason = HV_EXIT_NMI_WINDOW;
-            (void)hv_mock_exit(&x);
-            count_injection(c);
-            continue;
-        }
-        dr = __atomic_exchange_n(&c->dr_req, 0u, __ATOMIC_ACQ_REL);
-        if (dr != 0) {
-            /* The guest executes MOV RAX, DRn at its RIP. */
-            uint8_t insn[16];
-
-            memset(insn, 0x90, sizeof(insn));
-            insn[0] = 0x0F;
-            insn[1] = 0x21;
-            insn[2] = (uint8_t)(0xC0u | (dr - 1u) << 3);
-            (void)hv_mock_gmem_write(HV_MOCK_DBG_SIM_CODE_GPA + 16u * c->index, insn, sizeof(insn));
-            hv_mock_vmcs_seed_on(c->index, HV_VMCS_GUEST_RIP, HV_MOCK_DBG_SIM_CODE_GVA + 16u * c->index);
-            if (proc_controls() & HV_PROC_MOV_DR_EXITING) {
-                hv_mock_cpu(c->index)->pid = __atomic_load_n(&c->dr_pid, __ATOMIC_ACQUIRE);
-                x.reason = HV_EXIT_MOV_DR;
-                x.qualification = (uint64_t)(dr - 1u) | (uint64_t)HV_DR_MOV_FROM_DR << 4 |
-                                  (uint64_t)HV_GPR_RAX << 8;
-                x.instruction_len = 3;
-                (void)hv_mock_exit(&x);
-                count_injection(c);
-            }
-            __atomic_fetch_add(&c->dr_done, 1u, __ATOMIC_RELEASE);
-            continue;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (uart_core && (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) >= 1000000L) {
-            last = now;
-            x.reason = HV_EXIT_PREEMPTION_TIMER;
-            (void)hv_mock_exit(&x);
-            count_injection(c);
-            continue;
-        }
-        nap_us(100);
+        hv_mock_cpu_lock(c->index);
+        took = guest_step(c, &last);
+        hv_mock_cpu_unlock(c->index);
+        if (!took)
+            nap_us(100);
     }
     return NULL;
 }
