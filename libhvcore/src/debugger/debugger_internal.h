@@ -26,7 +26,8 @@ void hv_debugger_core_init(struct hv_vcpu *vcpu);
  * core (not in Debugger Mode, not the UART core, or no timer). Context: any. */
 uint32_t hv_debugger_timer_value(const struct hv_vcpu *vcpu);
 /* An NMI reached `vcpu` (NMI exit, or in VMX root): true if it was the
- * stub's halting NMI (the guest must not get it). Context: ROOT-SAFE. */
+ * stub's halting NMI (the guest must not get it): one per NMI the owner
+ * sent. Context: ROOT-SAFE. */
 bool hv_debugger_nmi_is_ours(struct hv_vcpu *vcpu);
 /* At the end of every exit that resumes the guest, after its write-back:
  * halt here when asked to. Context: ROOT-SAFE. */

@@ -84,7 +84,7 @@ struct dbg_core {
     uint32_t apic_id;
     uint32_t halt_req;   /* atomic: the owner wants this core halted */
     uint32_t halted;     /* atomic: the core spins in hv_debugger_exit_end */
-    uint32_t nmi_ours;   /* atomic: our NMI reached it (not the guest's) */
+    uint32_t nmi_sent;   /* atomic: one halting NMI is on its way (consumed by the NMI that is it) */
     uint32_t post_seq;   /* atomic: jobs posted */
     uint32_t done_seq;   /* atomic: jobs done */
     struct dbg_job job;
@@ -300,7 +300,8 @@ uint32_t hv_debugger_timer_value(const struct hv_vcpu *vcpu)
 
 /* ---- NMIs ---------------------------------------------------------------------- */
 
-static void send_nmi(struct hv_debugger *d, uint32_t core)
+/* Returns whether an NMI went out. */
+static bool send_nmi(struct hv_debugger *d, uint32_t core)
 {
     uint32_t apic = d->cores[core].apic_id;
     volatile uint32_t *lapic = (volatile uint32_t *)d->hv->cfg.debug_lapic;
@@ -309,17 +310,17 @@ static void send_nmi(struct hv_debugger *d, uint32_t core)
 
     if (hv_success(hv_arch_rdmsr_safe(MSR_APIC_BASE, &base)) && (base & APIC_BASE_X2APIC)) {
         /* x2APIC: one WRMSR, destination in bits 63:32 (SDM Vol. 3A, 11.12.9). */
-        (void)hv_arch_wrmsr_safe(MSR_X2APIC_ICR,
-                                 (uint64_t)apic << 32 | ICR_DELIVERY_NMI | ICR_LEVEL_ASSERT);
-        return;
+        return hv_success(hv_arch_wrmsr_safe(MSR_X2APIC_ICR,
+                                             (uint64_t)apic << 32 | ICR_DELIVERY_NMI | ICR_LEVEL_ASSERT));
     }
     if (lapic == NULL)
-        return; /* no way to interrupt it: it halts at its next exit or is reported */
+        return false; /* no way to interrupt it: it halts at its next exit or is reported */
     /* xAPIC: destination first, the low word sends (SDM Vol. 3A, 11.6.1). */
     for (spin = 0; spin < 100000u && (lapic[XAPIC_ICR_LOW / 4u] & ICR_SEND_PENDING); spin++)
         hv_arch_pause();
     lapic[XAPIC_ICR_HIGH / 4u] = (apic & 0xFFu) << 24;
     lapic[XAPIC_ICR_LOW / 4u] = ICR_DELIVERY_NMI | ICR_LEVEL_ASSERT;
+    return true;
 }
 
 bool hv_debugger_nmi_is_ours(struct hv_vcpu *vcpu)
@@ -330,10 +331,11 @@ bool hv_debugger_nmi_is_ours(struct hv_vcpu *vcpu)
     if (d == NULL)
         return false;
     c = &d->cores[vcpu->index];
-    if (ld(&c->halt_req) == 0)
-        return false;
-    st32(&c->nmi_ours, 1);
-    return true;
+    /* One NMI per token: NMIs from elsewhere (a watchdog, perf) that
+     * arrive while the core is asked to halt still go to the guest. Two
+     * NMIs that the CPU merged into one (SDM Vol. 3A, 6.7.1) are taken as
+     * ours: that one is lost to the guest, as on a machine without us. */
+    return __atomic_exchange_n(&c->nmi_sent, 0u, __ATOMIC_ACQ_REL) != 0;
 }
 
 /* ---- work a core does on itself ------------------------------------------------ */
@@ -975,7 +977,6 @@ static void halted_spin(struct hv_debugger *d, struct dbg_core *c)
         }
         hv_arch_pause();
     }
-    st32(&c->nmi_ours, 0);
     st32(&c->halted, 0);
 }
 
@@ -994,7 +995,9 @@ static void stop_machine(struct hv_debugger *d, uint32_t self)
     for (i = 0; i < n; i++) {
         if (i != self && !ld(&d->cores[i].halted)) {
             st32(&d->cores[i].halt_req, 1);
-            send_nmi(d, i);
+            st32(&d->cores[i].nmi_sent, 1);
+            if (!send_nmi(d, i))
+                st32(&d->cores[i].nmi_sent, 0);
         } else if (i != self) {
             st32(&d->cores[i].halt_req, 1);
         }
@@ -1040,7 +1043,6 @@ static void stop_machine(struct hv_debugger *d, uint32_t self)
             st32(&d->cores[i].halt_req, 0);
     }
     st32(&me->halt_req, 0);
-    st32(&me->nmi_ours, 0);
     st32(&me->halted, 0);
 }
 
