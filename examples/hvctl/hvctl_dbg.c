@@ -185,6 +185,19 @@ static enum outcome show_event_results(struct hv_dbgc *d, bool after_go)
 static void show_stop(struct hv_dbgc *d, const struct hv_dbg_stop *s, const char *lead)
 {
     print_stop(s, lead);
+    /* An event stops the core after the access: show the access too. */
+    if (s->state == HV_DBG_STATE_HALTED && s->reason == HV_DBG_STOP_EVENT && s->dr.rip != s->rip &&
+        s->current_core == s->stopping_core) {
+        uint8_t insn[HV_DBG_INSN_BYTES];
+        uint32_t done = 0;
+        hv_status_t fault;
+        char a[24], dis[160];
+
+        if (hv_success(hv_dbgc_read(d, HV_DBG_CURRENT_CORE, s->dr.rip, insn, sizeof(insn), &done, &fault)) && done) {
+            (void)hv_code_disassemble_one(insn, done, s->dr.rip, s->mode, dis, sizeof(dis));
+            printf("the access: %s %s\n", hvctl_hex64(s->dr.rip, a), dis);
+        }
+    }
     if (g_applied && s->state == HV_DBG_STATE_HALTED)
         (void)show_event_results(d, false);
 }
@@ -428,7 +441,8 @@ static enum outcome do_mem(struct hv_dbgc *d, const struct hv_cmd *c)
     printf("%s: %s: %s (0x%08x) after %u of %u bytes\n", name, hvctl_hex64(c->address + done, a),
            hv_status_name(fault), fault, done, len);
     hvctl_why("%s: %s at %s after %u of %u bytes", name, hv_status_name(fault), a, done, len);
-    return done ? OUT_PARTIAL : OUT_FAILED;
+    /* The bytes before the fault are shown; the command did not do all it was asked. */
+    return OUT_FAILED;
 }
 
 /* ---- dispatch ----------------------------------------------------------------------- */
@@ -475,7 +489,7 @@ enum outcome hvctl_dbg_status(struct hv_engine *e)
         printf("halted (stop #%llu), current core %x\n", (unsigned long long)s->stop.stops, s->current_core);
     else
         printf("running, current core %x\n", s->current_core);
-    printf("line %s: %llu requests answered, %u reconnects; frames %llu sent, %llu retransmitted, %llu bad "
+    printf("line: %s; %llu requests answered, %u reconnects; frames %llu sent, %llu retransmitted, %llu bad "
            "received\n", hv_dbglink_describe(hv_dbgc_link(d)), (unsigned long long)s->requests, s->reconnects,
            (unsigned long long)ls.data_sent, (unsigned long long)ls.retransmits, (unsigned long long)ls.bad_frames);
     if (g_queued)

@@ -489,7 +489,7 @@ hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct 
         close(sv[1]);
         return st;
     }
-    snprintf((*out)->what, sizeof((*out)->what), "in-process line");
+    snprintf((*out)->what, sizeof((*out)->what), "socketpair to a stub in this process");
     *peer_fd = sv[1];
     return HV_STATUS_SUCCESS;
 }
