@@ -4,7 +4,7 @@
 #   1. the demo script (examples/hvctl/demo.hvctl) against sim:cores=4, and
 #   2. against a Linux-side `hvctl serve` over TCP on 127.0.0.1 with the key
 #      handshake (hvctl keygen, serve --key, tcp:...,key=FILE), a wrong key
-#      refused;
+#      refused; and the Linux hvctl against `hvctl.exe serve` (keygen too);
 #      both compared line by line with the Linux hvctl's output for the same
 #      script, after masking what differs from run to run (host addresses
 #      of the simulated guest, where the output thread's JSON line lands);
@@ -68,9 +68,9 @@ compare() {
   local n
   n=$(grep -c . "$2.cmp")
   if diff -u "$2.cmp" "$3.cmp" > "$WORK/$1.diff"; then
-    say "ok   $1: hvctl.exe prints the same $n lines as the Linux hvctl"
+    say "ok   $1: the same $n lines as the all-Linux run"
   else
-    say "FAIL $1: hvctl.exe differs from the Linux hvctl:"
+    say "FAIL $1: differs from the all-Linux run:"
     sed 's/^/    /' "$WORK/$1.diff" | head -40 | tee -a "$OUT"
     FAILS=$((FAILS + 1))
   fi
@@ -132,6 +132,26 @@ check "a wrong key: refused, the server's proof never accepted" \
 stop_server
 say "    the server's log:"
 sed 's/^/    /' "$WORK/serve.err" | tail -n 4 | tee -a "$OUT"
+
+say "== 2b. the other way round: hvctl.exe keygen and serve, the Linux hvctl as the client"
+rm -f "$C/win.key"
+w 'C:\hvctl.exe' keygen 'C:\win.key'
+check "hvctl.exe keygen (BCryptGenRandom): a 64-hex-digit key" grep -qxE '[0-9a-f]{64}' "$C/win.key"
+chmod 600 "$C/win.key"    # the Linux side refuses a key file others may read
+timeout 120 "$WINE" 'C:\hvctl.exe' serve --listen 127.0.0.1:0 --key 'C:\win.key' --cores 4 \
+  < /dev/null > "$WORK/serve.win.out" 2> "$WORK/serve.win.err" &
+SERVER_PID=$!
+PORT=
+for i in $(seq 1 150); do
+  PORT=$(tr -d '\r' < "$WORK/serve.win.out" | sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\), key required/\1/p')
+  [ -n "$PORT" ] && break
+  sleep 0.2
+done
+check "hvctl.exe serve --key: listening on 127.0.0.1:${PORT:-?}" test -n "$PORT"
+linux_hvctl "$WORK/tcpwin.linux" --target "tcp:127.0.0.1:$PORT,key=$C/win.key" -f "$C/demo.hvctl"
+check "Linux hvctl against hvctl.exe serve: the demo runs, the same exit status ($LINUX_RC)" test $? = "$LINUX_RC"
+compare tcp-serve-win "$WORK/tcp.linux" "$WORK/tcpwin.linux"
+stop_server
 
 say "== 3. --target local with hvcore.sys loaded (not virtualized under Wine)"
 w 'C:\hvctl.exe' --target local status
