@@ -129,5 +129,23 @@ if [[ $rc -eq 1 ]] && grep -qF "cannot open target 'serial:tcp:127.0.0.1:1': DEV
    grep -qF 'Connection refused' <<<"$err"; then ok no-line
 else ko no-line "message"; fi
 
+# Ctrl-C while hvctl waits for the running target: it breaks in.
+printf 'wait\nr rip\ng\n' >"$work/ctrlc.hvctl"
+timeout 60 "$hvctl" --target serial:sim:cores=2 -f "$work/ctrlc.hvctl" >"$work/ctrlc.out" 2>"$work/ctrlc.err" &
+pid=$!
+# Once the wait has begun (the line is echoed before it runs; hvctl flushes per line).
+for _ in $(seq 1 200); do
+  grep -qx 'hvctl> wait' "$work/ctrlc.out" 2>/dev/null && break
+  sleep 0.05
+done
+sleep 0.3
+kill -INT "$pid" 2>/dev/null || true
+rc=0
+wait "$pid" || rc=$?
+out=$(cat "$work/ctrlc.out") err=$(cat "$work/ctrlc.err")
+if [[ $rc -eq 0 ]] && grep -qF 'Ctrl-C: break-in: core 0 halted the target (stop #1)' <<<"$out" &&
+   grep -qF 'rip=fffff80000001000' <<<"$out"; then ok ctrl-c-breaks-in
+else ko ctrl-c-breaks-in "no break-in after SIGINT"; fi
+
 echo "hvctl_debugger: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
