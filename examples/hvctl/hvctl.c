@@ -16,6 +16,7 @@
 #include <hvcore/client/code_check.h>
 #include <hvcore/client/dbglink.h>
 #include <hvcore/debugger.h>
+#include <hvcore/testing/dbg_sim.h>
 #include <hvcore/client/engine.h>
 #include <hvcore/client/script.h>
 #include <hvcore/client/output.h>
@@ -862,11 +863,53 @@ static void serve_log_line(void *ctx, const char *line)
     fprintf(stderr, "hvctl serve: %s %s\n", when, line);
 }
 
+/* serve --serial: a simulated machine in Debugger Mode whose serial line is
+ * a TCP socket, as an emulator's com port is (serial:tcp:HOST:PORT). */
+static int serve_serial(const char *host, unsigned port, unsigned cores)
+{
+    struct hv_mock_dbg_sim_config cfg;
+    struct hv_mock_dbg_sim *sim = NULL;
+    uint16_t bound = (uint16_t)port;
+    int fds[2] = { -1, -1 }, lfd = -1;
+    hv_status_t st;
+
+    st = hv_dbglink_socketpair(fds);
+    if (!hv_success(st)) {
+        print_status_line("hvctl serve --serial", st);
+        return 1;
+    }
+    hv_mock_dbg_sim_config_init(&cfg);
+    cfg.ncores = cores;
+    cfg.fd = fds[1];
+    st = hv_mock_dbg_sim_start(&cfg, &sim);
+    if (hv_success(st))
+        st = hv_wire_listen(host, (uint16_t)port, &lfd);
+    if (hv_success(st)) {
+        (void)hv_wire_local_port(lfd, &bound);
+        printf("hvctl serve: a simulated %u-core machine in Debugger Mode, its serial line on %s:%u "
+               "(hvctl --target serial:tcp:%s:%u)\n", cores, host, bound, host, bound);
+        fflush(stdout);
+        st = hv_dbglink_serve_tcp(lfd, fds[0], &interrupted, serve_log_line, NULL);
+        if (st == HV_STATUS_ACCESS_DENIED)
+            fprintf(stderr, "hvctl serve --serial: refusing %s:%u: a serial line has no authentication, so only a "
+                            "127.x.x.x address may expose it\n", host, bound);
+    } else {
+        print_status_line("hvctl serve --serial", st);
+    }
+    if (lfd >= 0)
+        hv_wire_close_fd(lfd);
+    hv_mock_dbg_sim_stop(sim);
+    hv_dbglink_peer_close(fds[0]);
+    hv_dbglink_peer_close(fds[1]);
+    return hv_success(st) ? 0 : 1;
+}
+
 static int serve(int argc, char **argv)
 {
     const char *listen_at = "127.0.0.1:5555", *key_file = NULL;
     char host[64], target[32];
     unsigned cores = 4;
+    bool serial = false;
     struct { struct hv_engine *sim; } s;
     struct hv_wire_key key;
     struct hv_engine_serve_opts opts = { .log = serve_log_line };
@@ -880,10 +923,13 @@ static int serve(int argc, char **argv)
             listen_at = argv[++i];
         else if (!strcmp(argv[i], "--cores") && i + 1 < argc)
             cores = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--serial"))
+            serial = true;
         else if (!strcmp(argv[i], "--key") && i + 1 < argc)
             key_file = argv[++i];
         else {
-            fprintf(stderr, "usage: hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]\n");
+            fprintf(stderr, "usage: hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N] | "
+                            "hvctl serve --serial [--listen 127.0.0.1:PORT] [--cores N]\n");
             return 2;
         }
     }
@@ -902,6 +948,14 @@ static int serve(int argc, char **argv)
             return 1;
         }
         opts.key = &key;
+    }
+    if (serial) {
+        if (key_file || cores == 0 || cores > 16) {
+            fprintf(stderr, "hvctl serve --serial: 1 .. 16 cores, no key (a serial line has no authentication: "
+                            "loopback only)\n");
+            return 2;
+        }
+        return serve_serial(host, (unsigned)port, cores);
     }
     snprintf(target, sizeof(target), "sim:cores=%u", cores);
     st = hv_engine_create(&s.sim, target);
@@ -1027,6 +1081,7 @@ int main(int argc, char **argv)
                    "  T: local | sim:cores=N | tcp:HOST:PORT[,key=FILE]\n"
                    "     | serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N  (Debugger Mode)\n"
                    "       hvctl serve [--listen HOST:PORT] [--key FILE] [--cores N]\n"
+                   "       hvctl serve --serial [--listen 127.0.0.1:PORT] [--cores N]\n"
                    "       hvctl keygen FILE\n"
                    "       hvctl [--target T] record --exits N [--reasons LIST] -o FILE [--timeout SECONDS]\n"
                    "           record the next N VM exits (LIST: cpuid,rdmsr,wrmsr,mov-dr,vmcall,... or numbers)\n"

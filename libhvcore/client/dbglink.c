@@ -10,6 +10,9 @@
 #include <hvcore/client/dbglink.h>
 #include <hvcore/client/wire.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -467,7 +470,7 @@ hv_status_t hv_dbglink_from_fd(struct hv_dbglink **out, int fd, hv_dbglink_reope
 
 hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct hv_dbglink_opts *opts)
 {
-    int sv[2], flags;
+    int sv[2];
     hv_status_t st;
 
     if (out)
@@ -476,14 +479,9 @@ hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct 
         *peer_fd = -1;
     if (out == NULL || peer_fd == NULL)
         return HV_STATUS_INVALID_PARAMETER;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return HV_STATUS_INSUFFICIENT_RESOURCES;
-    flags = fcntl(sv[1], F_GETFL);
-    if (flags < 0 || fcntl(sv[1], F_SETFL, flags | O_NONBLOCK) != 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return HV_STATUS_INSUFFICIENT_RESOURCES;
-    }
+    st = hv_dbglink_socketpair(sv);
+    if (!hv_success(st))
+        return st;
     st = hv_dbglink_from_fd(out, sv[0], NULL, NULL, opts);
     if (!hv_success(st)) {
         close(sv[1]);
@@ -498,6 +496,99 @@ void hv_dbglink_peer_close(int peer_fd)
 {
     if (peer_fd >= 0)
         close(peer_fd);
+}
+
+hv_status_t hv_dbglink_socketpair(int fds[2])
+{
+    int i;
+
+    if (fds == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
+        return HV_STATUS_INSUFFICIENT_RESOURCES;
+    for (i = 0; i < 2; i++)
+        (void)fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    return HV_STATUS_SUCCESS;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void relay_log(void (*log)(void *, const char *), void *ctx, const char *fmt, ...)
+{
+    char line[200];
+    va_list ap;
+
+    if (log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log(ctx, line);
+}
+
+/* Move what `from` has to `to`; false when `from` is closed or failed.
+ * Bytes `to` cannot take now are dropped: a line has no flow control
+ * either, and the link layer resends. */
+static bool relay_some(int from, int to)
+{
+    uint8_t buf[4096];
+    ssize_t n = read(from, buf, sizeof(buf));
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return false;
+    if (n > 0 && to >= 0)
+        (void)send(to, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return true;
+}
+
+hv_status_t hv_dbglink_serve_tcp(int listen_fd, int line_fd, const volatile sig_atomic_t *stop,
+                                 void (*log)(void *ctx, const char *line), void *log_ctx)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int client = -1;
+
+    if (listen_fd < 0 || line_fd < 0 || stop == NULL)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (getsockname(listen_fd, (struct sockaddr *)&a, &alen) != 0 || a.sin_family != AF_INET ||
+        (ntohl(a.sin_addr.s_addr) >> 24) != 127) {
+        relay_log(log, log_ctx, "refusing to expose the line on a non-loopback address: it has no authentication");
+        return HV_STATUS_ACCESS_DENIED;
+    }
+    while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+        struct pollfd p[3] = { { .fd = listen_fd, .events = POLLIN }, { .fd = line_fd, .events = POLLIN },
+                               { .fd = client, .events = POLLIN } };
+
+        if (poll(p, client >= 0 ? 3 : 2, 200) <= 0)
+            continue;
+        if (p[0].revents & POLLIN) {
+            int fd;
+
+            if (hv_success(hv_wire_accept(listen_fd, &fd, 0))) {
+                if (client >= 0) {
+                    relay_log(log, log_ctx, "a new client takes the line from the one before");
+                    close(client);
+                }
+                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                client = fd;
+                relay_log(log, log_ctx, "client connected");
+                continue; /* p[2] described the old client */
+            }
+        }
+        if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && !relay_some(line_fd, client)) {
+            relay_log(log, log_ctx, "the line closed");
+            break;
+        }
+        if (client >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) && !relay_some(client, line_fd)) {
+            relay_log(log, log_ctx, "client left");
+            close(client);
+            client = -1;
+        }
+    }
+    if (client >= 0)
+        close(client);
+    return HV_STATUS_SUCCESS;
 }
 
 /* ---- traffic ---------------------------------------------------------------- */

@@ -46,6 +46,20 @@ void hv_dbglink_peer_close(int peer_fd)
     (void)peer_fd;
 }
 
+hv_status_t hv_dbglink_socketpair(int fds[2])
+{
+    if (fds)
+        fds[0] = fds[1] = -1;
+    return HV_STATUS_UNSUPPORTED;
+}
+
+hv_status_t hv_dbglink_serve_tcp(int listen_fd, int line_fd, const volatile sig_atomic_t *stop,
+                                 void (*log)(void *ctx, const char *line), void *log_ctx)
+{
+    (void)listen_fd, (void)line_fd, (void)stop, (void)log, (void)log_ctx;
+    return HV_STATUS_UNSUPPORTED;
+}
+
 hv_status_t hv_dbglink_send(struct hv_dbglink *l, const void *payload, uint32_t len)
 {
     (void)l, (void)payload, (void)len;

@@ -147,5 +147,39 @@ if [[ $rc -eq 0 ]] && grep -qF 'Ctrl-C: break-in: core 0 halted the target (stop
    grep -qF 'rip=fffff80000001000' <<<"$out"; then ok ctrl-c-breaks-in
 else ko ctrl-c-breaks-in "no break-in after SIGINT"; fi
 
+# The same stub with its serial line on TCP (hvctl serve --serial, as an
+# emulator's com port): a debugger that leaves a halted target and a new one
+# that connects finds it halted, where the first left it.
+"$hvctl" serve --serial --listen 127.0.0.1:0 --cores 4 >"$work/serve.out" 2>"$work/serve.err" &
+spid=$!
+port=
+for _ in $(seq 1 200); do
+  port=$(grep -o '127\.0\.0\.1:[0-9]*' "$work/serve.out" 2>/dev/null | head -n 1 | cut -d: -f2) || true
+  [[ -n $port ]] && break
+  sleep 0.05
+done
+run first serial:tcp:127.0.0.1:$port 'pause
+~ 2
+wrmsr c0000082 1234 core 2'
+first_rc=$rc
+run second serial:tcp:127.0.0.1:$port 'status
+r rip
+rdmsr c0000082 core 2
+g
+status'
+if [[ $first_rc -eq 0 && $rc -eq 0 ]] && grep -qF 'halted (stop #1), current core 2' <<<"$out" &&
+   grep -qF 'rip=fffff80000001020' <<<"$out" && grep -qF 'core : 2 - msr[c0000082] = 00001234' <<<"$out" &&
+   grep -qF 'running, current core 2' <<<"$out"; then
+  ok reconnect-to-halted-target
+else ko reconnect-to-halted-target "the second session did not find the halted target"; fi
+kill -INT "$spid" 2>/dev/null || true
+wait "$spid" || true
+rc=0
+timeout 30 "$hvctl" serve --serial --listen 0.0.0.0:0 >"$work/open.out" 2>"$work/open.err" || rc=$?
+out=$(cat "$work/open.out") err=$(cat "$work/open.err")
+if [[ $rc -eq 1 ]] && grep -qF 'a serial line has no authentication, so only a 127.x.x.x address may expose it' <<<"$err"; then
+  ok serial-serve-loopback-only
+else ko serial-serve-loopback-only "not refused"; fi
+
 echo "hvctl_debugger: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -40,6 +40,7 @@
 #ifndef HVCORE_CLIENT_DBGLINK_H
 #define HVCORE_CLIENT_DBGLINK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "../link.h"
@@ -85,6 +86,22 @@ hv_status_t hv_dbglink_from_fd(struct hv_dbglink **out, int fd, hv_dbglink_reope
  * hv_dbglink_peer_close once the peer is done with it. */
 hv_status_t hv_dbglink_pair(struct hv_dbglink **out, int *peer_fd, const struct hv_dbglink_opts *opts);
 void hv_dbglink_peer_close(int peer_fd);
+
+/* A connected pair of stream descriptors, both non-blocking and
+ * close-on-exec (a line between a client and a stub in one process). */
+hv_status_t hv_dbglink_socketpair(int fds[2]);
+
+/* Expose a line as TCP, as an emulator exposes a serial port: relay bytes
+ * between `line_fd` (non-blocking; e.g. the fake UART of a simulated
+ * target) and one client of `listen_fd` at a time, until *stop becomes
+ * non-zero. A newcomer takes the line from the client before it (an idle
+ * or stale connection never locks the debugger out); bytes the line sends
+ * while no client is there are dropped (the link layer resends what
+ * matters). The line has no authentication, so a listener that is not
+ * bound to a loopback address is refused (ACCESS_DENIED). `log` (may be
+ * NULL) gets a line per connection. */
+hv_status_t hv_dbglink_serve_tcp(int listen_fd, int line_fd, const volatile sig_atomic_t *stop,
+                                 void (*log)(void *ctx, const char *line), void *log_ctx);
 
 /* Send one payload reliably (hv_link_send: transmit, wait for the ACK,
  * retransmit up to max_retries times). */
