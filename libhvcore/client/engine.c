@@ -64,6 +64,26 @@ struct hv_engine {
 static pthread_mutex_t sim_owner_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool sim_taken;
 
+/* Take the process's mock machine (sim: and serial:sim targets); false when
+ * another engine has it. */
+static bool sim_claim(void)
+{
+    bool was_free;
+
+    pthread_mutex_lock(&sim_owner_lock);
+    was_free = !sim_taken;
+    sim_taken = true;
+    pthread_mutex_unlock(&sim_owner_lock);
+    return was_free;
+}
+
+static void sim_release(void)
+{
+    pthread_mutex_lock(&sim_owner_lock);
+    sim_taken = false;
+    pthread_mutex_unlock(&sim_owner_lock);
+}
+
 static uint64_t now_ms(void)
 {
     return hv_sys_now_ms();
@@ -223,13 +243,8 @@ static hv_status_t create_sim(struct hv_engine *e, const char *args)
     } else if (*args != '\0') {
         return HV_STATUS_INVALID_PARAMETER;
     }
-    pthread_mutex_lock(&sim_owner_lock);
-    if (sim_taken) {
-        pthread_mutex_unlock(&sim_owner_lock);
+    if (!sim_claim())
         return HV_STATUS_UNSUPPORTED; /* one simulated machine per process */
-    }
-    sim_taken = true;
-    pthread_mutex_unlock(&sim_owner_lock);
     st = hv_mock_init((uint32_t)cores, HV_MOCK_PROFILE_HASWELL);
     for (i = 0; hv_success(st) && i < ngp; i++)
         hv_mock_msr_set_gp(gp[i].core, gp[i].msr, true, true);
@@ -251,9 +266,7 @@ static hv_status_t create_sim(struct hv_engine *e, const char *args)
             e->hv = NULL;
         }
         hv_mock_fini();
-        pthread_mutex_lock(&sim_owner_lock);
-        sim_taken = false;
-        pthread_mutex_unlock(&sim_owner_lock);
+        sim_release();
         return st;
     }
     e->cpu_count = (uint32_t)cores;
@@ -334,13 +347,8 @@ static hv_status_t create_serial_sim(struct hv_engine *e, const char *args, stru
     } else if (*args != '\0') {
         return HV_STATUS_INVALID_PARAMETER;
     }
-    pthread_mutex_lock(&sim_owner_lock);
-    if (sim_taken) {
-        pthread_mutex_unlock(&sim_owner_lock);
+    if (!sim_claim())
         return HV_STATUS_UNSUPPORTED; /* one simulated machine per process */
-    }
-    sim_taken = true;
-    pthread_mutex_unlock(&sim_owner_lock);
     st = hv_dbglink_pair(l, &peer, &o);
     if (!hv_success(st))
         goto no_pair;
@@ -357,9 +365,7 @@ no_sim:
     *l = NULL;
     hv_dbglink_peer_close(peer);
 no_pair:
-    pthread_mutex_lock(&sim_owner_lock);
-    sim_taken = false;
-    pthread_mutex_unlock(&sim_owner_lock);
+    sim_release();
     return st;
 }
 
@@ -371,9 +377,7 @@ static void serial_sim_stop(struct hv_engine *e)
     e->dbg_sim = NULL;
     hv_dbglink_peer_close(e->dbg_sim_fd);
     e->dbg_sim_fd = -1;
-    pthread_mutex_lock(&sim_owner_lock);
-    sim_taken = false;
-    pthread_mutex_unlock(&sim_owner_lock);
+    sim_release();
 }
 
 /* serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N */
@@ -470,9 +474,7 @@ void hv_engine_destroy(struct hv_engine *e)
         (void)hv_stop(e->hv);
         hv_destroy(e->hv);
         hv_mock_fini();
-        pthread_mutex_lock(&sim_owner_lock);
-        sim_taken = false;
-        pthread_mutex_unlock(&sim_owner_lock);
+        sim_release();
     }
     hv_sys_wake_close(e->pipe_fd[0]);
     hv_sys_wake_close(e->pipe_fd[1]);
