@@ -84,3 +84,4 @@ cat "$tmp/sa_dq.txt"
 # Kernel and scheduler time dominate, so no callgrind: a mean of 2000
 # round trips, printed only (noisy on a shared machine).
 "$build/test/bench/bench_wire_tcp" 2000
+"$build/test/bench/bench_dbg_rtt" 500
