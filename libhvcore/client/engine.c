@@ -381,16 +381,49 @@ static void serial_sim_stop(struct hv_engine *e)
 }
 
 /* serial:/dev/ttyS0[,baud=N] | serial:tcp:HOST:PORT | serial:sim:cores=N */
+/* ",timeout=MS" anywhere in a serial spec: the per-request timeout, cut
+ * out of the spec (the line does not know it). A target behind an emulator
+ * answers slowly: a corrupt reply costs it a whole ACK timeout (1 s of the
+ * target's time, several seconds of wall time under Bochs) before it sends
+ * again, so the default leaves room for that. */
+#define SERIAL_DEFAULT_TIMEOUT_MS 10000
+
+static hv_status_t serial_timeout(const char *spec, char *rest, size_t cap, int *timeout_ms)
+{
+    const char *t = strstr(spec, ",timeout=");
+    unsigned long v;
+    char *end;
+
+    *timeout_ms = SERIAL_DEFAULT_TIMEOUT_MS;
+    if (strlen(spec) >= cap)
+        return HV_STATUS_INVALID_PARAMETER;
+    if (t == NULL) {
+        memcpy(rest, spec, strlen(spec) + 1);
+        return HV_STATUS_SUCCESS;
+    }
+    errno = 0;
+    v = strtoul(t + 9, &end, 10);
+    if (errno || end == t + 9 || (*end && *end != ',') || v == 0 || v > 3600000)
+        return HV_STATUS_INVALID_PARAMETER;
+    *timeout_ms = (int)v;
+    snprintf(rest, cap, "%.*s%s", (int)(t - spec), spec, end);
+    return HV_STATUS_SUCCESS;
+}
+
 static hv_status_t create_serial(struct hv_engine *e, const char *spec)
 {
     struct hv_dbglink_opts o = { .max_payload = HV_DBG_MAX_MESSAGE };
     struct hv_dbglink *l = NULL;
+    char line[sizeof(e->target)];
     hv_status_t st;
 
-    if (!strncmp(spec, "sim", 3))
-        st = create_serial_sim(e, spec + 3, &l);
+    st = serial_timeout(spec, line, sizeof(line), &e->timeout_ms);
+    if (!hv_success(st))
+        return st;
+    if (!strncmp(line, "sim", 3))
+        st = create_serial_sim(e, line + 3, &l);
     else
-        st = hv_dbglink_open(&l, spec, &o);
+        st = hv_dbglink_open(&l, line, &o);
     if (!hv_success(st))
         return st;
     st = hv_dbgc_open(&e->dbg, l, e->timeout_ms);

@@ -604,6 +604,11 @@ static void engine_serial_target(void **state)
     /* Nothing there: the target cannot be opened. */
     assert_int_equal(hv_engine_create(&e, "serial:/nonexistent/ttyS9"), HV_STATUS_DEVICE_CONNECTION_LOST);
     assert_int_equal(hv_engine_create(&e, "serial:/dev/ttyS0,baud=12"), HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(hv_engine_create(&e, "serial:tcp:127.0.0.1:1,timeout=0"), HV_STATUS_INVALID_PARAMETER);
+    assert_int_equal(hv_engine_create(&e, "serial:tcp:127.0.0.1:1,timeout=9x"), HV_STATUS_INVALID_PARAMETER);
+    /* The timeout is the engine's: the line gets the rest of the spec (nothing listens there). */
+    assert_int_equal(hv_engine_create(&e, "serial:tcp:127.0.0.1:1,timeout=5000,ack=300"),
+                     HV_STATUS_DEVICE_CONNECTION_LOST);
 }
 
 /* The pure checks on crafted messages. */
