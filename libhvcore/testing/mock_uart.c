@@ -252,6 +252,11 @@ void hv_arch_pause(void)
     nanosleep(&ts, NULL);
 }
 
+void hv_arch_unblock_nmi(void)
+{
+    /* The mock takes NMIs only as simulated exits: nothing is blocked. */
+}
+
 void hv_mock_uart_attach(uint16_t base, int fd)
 {
     pthread_mutex_lock(&g_uart.lock);

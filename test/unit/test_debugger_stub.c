@@ -61,12 +61,15 @@ static struct hv_link g_host;
 static uint8_t g_host_rx[HV_LINK_RX_BUFFER_SIZE(HV_DBG_MAX_MESSAGE)];
 static uint8_t g_req[HV_DBG_MAX_MESSAGE], g_rep[HV_DBG_MAX_MESSAGE];
 static uint32_t g_tag = 100;
+static uint32_t g_host_seq0;
 
 static void host_link_init(uint32_t ack_ms, uint32_t retries)
 {
     struct hv_link_io io = { .read = host_read, .write = host_write, .now = host_now, .wait = host_wait };
     struct hv_link_config cfg = { .max_payload = HV_DBG_MAX_MESSAGE, .ack_timeout = ack_ms,
                                   .max_retries = retries, .initial_seq = (uint32_t)host_now(NULL) * 7u };
+
+    g_host_seq0 = cfg.initial_seq;
 
     assert_int_equal(hv_link_init(&g_host, &io, &cfg, g_host_rx, sizeof(g_host_rx)), HV_STATUS_SUCCESS);
 }
@@ -183,7 +186,7 @@ struct echo {
     uint8_t rx[HV_LINK_RX_BUFFER_SIZE(2048)];
     uint8_t buf[2048];
     bool stop, exited;
-    uint32_t echoed;
+    uint32_t echoed, abandoned;
     hv_status_t last_recv;
 };
 
@@ -197,8 +200,14 @@ static void *echo_main(void *arg)
     while (!__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE)) {
         st = hv_link_recv(&e->link, e->buf, sizeof(e->buf), &len, 50);
         __atomic_store_n(&e->last_recv, st, __ATOMIC_RELEASE);
-        if (st == HV_STATUS_SUCCESS && hv_link_send(&e->link, e->buf, len) == HV_STATUS_SUCCESS)
+        if (st != HV_STATUS_SUCCESS)
+            continue;
+        st = hv_link_send(&e->link, e->buf, len);
+        if (st == HV_STATUS_SUCCESS)
             __atomic_fetch_add(&e->echoed, 1u, __ATOMIC_RELEASE);
+        else if (st == HV_STATUS_DEVICE_CONNECTION_LOST &&
+                 hv_link_last_reason(&e->link) == HV_LINK_REASON_PEER_RESTARTED)
+            __atomic_fetch_add(&e->abandoned, 1u, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&e->exited, true, __ATOMIC_RELEASE);
     return NULL;
@@ -305,6 +314,50 @@ static void link_over_uart_times_out_on_silence(void **state)
     assert_int_equal(hv_link_last_reason(&g_host), HV_LINK_REASON_NO_ACK);
     assert_int_equal(__atomic_load_n(&g_echo.last_recv, __ATOMIC_ACQUIRE), HV_STATUS_TIMEOUT);
     assert_int_equal(__atomic_load_n(&g_echo.echoed, __ATOMIC_ACQUIRE), 0);
+    echo_stop();
+}
+
+/* Given an established session, when the host reconnects (a new SYN
+ * session) while the target waits for the ACK of its answer, then the
+ * target abandons that answer at once and serves the new session. */
+static void link_over_uart_abandons_a_reply_when_the_peer_reconnects(void **state)
+{
+    uint8_t p1[4] = { 1, 1, 1, 1 }, p2[4] = { 2, 2, 2, 2 }, in[64], raw[64];
+    uint32_t got = 0;
+    size_t n = 0, seen = 0;
+    int i;
+
+    (void)state;
+    echo_start(300);
+    host_link_init(300, 20);
+    /* A session: one echo. */
+    assert_int_equal(hv_link_send(&g_host, p1, sizeof(p1)), HV_STATUS_SUCCESS);
+    while (hv_link_recv(&g_host, in, sizeof(in), &got, 1000) != HV_STATUS_SUCCESS)
+        ;
+    /* p1 again, written raw (no host endpoint to acknowledge the echo):
+     * wait for its ACK and its echo on the line, drop them: the echo's
+     * sender now waits for an ACK that will not come. */
+    assert_int_equal(hv_link_encode(HV_LINK_KIND_DATA, 0, g_host_seq0 + 1u, p1, sizeof(p1), raw, sizeof(raw), &n),
+                     HV_STATUS_SUCCESS);
+    assert_int_equal(hv_mock_uart_host_write(raw, n), n);
+    while (seen < 4u) { /* the delimiters of the ACK and of the echo */
+        size_t k = hv_mock_uart_host_read(in, 1), j;
+
+        for (j = 0; j < k; j++)
+            seen += in[j] == HV_LINK_FLAG_BYTE;
+        if (k == 0)
+            nap_ms(1);
+    }
+    /* The host reconnects: a new session. */
+    hv_link_reset(&g_host, 0x51000000u);
+    assert_int_equal(hv_link_send(&g_host, p2, sizeof(p2)), HV_STATUS_SUCCESS);
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(hv_link_recv(&g_host, in, sizeof(in), &got, 5000), HV_STATUS_SUCCESS);
+        if (in[0] == 2)
+            break;
+    }
+    assert_int_equal(in[0], 2);
+    assert_int_equal(__atomic_load_n(&g_echo.abandoned, __ATOMIC_ACQUIRE), 1);
     echo_stop();
 }
 
@@ -798,6 +851,7 @@ int main(void)
         cmocka_unit_test(link_over_uart_frames),
         cmocka_unit_test(link_over_uart_survives_drops_and_noise),
         cmocka_unit_test(link_over_uart_times_out_on_silence),
+        cmocka_unit_test(link_over_uart_abandons_a_reply_when_the_peer_reconnects),
         cmocka_unit_test(stub_answers_while_running),
         cmocka_unit_test(pause_halts_every_core_and_go_resumes),
         cmocka_unit_test(core_that_never_halts_is_reported),

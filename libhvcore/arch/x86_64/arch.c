@@ -360,6 +360,27 @@ HV_NOTRACE void hv_arch_pause(void)
     __asm__ volatile("pause" : : : "memory");
 }
 
+HV_NOTRACE void hv_arch_unblock_nmi(void)
+{
+    uint64_t tmp;
+
+    /* An IRET frame that returns right here: SS, RSP, RFLAGS, CS, RIP. */
+    __asm__ volatile("mov %%ss, %k0\n\t"
+                     "pushq %q0\n\t"
+                     "pushq %%rsp\n\t"
+                     "addq $8, (%%rsp)\n\t"
+                     "pushfq\n\t"
+                     "mov %%cs, %k0\n\t"
+                     "pushq %q0\n\t"
+                     "leaq 1f(%%rip), %q0\n\t"
+                     "pushq %q0\n\t"
+                     "iretq\n"
+                     "1:"
+                     : "=&r"(tmp)
+                     :
+                     : "cc", "memory");
+}
+
 HV_NOTRACE void hv_arch_reset_platform(void)
 {
     uint32_t spin;

@@ -106,6 +106,12 @@ void hv_arch_outb(uint16_t port, uint8_t value);
 uint64_t hv_arch_rdtsc(void);
 /* PAUSE: a spin-wait hint (SDM Vol. 2B, PAUSE). Context: ROOT-SAFE. */
 void hv_arch_pause(void);
+/* IRET to the next instruction, to end the blocking of NMIs that a VM exit
+ * caused by an NMI leaves in VMX root (blocked until the next IRET; SDM Vol.
+ * 3A, 6.7.1; Vol. 3C, 28.2.3), so an NMI sent later while the core is still
+ * in root (halted by the debugger) is taken. Needs a host IDT that handles
+ * NMIs in root (hv_config.own_host_idt). Context: ROOT-SAFE. */
+void hv_arch_unblock_nmi(void);
 
 /* VMX instructions. Results follow SDM Vol. 3C, 31.2: VMsucceed ->
  * SUCCESS; VMfailInvalid -> HV_STATUS_VMX_FAIL_INVALID; VMfailValid ->

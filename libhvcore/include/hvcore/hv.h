@@ -228,7 +228,7 @@ struct hv_config {
      * stub drives from VMX root (0x3F8 = COM1). 0 (the default) = off, and
      * nothing about the VMCS changes: no NMI exiting, no VMX-preemption
      * timer, no stub. The platform reserves the port for the hypervisor
-     * (the OS must not drive the same UART). */
+     * (the OS must not drive the same UART). Needs own_host_idt. */
     uint16_t debug_port;
     /* Line speed in bits/s (divisor 115200 / baud, 8N1); 0 = 115200. */
     uint32_t debug_baud;
@@ -288,7 +288,8 @@ void hv_config_init(struct hv_config *cfg);
 /* Create an instance for os->cpu_count() CPUs and allocate every core's
  * regions (VMXON, VMCS, MSR bitmap, host stack, host IDT); nothing runs on
  * the CPUs yet. `cfg` NULL = defaults. Returns SUCCESS (*out set),
- * INVALID_PARAMETER (out NULL, cfg->size too small, 0 CPUs), BAD_OS_OPS (a
+ * INVALID_PARAMETER (out NULL, cfg->size too small, 0 CPUs, debug_port set
+ * with own_host_idt off), BAD_OS_OPS (a
  * required vtable member missing or os->size too small) or
  * INSUFFICIENT_RESOURCES (everything allocated so far is freed).
  * Context: PRE-LAUNCH. */

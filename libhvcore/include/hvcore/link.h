@@ -117,6 +117,7 @@ enum hv_link_reason {
     HV_LINK_REASON_WRITE_STALL,  /**< TIMEOUT: the byte I/O took no byte for a whole ack_timeout */
     HV_LINK_REASON_BAD_ARGUMENT, /**< INVALID_PARAMETER */
     HV_LINK_REASON_NO_ROOM,      /**< INSUFFICIENT_RESOURCES: the caller's buffer is smaller than the payload */
+    HV_LINK_REASON_PEER_RESTARTED, /**< DEVICE_CONNECTION_LOST: a new session (SYN) began while a send waited for its ACK */
 };
 
 /**
@@ -233,6 +234,7 @@ struct hv_link {
     bool inflight;                    /**< private: hv_link_send waits for inflight_seq's ACK */
     bool acked;                       /**< private: that ACK arrived */
     bool ack_owed;                    /**< private: an ACK must go out */
+    bool peer_restarted;              /**< private: a new session's SYN frame arrived during hv_link_send */
     uint32_t ack_owed_seq;            /**< private: the seq it acknowledges */
     uint8_t reason;                   /**< private: enum hv_link_reason of the last failure */
     uint8_t bad_reason;               /**< private: reason of the last corrupt frame */
@@ -352,7 +354,11 @@ void hv_link_reset(struct hv_link *l, uint32_t initial_seq);
  * @param len 0 .. max_payload
  * @return SUCCESS when the peer acknowledged it; TIMEOUT when no ACK came
  *         after the last retransmission (HV_LINK_REASON_NO_ACK) or the line
- *         took no byte for an ack_timeout (WRITE_STALL); INVALID_PACKET when
+ *         took no byte for an ack_timeout (WRITE_STALL);
+ *         DEVICE_CONNECTION_LOST (HV_LINK_REASON_PEER_RESTARTED) when, while
+ *         it waited, a SYN DATA frame of a new session arrived from a peer it
+ *         had a session with (that peer reconnected: the payload is abandoned,
+ *         the new session's frame is held for hv_link_recv); INVALID_PACKET when
  *         only corrupt frames came back; DEVICE_CONNECTION_LOST, READ_FAILED,
  *         WRITE_FAILED from the byte I/O; INVALID_PARAMETER for len over
  *         max_payload or a NULL payload with a length.
@@ -388,6 +394,14 @@ hv_status_t hv_link_recv(struct hv_link *l, void *buf, uint32_t cap, uint32_t *l
  * @return SUCCESS, or the byte I/O's DEVICE_CONNECTION_LOST / READ_FAILED / WRITE_FAILED.
  */
 hv_status_t hv_link_poll(struct hv_link *l, bool *ready);
+
+/**
+ * @brief Change the ACK timeout of later hv_link_send calls (e.g. by the
+ * size of the payload at a slow line's baud rate). Context: any.
+ * @param l endpoint
+ * @param ticks the new hv_link_config::ack_timeout (0 is ignored)
+ */
+void hv_link_set_ack_timeout(struct hv_link *l, uint64_t ticks);
 
 /**
  * @brief Why the endpoint's most recent failing call failed (NONE after a success). Context: any.

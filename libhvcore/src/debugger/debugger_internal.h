@@ -29,6 +29,9 @@ uint32_t hv_debugger_timer_value(const struct hv_vcpu *vcpu);
  * stub's halting NMI (the guest must not get it): one per NMI the owner
  * sent. Context: ROOT-SAFE. */
 bool hv_debugger_nmi_is_ours(struct hv_vcpu *vcpu);
+/* After an NMI exit in Debugger Mode: end the NMI blocking the exit left
+ * (hv_arch_unblock_nmi). Context: ROOT-SAFE, in the NMI exit. */
+void hv_debugger_nmi_exit_done(struct hv_vcpu *vcpu);
 /* At the end of every exit that resumes the guest, after its write-back:
  * halt here when asked to. Context: ROOT-SAFE. */
 void hv_debugger_exit_end(struct hv_vcpu *vcpu);

@@ -292,6 +292,7 @@ const char *hv_link_reason_name(enum hv_link_reason reason)
         [HV_LINK_REASON_WRITE_STALL] = "WRITE_STALL",
         [HV_LINK_REASON_BAD_ARGUMENT] = "BAD_ARGUMENT",
         [HV_LINK_REASON_NO_ROOM] = "NO_ROOM",
+        [HV_LINK_REASON_PEER_RESTARTED] = "PEER_RESTARTED",
     };
 
     if ((unsigned)reason >= sizeof(names) / sizeof(names[0]) || names[reason] == NULL)
@@ -383,6 +384,10 @@ static void on_frame(struct hv_link *l, const struct hv_link_frame *f)
         l->ack_owed_seq = f->seq;
         return;
     }
+    /* A peer we had a session with starts a new one: it reconnected, and
+     * whatever is being sent to its old session will never be ACKed. */
+    if ((f->flags & HV_LINK_FLAG_SYN) && l->rx_synced && l->inflight)
+        l->peer_restarted = true;
     if (l->held || f->payload_dropped) {
         /* No room: not acknowledged, so the sender resends it later. */
         l->stats.busy_drops++;
@@ -609,7 +614,8 @@ hv_status_t hv_link_send(struct hv_link *l, const void *payload, uint32_t len)
     l->inflight = true;
     l->inflight_seq = seq;
     l->acked = false;
-    for (attempt = 0; attempt <= l->cfg.max_retries && !l->acked; attempt++) {
+    l->peer_restarted = false;
+    for (attempt = 0; attempt <= l->cfg.max_retries && !l->acked && !l->peer_restarted; attempt++) {
         uint64_t deadline;
 
         if (attempt)
@@ -625,7 +631,7 @@ hv_status_t hv_link_send(struct hv_link *l, const void *payload, uint32_t len)
             st = flush_ack(l);
             if (!hv_success(st))
                 goto out;
-            if (l->acked || expired(l, deadline))
+            if (l->acked || l->peer_restarted || expired(l, deadline))
                 break;
             st = process_input(l, &moved);
             if (!hv_success(st))
@@ -636,6 +642,9 @@ hv_status_t hv_link_send(struct hv_link *l, const void *payload, uint32_t len)
     }
     if (l->acked) {
         st = HV_STATUS_SUCCESS;
+    } else if (l->peer_restarted) {
+        l->reason = HV_LINK_REASON_PEER_RESTARTED;
+        st = HV_STATUS_DEVICE_CONNECTION_LOST;
     } else if (l->corrupt_seen) {
         l->reason = l->bad_reason;
         st = HV_STATUS_INVALID_PACKET;
@@ -732,6 +741,12 @@ out:
     if (ready)
         *ready = l->held;
     return st;
+}
+
+void hv_link_set_ack_timeout(struct hv_link *l, uint64_t ticks)
+{
+    if (l != NULL && ticks != 0)
+        l->cfg.ack_timeout = ticks;
 }
 
 enum hv_link_reason hv_link_last_reason(const struct hv_link *l)

@@ -45,8 +45,10 @@
 /* How often the UART core looks at the line while the guest runs. */
 #define POLL_PERIOD_MS 5u
 #define DEFAULT_HALT_TIMEOUT_MS 100u
-/* The link: a frame of HV_DBG_MAX_MESSAGE takes ~1.4 s at 115200 baud
- * fully escaped; usual replies are under 1 KiB (~90 ms). */
+/* The link: the ACK of a frame is awaited for a base time plus the frame's
+ * own time on the line, fully escaped (10 bits a byte): ~290 ms for a
+ * 500-byte reply at 115200 baud, ~3 s for the largest message. */
+#define ACK_BASE_MS 250u
 #define ACK_TIMEOUT_MS 1000u
 #define MAX_RETRIES 3u
 #define RECV_SLICE_MS 250u
@@ -207,6 +209,9 @@ hv_status_t hv_debugger_create(struct hv *hv)
     hv->dbg = NULL;
     if (hv->cfg.debug_port == 0)
         return HV_STATUS_SUCCESS;
+    /* Halting takes NMIs in VMX root: the core's own host IDT must be there. */
+    if (!hv->cfg.own_host_idt)
+        return HV_STATUS_INVALID_PARAMETER;
     bytes = sizeof(struct hv_debugger) + (size_t)hv->cpu_count * sizeof(struct dbg_core);
     pages = (bytes + HV_PAGE_SIZE - 1) / HV_PAGE_SIZE;
     d = os->alloc_pages(os->ctx, pages);
@@ -336,6 +341,14 @@ bool hv_debugger_nmi_is_ours(struct hv_vcpu *vcpu)
      * NMIs that the CPU merged into one (SDM Vol. 3A, 6.7.1) are taken as
      * ours: that one is lost to the guest, as on a machine without us. */
     return __atomic_exchange_n(&c->nmi_sent, 0u, __ATOMIC_ACQ_REL) != 0;
+}
+
+void hv_debugger_nmi_exit_done(struct hv_vcpu *vcpu)
+{
+    /* Before halting (or sending NMIs as the owner), NMIs must be taken
+     * in root again. */
+    if (vcpu->hv->dbg != NULL)
+        hv_arch_unblock_nmi();
 }
 
 /* ---- work a core does on itself ------------------------------------------------ */
@@ -545,9 +558,15 @@ static hv_status_t on_core(struct hv_debugger *d, uint32_t self, uint32_t core, 
 
 static void send_reply(struct hv_debugger *d, uint16_t type, uint32_t tag, hv_status_t st, uint32_t body_len)
 {
+    uint32_t len = (uint32_t)sizeof(struct hv_dbg_header) + body_len;
+    uint32_t baud = d->hv->cfg.debug_baud != 0 ? d->hv->cfg.debug_baud : HV_UART_BASE_BAUD;
+
     hv_dbg_header_put(d->reply, (uint16_t)(type | HV_DBG_REPLY), tag, st, body_len);
-    /* A client that went away loses the reply; it re-queries on return. */
-    (void)hv_link_send(&d->link, d->reply, (uint32_t)sizeof(struct hv_dbg_header) + body_len);
+    hv_link_set_ack_timeout(&d->link, ACK_BASE_MS + (uint64_t)HV_LINK_ENCODED_MAX(len) * 10u * 1000u / baud);
+    /* A client that went away loses the reply (it re-queries on return); a
+     * client that reconnects ends the wait at once (PEER_RESTARTED) and its
+     * first request is held for the next receive. */
+    (void)hv_link_send(&d->link, d->reply, len);
 }
 
 static uint8_t *body_out(struct hv_debugger *d)

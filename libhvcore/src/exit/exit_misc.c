@@ -331,6 +331,7 @@ enum hv_exit_action hv_exit_exception_nmi(struct hv_exit *e)
          * end of this exit); every other NMI is the guest's. */
         if (!hv_debugger_nmi_is_ours(e->vcpu))
             queue_nmi(e);
+        hv_debugger_nmi_exit_done(e->vcpu);
         return HV_ACTION_RESUME;
     }
     return hv_exit_unexpected(e);
