@@ -154,8 +154,11 @@ int hvctl_record(struct hv_engine *e, int argc, char **argv, const volatile sig_
             break;
         if (!hv_success(wst) || (stop != NULL && *stop))
             break;
-        if (hv_trace_writer_exits(w) + hv_trace_writer_lost(w) >= exits)
+        if (hv_trace_writer_exits(w) >= exits)
             break;
+        /* Ask how the recording goes only when the stream is quiet. */
+        if (n != 0 && now_ms() <= deadline)
+            continue;
         if (!hv_success(hv_engine_trace(e, HV_ABI_TRACE_STATUS, 0, NULL, &t)))
             break;
         /* The hypervisor is done and everything it sent is in. */

@@ -140,7 +140,7 @@ static inline bool hv_trace_io_is_output(uint32_t kind)
 
 /** How a recording is asked for (hv_trace_start). */
 struct hv_trace_config {
-    uint64_t max_exits;         /**< exits to record over all cores; 0 = until hv_trace_stop */
+    uint64_t max_exits;         /**< exits to record over all cores (lost ones do not count); 0 = until hv_trace_stop */
     uint32_t reasons[3];        /**< basic reasons to record (bit n = reason n); all 0 = every reason */
     /** true: records are not sent to the rings; each core keeps its last
      * one for hv_trace_last() (what replay compares against). */

@@ -235,6 +235,10 @@ static void send(struct hv *hv, struct hv_trace *t, struct hv_trace_core *c, uin
         if (ring != NULL)
             hv_msg_drop(ring, nfrag);
         __atomic_fetch_add(&t->dropped, 1u, __ATOMIC_RELAXED);
+        /* A lost exit does not count against max_exits: the recording
+         * still delivers that many once the reader catches up. */
+        if (t->max_exits != 0)
+            __atomic_fetch_sub(&t->taken, 1u, __ATOMIC_RELAXED);
         return;
     }
     hv_lib_zero(&h, sizeof(h));
@@ -270,6 +274,8 @@ void hv_trace_exit_end(struct hv_vcpu *vcpu, uint32_t reason, uint32_t action, u
     }
     if (c->flags & HV_TRACE_EXIT_TRUNCATED) {
         __atomic_fetch_add(&t->dropped, 1u, __ATOMIC_RELAXED);
+        if (t->max_exits != 0)
+            __atomic_fetch_sub(&t->taken, 1u, __ATOMIC_RELAXED);
         return;
     }
     size = build(c, vcpu, reason, action, result);

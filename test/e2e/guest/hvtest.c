@@ -814,6 +814,80 @@ static int script_checks(void)
     return 0;
 }
 
+/* ---- a mixed exit workload for `hvctl record` (hv_body.sh) ------------------
+ * Until process `until` ends (or `seconds` pass): on each CPU in turn CPUID
+ * leaves, a ring-3 VMCALL (the hypervisor injects #UD: SIGILL here),
+ * RDMSR of FEATURE_CONTROL (trapped, the guest's virtual copy) and of an
+ * MSR outside the bitmap ranges (#GP: the msr driver says EIO), a WRMSR to
+ * the locked FEATURE_CONTROL (#GP), and a hardware breakpoint opened and
+ * closed (the kernel writes DR7 and DR0-3: MOV-DR exits once an event
+ * turned MOV-DR exiting on). Short sleeps leave the recorder time to read. */
+/* Is process `pid` still running? A child that exited stays a zombie
+ * until the shell reaps it, and kill(pid, 0) still succeeds then. */
+static int running(pid_t pid)
+{
+    char path[64], buf[256], *p;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+static int workload(pid_t until, int seconds)
+{
+    static const uint32_t leaves[] = { 0, 1, 4, 7, 0xB, 0xD, 0x80000000u, 0x80000001u, 0x80000008u, 0x40000000u };
+    time_t end = time(NULL) + seconds;
+    unsigned long iters = 0, sigills = 0;
+    int n = ncpus();
+    uint32_t r[4];
+    uint64_t v;
+
+    while (time(NULL) < end && (until <= 0 || running(until))) {
+        int cpu = (int)(iters % (unsigned long)n), fd;
+        char path[64];
+        struct perf_event_attr attr;
+
+        pin(cpu);
+        for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++)
+            cpuid(leaves[i], r);
+        sigills += (unsigned long)user_vmcall_gets_sigill();
+        (void)guest_rdmsr(cpu, 0x3A, &v);
+        (void)guest_rdmsr(cpu, 0x40000100u, &v);
+        snprintf(path, sizeof(path), "/dev/cpu/%d/msr", cpu);
+        fd = open(path, O_WRONLY);
+        if (fd >= 0) {
+            v = 0x5;
+            (void)!pwrite(fd, &v, 8, 0x3A);
+            close(fd);
+        }
+        memset(&attr, 0, sizeof(attr));
+        attr.type = PERF_TYPE_BREAKPOINT;
+        attr.size = sizeof(attr);
+        attr.bp_type = HW_BREAKPOINT_W;
+        attr.bp_addr = (uint64_t)(uintptr_t)&watched;
+        attr.bp_len = HW_BREAKPOINT_LEN_8;
+        attr.exclude_kernel = 1;
+        attr.exclude_hv = 1;
+        fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+        if (fd >= 0) {
+            watched = iters;
+            close(fd);
+        }
+        iters++;
+        usleep(10000);
+    }
+    printf("HV-WORKLOAD: %lu rounds on %d CPUs, %lu SIGILLs from ring-3 VMCALL\n", iters, n, sigills);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char detail[2048];
@@ -951,6 +1025,8 @@ int main(int argc, char **argv)
         script_checks();
         return failures;
     }
+    if (!strcmp(argv[1], "workload"))
+        return workload(argc > 2 ? (pid_t)atoi(argv[2]) : 0, argc > 3 ? atoi(argv[3]) : 300);
     if (!strcmp(argv[1], "unloaded")) {
         struct stat st;
         int ok = cpuid_on_every_cpu(0, detail, sizeof(detail));
