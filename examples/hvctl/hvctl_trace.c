@@ -170,9 +170,19 @@ int hvctl_record(struct hv_engine *e, int argc, char **argv, const volatile sig_
         }
     }
     (void)hv_engine_trace(e, HV_ABI_TRACE_STOP, 0, NULL, &t);
-    /* What was in flight when it stopped. */
-    while (hv_success(wst) && hv_success(hv_engine_read(e, recs, 256, &n, 300)) && n != 0)
+    /* What was in flight when it stopped: until a read brings no more of
+     * it (events may keep the stream busy with their own records). */
+    deadline = now_ms() + 2000u;
+    while (hv_success(wst) && now_ms() < deadline && hv_success(hv_engine_read(e, recs, 256, &n, 300)) && n != 0) {
+        uint64_t before = hv_trace_writer_exits(w) + hv_trace_writer_lost(w);
+        uint32_t k, frags = 0;
+
+        for (k = 0; k < n; k++)
+            frags += recs[k].h.kind == HV_MSG_EXIT_TRACE;
         wst = hv_trace_writer_feed(w, recs, n);
+        if (frags == 0 && hv_trace_writer_exits(w) + hv_trace_writer_lost(w) == before)
+            break;
+    }
     exits = hv_trace_writer_exits(w);
     st = hv_trace_writer_close(w, t.dropped);
     if (!hv_success(st) || !hv_success(wst)) {
