@@ -856,6 +856,13 @@ static void req_event_results(struct hv_debugger *d, const struct hv_dbg_header 
                (uint32_t)(sizeof(rep) + rep.count * sizeof(d->results[0])));
 }
 
+/* Requests whose body is empty. */
+static bool takes_no_body(uint16_t type)
+{
+    return type == HV_DBG_MSG_HELLO || type == HV_DBG_MSG_STATUS || type == HV_DBG_MSG_PAUSE ||
+           type == HV_DBG_MSG_GO || type == HV_DBG_MSG_EVENT_RESULTS || type == HV_DBG_MSG_EVENT_DISCARD;
+}
+
 /* Handle one received message. Returns true for an answered GO. */
 static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halted)
 {
@@ -869,32 +876,20 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
                    len >= 8 ? get_le32(d->msg + 4) : 0, HV_STATUS_INVALID_PACKET, 0);
         return false;
     }
-    if ((h.type & HV_DBG_REPLY) || h.status != 0) {
+    if ((h.type & HV_DBG_REPLY) || h.status != 0 || (takes_no_body(h.type) && h.length != 0)) {
         send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
         return false;
     }
     switch (h.type) {
     case HV_DBG_MSG_HELLO:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
         fill_hello(d, (struct hv_dbg_hello *)(void *)body_out(d));
         send_reply(d, h.type, h.tag, HV_STATUS_SUCCESS, (uint32_t)sizeof(struct hv_dbg_hello));
         return false;
     case HV_DBG_MSG_STATUS:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
         fill_stop(d, self, (struct hv_dbg_stop *)(void *)body_out(d));
         send_reply(d, h.type, h.tag, HV_STATUS_SUCCESS, (uint32_t)sizeof(struct hv_dbg_stop));
         return false;
     case HV_DBG_MSG_PAUSE:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
         if (halted) {
             fill_stop(d, self, (struct hv_dbg_stop *)(void *)body_out(d));
             send_reply(d, h.type, h.tag, HV_STATUS_SUCCESS, (uint32_t)sizeof(struct hv_dbg_stop));
@@ -909,10 +904,6 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
         st32(&d->stop_pending, 1);
         return false;
     case HV_DBG_MSG_EVENT_RESULTS:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
         req_event_results(d, &h);
         return false;
     default:
@@ -926,10 +917,6 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
     }
     switch (h.type) {
     case HV_DBG_MSG_GO:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
         send_reply(d, h.type, h.tag, HV_STATUS_SUCCESS, 0);
         return true;
     case HV_DBG_MSG_GET_REGS:
@@ -951,10 +938,6 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
         req_event(d, &h, body);
         return false;
     case HV_DBG_MSG_EVENT_DISCARD:
-        if (!body_is(&h, 0)) {
-            send_reply(d, h.type, h.tag, HV_STATUS_INVALID_PACKET, 0);
-            return false;
-        }
         if (ld(&d->events_pending) == 0) {
             d->queued = 0;
             d->queue_used = 0;
