@@ -8,13 +8,13 @@
 # what it sees on COM2, the serial log. Judged by lines of both.
 #
 # usage: dbg.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--hvctl PATH] [--params-only]
-#   --hvctl PATH    the hvctl to drive the stub with (default: build/hvctl next to this tree)
+#   --hvctl PATH    the hvctl to drive the stub with (default: build/examples/hvctl of this tree)
 #   --params-only   only the guest's checks of the debug= parameter (no session)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
-CPUS=2 TIMEOUT=1200 WORK= SETUP=1 HVCTL=$ROOT/build/hvctl PARAMS_ONLY=0
+CPUS=2 TIMEOUT=1200 WORK= SETUP=1 HVCTL=$ROOT/build/examples/hvctl PARAMS_ONLY=0
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
@@ -58,6 +58,7 @@ HOST_ARGS=(--relay-port "$P_RELAY" --control-port "$P_CTL" --hvctl "$HVCTL" --ou
 set +e
 "$E2E_DIR/boot.sh" --cpus "$CPUS" --timeout "$TIMEOUT" --workdir "$WORK/boot" \
     --initramfs-dir "$WORK/extra" --init "$E2E_DIR/dbg_body.sh" --log "$WORK/serial.log" \
+    --cmdline-extra "nosoftlockup nowatchdog rcupdate.rcu_cpu_stall_suppress=1" \
     --com1-socket "$P_COM1" --host "$(printf '%q ' "$E2E_DIR/dbg_host.sh" "${HOST_ARGS[@]}")"
 rc=$?
 set -e

@@ -94,7 +94,12 @@ cat /tmp/msr176 /tmp/msraux | grep -v ORIG
 [ $r1 = 0 ] && [ $r2 = 0 ] || fail "msr-guest-view: msrwait statuses $r1 $r2"
 
 # A process whose breakpoints make the kernel write DR registers on cpu 1:
-# the host adds `!dr pid P` with a break action and must see it halt there.
+# the host adds `!dr pid P` with a break action and must see it halt there,
+# at a MOV to or from a debug register in one of these kernel functions.
+sort /proc/kallsyms | awk '{
+    if (prev) { print "DBG-KSYM", p, $1, pn; prev = 0 }
+    if ($2 ~ /^[tT]$/ && $3 ~ /(hw_breakpoint|debugreg|exc_debug|local_db_|__switch_to_xtra|ptrace_)/) { p = $1; pn = $3; prev = 1 }
+}'
 $G dr 1 100000 &
 d1=$!
 # The host signals the end by writing IA32_SYSENTER_ESP on core 0.

@@ -70,8 +70,158 @@ wait_log() { # regex seconds
 if ((PARAMS_ONLY)); then
     # Only the guest's parameter checks: keep the line open until Bochs ends.
     wait "$RELAY"
-    RELAY=
     finish
 fi
 
+TARGET=serial:tcp:127.0.0.1:$RELAY_PORT
+N=0
+# One hvctl session: the script's lines on stdin of this function; its
+# transcript is printed and kept in $OUT/sNN-NAME.{hvctl,out}; $HV holds
+# the output, $HVRC the exit status.
+session() { # name
+    N=$((N + 1))
+    local f
+    f=$OUT/$(printf 's%02d' "$N")-$1
+    cat >"$f.hvctl"
+    echo "---- session $N ($1): hvctl --target $TARGET -f $(basename "$f").hvctl ----"
+    HVRC=0
+    timeout 300 "$HVCTL" --target "$TARGET" -f "$f.hvctl" >"$f.out" 2>&1 || HVRC=$?
+    HV=$(tr -d '\r' <"$f.out")
+    printf '%s\n' "$HV" | sed 's/^/    | /'
+    echo "    (hvctl exit status $HVRC)"
+}
+has() { grep -q -E -- "$1" <<<"$HV"; }
+ticks() { grep -a -c "^TICK cpu=$1 " "$LOG"; }
+guest() { grep -a -E "$1" "$LOG" | tr -d '\r'; }
+
+# ---- the guest is up, the module loaded in Debugger Mode ------------------------
+if wait_log '^DBG-READY' 900; then
+    pass "guest-ready: $(guest 'load-debug' | head -n 1 | sed 's/^E2E PASS //')"
+else
+    fail "guest-ready: no DBG-READY in the guest's log"
+    finish
+fi
+wait_log '^TICK cpu=1 ' 60 && wait_log '^TICK cpu=0 ' 60 || fail "tickers: no TICK lines from both CPUs"
+
+# A second implementation of the line (dbgping.py, from the headers) gets a
+# HELLO answered while the guest runs.
+out=$(/usr/bin/python3 "$E2E_DIR/dbgping.py" --target "127.0.0.1:$RELAY_PORT" --timeout 30 hello 2>&1)
+echo "    dbgping hello: $out"
+if grep -q 'HELLO status=0x00000000 version=1 state=running cores=2' <<<"$out"; then
+    pass "hello-running: $out"
+else
+    fail "hello-running: $out"
+fi
+
+# ---- break in, both cores halted, registers, MSR writes on core 1; drop the line --
+V176=ffffffff81abc000
+VAUX=5a5a
+session break-in <<EOF
+status
+pause
+~
+r
+r rip
+~ 1
+r
+r rip
+wrmsr 176 $V176 core 1
+wrmsr c0000103 $VAUX core 1
+rdmsr 176 core 1
+rdmsr c0000103 core 1
+EOF
+if ((HVRC == 0)) && has 'halted'; then pass "break-in: hvctl pause answered, target halted"; else fail "break-in: exit $HVRC"; fi
+
+# Both cores halted: no TICK line from either while the host sleeps.
+a0=$(ticks 0) a1=$(ticks 1)
+sleep 8
+b0=$(ticks 0) b1=$(ticks 1)
+if ((a0 == b0 && a1 == b1 && a0 > 0 && a1 > 0)); then
+    pass "all-halted: no TICK line from cpu 0 ($a0) or cpu 1 ($a1) across 8 s of host time with the connection dropped"
+else
+    fail "all-halted: TICK lines cpu0 $a0 -> $b0, cpu1 $a1 -> $b1 across 8 s"
+fi
+if guest '^DBG-MSR-CHANGED' | grep -q .; then fail "msr-before-go: the guest saw a change while halted"; fi
+
+# ---- reconnect: still halted, state kept; g ----------------------------------------
+session reconnect <<EOF
+status
+rdmsr 176 core 1
+g
+EOF
+if ((HVRC == 0)) && has 'halted'; then pass "reconnect: the new connection found the target still halted"; else fail "reconnect: exit $HVRC"; fi
+if wait_log "^DBG-MSR-CHANGED cpu=1 msr=0x176 value=0x$V176 " 300 &&
+    wait_log "^DBG-MSR-CHANGED cpu=1 msr=0xc0000103 value=0x$VAUX " 60; then
+    pass "msr-guest-view: the guest read back on cpu 1: $(guest '^DBG-MSR-CHANGED' | tr '\n' ';')"
+else
+    fail "msr-guest-view: $(guest '^DBG-MSR' | tr '\n' ';')"
+fi
+c0=$(ticks 0) c1=$(ticks 1)
+sleep 5
+d0=$(ticks 0) d1=$(ticks 1)
+if ((d0 > c0 && d1 > c1)); then pass "resumed: TICK lines again on cpu 0 ($c0 -> $d0) and cpu 1 ($c1 -> $d1)"; else fail "resumed: cpu0 $c0 -> $d0, cpu1 $c1 -> $d1"; fi
+
+# ---- !dr pid P with a break action: the machine halts at the process's MOV DR --------
+if wait_log '^DBG-DR pid=[0-9]+ cpu=1 ready' 300; then
+    PID=$(guest '^DBG-DR pid=' | head -n 1 | sed 's/.*pid=\([0-9]*\).*/\1/')
+    PIDX=$(printf '%x' "$PID")
+    session dr-break <<EOF
+pause
+!dr pid $PIDX core 1 break
+g
+wait 0n120
+r rip
+EOF
+    if ((HVRC == 0)) && has 'halted'; then pass "dr-break: halted by the !dr event"; else fail "dr-break: exit $HVRC"; fi
+    session dr-clear <<EOF
+events c all
+g
+EOF
+else
+    fail "dr-break: the guest's DR process did not start"
+fi
+
+# ---- corrupt frames on the line: answered, recovered ------------------------------
+echo "    relay: $(ctl corrupt to-target data 2) $(ctl corrupt to-host data 2) $(ctl noise to-target 7) $(ctl noise to-host 9)"
+session corrupt <<EOF
+pause
+status
+rdmsr 176 core 1
+g
+EOF
+stats=$(ctl stats)
+echo "    relay stats: $stats"
+if ((HVRC == 0)) && grep -q 'to_target_corrupted=[1-9]' <<<"$stats" && grep -q 'to_host_corrupted=[1-9]' <<<"$stats"; then
+    pass "corrupt-frames: every command answered; relay: $(grep -o 'to_[a-z]*_\(corrupted\|retransmits\|noise\)=[0-9]*' <<<"$stats" | tr '\n' ' ')"
+else
+    fail "corrupt-frames: exit $HVRC; relay: $stats"
+fi
+
+# ---- round trip of one request over the emulated serial line ------------------------
+session bench-halt <<EOF
+pause
+EOF
+for state in halted; do
+    out=$(/usr/bin/python3 "$E2E_DIR/dbgping.py" --target "127.0.0.1:$RELAY_PORT" --timeout 30 bench 20 2>&1)
+    echo "    dbgping bench ($state): $out"
+    med=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<<"$out")
+    if [[ -n $med ]]; then
+        echo "BENCH dbg_request_rtt_serial_${state} $med ms"
+        pass "bench-serial-$state: STATUS round trip over the emulated 16550 at 115200 baud: $out"
+    else
+        fail "bench-serial-$state: $out"
+    fi
+done
+
+# ---- the end: tell the guest (IA32_SYSENTER_ESP on core 0), let it finish ----------
+session finish <<EOF
+pause
+wrmsr 175 ffffffff8badf00d core 0
+g
+EOF
+if wait_log '^E2E-END' 600; then
+    pass "guest-finished: $(guest '^DBG-GUEST-DONE|^E2E-END' | tr '\n' ' ')"
+else
+    fail "guest-finished: no E2E-END"
+fi
 finish
