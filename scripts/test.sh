@@ -85,3 +85,5 @@ ctest --test-dir "$root/build" -L e2e --output-on-failure
 # The guest benchmark's figures (test/e2e/guest/hvbench.c; e2e.linux_module
 # fails when one is missing, never on a value).
 cat "$root/build/test/e2e-linux/bench.txt" 2>/dev/null || true
+# Debugger Mode round trips (e2e.debugger: one request over the emulated serial line and over TCP).
+cat "$root/build/test/e2e-debugger/bench.txt" 2>/dev/null || true

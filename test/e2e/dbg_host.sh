@@ -167,7 +167,7 @@ if wait_log '^DBG-DR pid=[0-9]+ cpu=1 ready' 300; then
     PIDX=$(printf '%x' "$PID")
     session dr-break <<EOF
 pause
-!dr pid $PIDX core 1 break
+!dr pid $PIDX core 1
 g
 wait 0n120
 r rip
