@@ -130,7 +130,21 @@ wrmsr c0000103 $VAUX core 1
 rdmsr 176 core 1
 rdmsr c0000103 core 1
 EOF
-if ((HVRC == 0)) && has 'halted'; then pass "break-in: hvctl pause answered, target halted"; else fail "break-in: exit $HVRC"; fi
+if ((HVRC == 0)) && has 'break-in: core [0-9a-f]+ halted the target' && ! has 'did not halt'; then
+    pass "break-in: $(grep -m1 'break-in: core' <<<"$HV"); no core left running"
+else
+    fail "break-in: exit $HVRC, no break-in stop report, or a core did not halt"
+fi
+if has '^core 0:' && has '^switched to core 1' && has '^core 1:' && [[ $(grep -c '^rip=' <<<"$HV") == 2 ]]; then
+    pass "registers: r on core 0 and on core 1: $(grep '^rip=' <<<"$HV" | tr '\n' ' ')"
+else
+    fail "registers: no register dump of core 0 and core 1"
+fi
+if has "msr\[176\] = ${V176:0:8}\`?${V176:8}" && has "msr\[c0000103\] = [0\`]*5a5a"; then
+    pass "wrmsr-halted: core 1 reads back msr[176] = $V176 and msr[c0000103] = $VAUX while halted"
+else
+    fail "wrmsr-halted: the halted core 1 did not read back the values written"
+fi
 
 # Both cores halted: no TICK line from either while the host sleeps.
 a0=$(ticks 0) a1=$(ticks 1)
@@ -149,7 +163,11 @@ status
 rdmsr 176 core 1
 g
 EOF
-if ((HVRC == 0)) && has 'halted'; then pass "reconnect: the new connection found the target still halted"; else fail "reconnect: exit $HVRC"; fi
+if ((HVRC == 0)) && has '^halted \(stop #' && has "msr\[176\] = ${V176:0:8}\`?${V176:8}" && has '^running'; then
+    pass "reconnect: a new connection found the target still halted ($(grep -m1 '^halted' <<<"$HV")), the MSR kept, g resumed it"
+else
+    fail "reconnect: exit $HVRC"
+fi
 if wait_log "^DBG-MSR-CHANGED cpu=1 msr=0x176 value=0x$V176 " 300 &&
     wait_log "^DBG-MSR-CHANGED cpu=1 msr=0xc0000103 value=0x$VAUX " 60; then
     pass "msr-guest-view: the guest read back on cpu 1: $(guest '^DBG-MSR-CHANGED' | tr '\n' ';')"
@@ -172,7 +190,19 @@ g
 wait 0n120
 r rip
 EOF
-    if ((HVRC == 0)) && has 'halted'; then pass "dr-break: halted by the !dr event"; else fail "dr-break: exit $HVRC"; fi
+    stop=$(grep -m1 -E 'event [0-9]+ \(!dr: .*halted the target on core' <<<"$HV")
+    where=$(grep -m1 -E '^core [0-9a-f]+: pid ' <<<"$HV")
+    rip=$(sed -n 's/^core [0-9a-f]*: pid [0-9a-f]*, rip \([0-9a-f`]*\),.*/\1/p' <<<"$where" | tr -d '`')
+    ksym=
+    if [[ -n $rip ]]; then
+        ksym=$(guest '^DBG-KSYM ' | awk -v r="$rip" '{ if (length($2) == length(r) && $2 <= r && r < $3) print $4 }' | head -n 1)
+    fi
+    insn=$(grep -m1 -i -E "^${rip:0:8}\`?${rip:8} .*mov +(dr[0-7], *[a-z0-9]+|[a-z0-9]+, *dr[0-7])" <<<"$HV")
+    if ((HVRC == 0)) && [[ -n $stop && $stop == *"on core 1 "* && $where == "core 1: pid $PIDX,"* && -n $ksym && -n $insn ]]; then
+        pass "dr-break: $stop; $where; rip in $ksym; $insn"
+    else
+        fail "dr-break: exit $HVRC; stop '$stop'; where '$where' (want core 1, pid $PIDX); rip '$rip' in '$ksym'; insn '$insn'"
+    fi
     session dr-clear <<EOF
 events c all
 g
