@@ -17,6 +17,7 @@
 #include <linux/workqueue.h>
 
 #include <hvcore/abi_exec.h>
+#include <hvcore/debugger.h>
 
 #include "hvcore_linux.h"
 #include "uapi/hvcore_ioctl.h"
@@ -148,11 +149,30 @@ static __poll_t hvl_poll(struct file *f, struct poll_table_struct *pt)
 	return any_readable() ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
-/* The imm-no deadline: publish batched records every HV_MSG_FLUSH_MS. */
+/* Debugger Mode: event changes a debugger queued while the target was
+ * halted wait for `g`; they allocate and call every CPU, so the stub only
+ * queues them and they run here, in process context, serialized with the
+ * ioctls' event requests (req_lock). */
+static void apply_debugger_events(void)
+{
+	hv_status_t st;
+
+	if (!hv_debugger_events_pending(dev_hv))
+		return;
+	mutex_lock(&req_lock);
+	st = dev_shutdown ? HV_STATUS_SUCCESS : hv_debugger_apply_events(dev_hv);
+	mutex_unlock(&req_lock);
+	if (!hv_success(st))
+		pr_err("debugger: applying the queued event changes failed: %s (0x%08x)\n", hv_status_name(st), st);
+}
+
+/* The imm-no deadline: publish batched records every HV_MSG_FLUSH_MS; apply
+ * a debugger's queued event changes on the same beat. */
 static void flush_fn(struct work_struct *w)
 {
 	if (hv_event_flush(dev_hv))
 		wake_up_interruptible(hvl_reader_wq());
+	apply_debugger_events();
 	schedule_delayed_work(&imm_flush_work, msecs_to_jiffies(HV_MSG_FLUSH_MS));
 }
 

@@ -17,6 +17,7 @@
 #include <asm/msr.h>
 
 #include <hvcore/arch.h>
+#include <hvcore/debugger.h>
 #include <hvcore/vmcall.h>
 
 #include "hvcore_linux.h"
@@ -231,6 +232,7 @@ lifecycle_failed:
 dev_failed:
 	pr_err("cannot register /dev/hvcore (%d)\n", err);
 stop_hv:
+	hv_debugger_release(the_hv);
 	hv_stop(the_hv);
 	hvl_log_flush();
 	hv_destroy(the_hv);
@@ -263,6 +265,8 @@ static void __exit hvcore_exit(void)
 
 	hvl_lifecycle_exit();
 	hvl_dev_exit();
+	/* A debugger's halt must not hold the cores hv_stop calls. */
+	hv_debugger_release(the_hv);
 	st = hv_stop(the_hv);
 	hvl_log_flush();
 	if (!hv_success(st)) {

@@ -27,6 +27,8 @@
 
 #include <asm/reboot.h>
 
+#include <hvcore/debugger.h>
+
 #include "hvcore_linux.h"
 
 static struct hv *life_hv;
@@ -58,6 +60,7 @@ static int on_reboot(struct notifier_block *nb, unsigned long action, void *data
 	}
 	pr_notice("%s: devirtualizing every CPU first\n", action_name(action));
 	hvl_dev_shutdown();
+	hv_debugger_release(life_hv);
 	st = hv_stop(life_hv);
 	hvl_log_flush();
 	if (hv_success(st)) {
@@ -84,8 +87,10 @@ static void on_emergency(void)
 {
 	struct hv *hv = READ_ONCE(life_hv);
 
-	if (hv)
+	if (hv) {
+		hv_debugger_release(hv); /* lock-free: a halt ends at its next bounded wait */
 		(void)hv_stop_this_cpu(hv);
+	}
 }
 #endif
 
