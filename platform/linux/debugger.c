@@ -38,6 +38,12 @@ static unsigned int debug_baud;
 module_param(debug_baud, uint, 0400);
 MODULE_PARM_DESC(debug_baud, "line speed of the debug= UART in bits/s, a divisor of 115200 (default 115200)");
 
+static unsigned int debug_halt_ms;
+module_param(debug_halt_ms, uint, 0400);
+MODULE_PARM_DESC(debug_halt_ms,
+		 "how long a halt waits for each core to stop before reporting it as still running, in ms "
+		 "(default 0: the core's 100 ms)");
+
 /* The legacy PC ports, in the order Linux numbers them (ttyS0..ttyS3). */
 static const uint16_t legacy_ports[] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
 
@@ -113,6 +119,7 @@ int hvl_debug_init(struct hv_config *cfg)
 	reserved_port = port;
 	cfg->debug_port = port;
 	cfg->debug_baud = debug_baud;
+	cfg->debug_halt_timeout_ms = debug_halt_ms;
 	cfg->debug_tsc_per_ms = tsc_khz;
 	cfg->debug_lapic = (volatile void *)lapic;
 	pr_info("Debugger Mode on %s (I/O %#x, %u baud, TSC %u kHz, %s)\n", debug, port,

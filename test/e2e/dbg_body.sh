@@ -58,7 +58,8 @@ else
 fi
 try_bad no-uart 'no UART at I/O port 0x3e8' debug=ttyS2
 
-if insmod /hv/hvcore.ko debug=ttyS0; then
+# A core must halt within 1 s (guest time) of its NMI; the default 100 ms is tight under Bochs.
+if insmod /hv/hvcore.ko debug=ttyS0 debug_halt_ms=1000; then
     if grep -q '03f8-03ff : hvcore debugger' /proc/ioports; then
         pass "load-debug: insmod debug=ttyS0: \"$(last_dmesg 'Debugger Mode' | sed 's/^hvcore: //')\"; /proc/ioports: 03f8-03ff : hvcore debugger"
     else
@@ -98,7 +99,7 @@ cat /tmp/msr176 /tmp/msraux | grep -v ORIG
 # at a MOV to or from a debug register in one of these kernel functions.
 sort /proc/kallsyms | awk '{
     if (prev) { print "DBG-KSYM", p, $1, pn; prev = 0 }
-    if ($2 ~ /^[tT]$/ && $3 ~ /(hw_breakpoint|debugreg|exc_debug|local_db_|__switch_to_xtra|ptrace_)/) { p = $1; pn = $3; prev = 1 }
+    if ($2 ~ /^[tT]$/ && $3 ~ /(hw_breakpoint|_debugreg$|exc_debug|local_db_|__switch_to_xtra)/) { p = $1; pn = $3; prev = 1 }
 }'
 $G dr 1 100000 &
 d1=$!

@@ -6,10 +6,11 @@
 # and judges hvctl's output and the guest's lines. Prints "E2E PASS|FAIL host-..."
 # lines, the sessions' transcripts and BENCH lines; exits 1 if any check failed.
 #
-# usage: dbg_host.sh --relay-port P --control-port P --hvctl PATH --out DIR [--params-only]
+# usage: dbg_host.sh --relay-port P --control-port P --hvctl PATH --out DIR
+#                    [--dbgsim PATH --sim-ports SIM,RELAY,CONTROL] [--params-only]
 set -uo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-RELAY_PORT= CTL_PORT= HVCTL= OUT= PARAMS_ONLY=0
+RELAY_PORT= CTL_PORT= HVCTL= OUT= PARAMS_ONLY=0 DBGSIM= SIM_PORTS=
 while (($#)); do
     case $1 in
     --relay-port) RELAY_PORT=$2; shift 2 ;;
@@ -17,6 +18,8 @@ while (($#)); do
     --hvctl) HVCTL=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --params-only) PARAMS_ONLY=1; shift ;;
+    --dbgsim) DBGSIM=$2; shift 2 ;;
+    --sim-ports) SIM_PORTS=$2; shift 2 ;;
     *) echo "dbg_host.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -85,7 +88,7 @@ session() { # name
     cat >"$f.hvctl"
     echo "---- session $N ($1): hvctl --target $TARGET -f $(basename "$f").hvctl ----"
     HVRC=0
-    timeout 300 "$HVCTL" --target "$TARGET" -f "$f.hvctl" >"$f.out" 2>&1 || HVRC=$?
+    timeout 600 "$HVCTL" --target "$TARGET" -f "$f.hvctl" >"$f.out" 2>&1 || HVRC=$?
     HV=$(tr -d '\r' <"$f.out")
     printf '%s\n' "$HV" | sed 's/^/    | /'
     echo "    (hvctl exit status $HVRC)"
@@ -135,8 +138,8 @@ if ((HVRC == 0)) && has 'break-in: core [0-9a-f]+ halted the target' && ! has 'd
 else
     fail "break-in: exit $HVRC, no break-in stop report, or a core did not halt"
 fi
-if has '^core 0:' && has '^switched to core 1' && has '^core 1:' && [[ $(grep -c '^rip=' <<<"$HV") == 2 ]]; then
-    pass "registers: r on core 0 and on core 1: $(grep '^rip=' <<<"$HV" | tr '\n' ' ')"
+if has '^core 0:$' && has '^switched to core 1' && has '^core 1:$' && [[ $(grep -c '^rip=' <<<"$HV") -ge 2 ]]; then
+    pass "registers: r on core 0 and on core 1: $(grep '^rip=' <<<"$HV" | sort -u | cut -c1-20 | tr '\n' ' ')"
 else
     fail "registers: no register dump of core 0 and core 1"
 fi
@@ -187,26 +190,57 @@ if wait_log '^DBG-DR pid=[0-9]+ cpu=1 ready' 300; then
 pause
 !dr pid $PIDX core 1
 g
-wait 0n120
+wait 0n300
 r rip
 EOF
-    stop=$(grep -m1 -E 'event [0-9]+ \(!dr: .*halted the target on core' <<<"$HV")
-    where=$(grep -m1 -E '^core [0-9a-f]+: pid ' <<<"$HV")
+    # The stop report that `wait` printed.
+    after=$(sed -n '/^hvctl> wait/,$p' <<<"$HV")
+    stop=$(grep -m1 -E 'event [0-9]+ \(!dr: .*halted the target on core' <<<"$after")
+    where=$(grep -m1 -E '^core [0-9a-f]+: pid ' <<<"$after")
     rip=$(sed -n 's/^core [0-9a-f]*: pid [0-9a-f]*, rip \([0-9a-f`]*\),.*/\1/p' <<<"$where" | tr -d '`')
     ksym=
     if [[ -n $rip ]]; then
         ksym=$(guest '^DBG-KSYM ' | awk -v r="$rip" '{ if (length($2) == length(r) && $2 <= r && r < $3) print $4 }' | head -n 1)
     fi
-    insn=$(grep -m1 -i -E "^${rip:0:8}\`?${rip:8} .*mov +(dr[0-7], *[a-z0-9]+|[a-z0-9]+, *dr[0-7])" <<<"$HV")
-    if ((HVRC == 0)) && [[ -n $stop && $stop == *"on core 1 "* && $where == "core 1: pid $PIDX,"* && -n $ksym && -n $insn ]]; then
-        pass "dr-break: $stop; $where; rip in $ksym; $insn"
-    else
-        fail "dr-break: exit $HVRC; stop '$stop'; where '$where' (want core 1, pid $PIDX); rip '$rip' in '$ksym'; insn '$insn'"
+    # The stop is reported after the MOV-DR exit was handled: RIP is the
+    # instruction after the MOV (0F 21 /r or 0F 23 /r, 3 bytes).
+    mov=
+    if [[ -n $rip ]]; then
+        at=$(printf '%x' $((0x$rip - 3)))
+        session dr-insn <<EOF
+db $at L 3
+EOF
+        mov=$(grep -m1 -i -E "^${at:0:8}\`?${at:8} +0f 2[13] [0-9a-f]{2}( |$)" <<<"$HV")
     fi
+    if [[ -n $stop && $stop == *"on core 1 "* && $where == "core 1: pid $PIDX,"* && -n $ksym && -n $mov ]]; then
+        pass "dr-break: $stop; $where (the guest's pid $PID = 0x$PIDX, pinned to cpu 1); rip in $ksym; the MOV before it: $mov"
+    else
+        fail "dr-break: stop '$stop'; where '$where' (want core 1, pid $PIDX); rip '$rip' in '$ksym'; MOV bytes '$mov'"
+    fi
+    # Remove the event (applied after g, by the module's periodic work): until
+    # then the process's next DR writes may halt the target again; each such
+    # stop must be the same event, and `g` continues.
     session dr-clear <<EOF
 events c all
 g
 EOF
+    extra=0
+    for _ in 1 2 3 4 5 6; do
+        sleep 3
+        session dr-check <<EOF
+status
+EOF
+        has '^halted' || break
+        extra=$((extra + 1))
+        session dr-continue <<EOF
+g
+EOF
+    done
+    if has '^running'; then
+        pass "dr-cleared: the target runs on with the event removed ($extra more stop(s) before it took effect)"
+    else
+        fail "dr-cleared: still halting after the event was cleared"
+    fi
 else
     fail "dr-break: the guest's DR process did not start"
 fi
@@ -227,21 +261,57 @@ else
     fail "corrupt-frames: exit $HVRC; relay: $stats"
 fi
 
-# ---- round trip of one request over the emulated serial line ------------------------
-session bench-halt <<EOF
-pause
-EOF
-for state in halted; do
-    out=$(/usr/bin/python3 "$E2E_DIR/dbgping.py" --target "127.0.0.1:$RELAY_PORT" --timeout 30 bench 20 2>&1)
-    echo "    dbgping bench ($state): $out"
+# ---- round trip of one request: the emulated serial line, and TCP -------------------
+# dbgping.py times STATUS requests (sent to reply received, ACKs included),
+# halted and running. TCP: the same stub code on the mock machine
+# (dbgsim_tcp) behind its own relay, so both paths cross one relay.
+ctl corrupt to-target any 0 >/dev/null
+ctl corrupt to-host any 0 >/dev/null
+bench() { # transport state relay-port
+    local out med
+    out=$(/usr/bin/python3 "$E2E_DIR/dbgping.py" --target "127.0.0.1:$3" --timeout 60 bench 20 2>&1)
+    echo "    dbgping bench ($1, $2): $out"
     med=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<<"$out")
     if [[ -n $med ]]; then
-        echo "BENCH dbg_request_rtt_serial_${state} $med ms"
-        pass "bench-serial-$state: STATUS round trip over the emulated 16550 at 115200 baud: $out"
+        echo "BENCH dbg_request_rtt_${1}_${2} $med ms"
+        pass "bench-$1-$2: one STATUS request's round trip: $out"
     else
-        fail "bench-serial-$state: $out"
+        fail "bench-$1-$2: $out"
     fi
-done
+}
+TARGET_SAVED=$TARGET
+session bench-pause <<EOF
+pause
+EOF
+bench serial halted "$RELAY_PORT"
+session bench-go <<EOF
+g
+EOF
+bench serial running "$RELAY_PORT"
+if [[ -n $DBGSIM && -n $SIM_PORTS ]]; then
+    IFS=, read -r SP SRP SCP <<<"$SIM_PORTS"
+    "$DBGSIM" "$SP" 600 >"$OUT/dbgsim.log" 2>&1 &
+    SIMPID=$!
+    for _ in $(seq 50); do grep -q listening "$OUT/dbgsim.log" && break; sleep 0.2; done
+    /usr/bin/python3 "$E2E_DIR/dbgrelay.py" --target "127.0.0.1:$SP" --listen "$SRP" --control "$SCP" \
+        --log "$OUT/simrelay.log" &
+    SIMRELAY=$!
+    TARGET=serial:tcp:127.0.0.1:$SRP
+    session bench-tcp-pause <<EOF
+pause
+EOF
+    bench tcp halted "$SRP"
+    session bench-tcp-go <<EOF
+g
+EOF
+    bench tcp running "$SRP"
+    TARGET=$TARGET_SAVED
+    kill "$SIMRELAY" 2>/dev/null
+    wait "$SIMRELAY" "$SIMPID" 2>/dev/null
+    cat "$OUT/dbgsim.log"
+else
+    fail "bench-tcp: no dbgsim_tcp (--dbgsim)"
+fi
 
 # ---- the end: tell the guest (IA32_SYSENTER_ESP on core 0), let it finish ----------
 session finish <<EOF
