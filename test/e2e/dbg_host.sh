@@ -139,7 +139,7 @@ else
     fail "break-in: exit $HVRC, no break-in stop report, or a core did not halt"
 fi
 if has '^core 0:$' && has '^switched to core 1' && has '^core 1:$' && [[ $(grep -c '^rip=' <<<"$HV") -ge 2 ]]; then
-    pass "registers: r on core 0 and on core 1: $(grep '^rip=' <<<"$HV" | sort -u | cut -c1-20 | tr '\n' ' ')"
+    pass "registers: r on core 0 ($(sed -n '/^core 0:$/,/^hvctl>/p' <<<"$HV" | grep -m1 -o '^rip=[0-9a-f]*')) and on core 1 ($(sed -n '/^core 1:$/,/^hvctl>/p' <<<"$HV" | grep -m1 -o '^rip=[0-9a-f]*'))"
 else
     fail "registers: no register dump of core 0 and core 1"
 fi
