@@ -7,18 +7,14 @@
 # times requests. The guest (dbg_body.sh) checks the parameter and reports
 # what it sees on COM2, the serial log. Judged by lines of both.
 #
-# usage: dbg.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--hvctl PATH] [--dbgsim PATH]
-#               [--params-only]
+# usage: dbg.sh [--cpus N] [--timeout SECONDS] [--workdir DIR] [--no-setup] [--hvctl PATH] [--params-only]
 #   --hvctl PATH    the hvctl to drive the stub with (default: build/examples/hvctl of this tree)
-#   --dbgsim PATH   the stub on the mock machine behind TCP, for the TCP round trip
-#                   (default: build/test/dbgsim_tcp of this tree)
 #   --params-only   only the guest's checks of the debug= parameter (no session)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(cd "$E2E_DIR/../.." && pwd)
 
 CPUS=2 TIMEOUT=1200 WORK= SETUP=1 HVCTL=$ROOT/build/examples/hvctl PARAMS_ONLY=0
-DBGSIM=$ROOT/build/test/dbgsim_tcp
 while (($#)); do
     case $1 in
     --cpus) CPUS=${2:?}; shift 2 ;;
@@ -26,14 +22,12 @@ while (($#)); do
     --workdir) WORK=${2:?}; shift 2 ;;
     --no-setup) SETUP=0; shift ;;
     --hvctl) HVCTL=${2:?}; shift 2 ;;
-    --dbgsim) DBGSIM=${2:?}; shift 2 ;;
     --params-only) PARAMS_ONLY=1; shift ;;
     *) echo "dbg.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 ((CPUS >= 2)) || e2e_die "--cpus must be at least 2 (the test halts and writes core 1)"
 ((PARAMS_ONLY)) || [[ -x $HVCTL ]] || e2e_die "no hvctl at $HVCTL (--hvctl PATH)"
-((PARAMS_ONLY)) || [[ -x $DBGSIM ]] || e2e_die "no dbgsim_tcp at $DBGSIM (--dbgsim PATH)"
 ((SETUP)) && "$E2E_DIR/setup.sh"
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/hvcore-e2e.XXXXXX")}
 rm -rf "$WORK/extra"
@@ -50,17 +44,18 @@ cp "$E2E_CACHE/$KVER/image/lib/modules/$KVER/kernel/arch/x86/kernel/msr.ko" "$WO
 "$E2E_DIR/build-static.sh" -o "$WORK/extra/hv/dbgguest" "$E2E_DIR/guest/dbgguest.c" >/dev/null
 ((PARAMS_ONLY)) && : >"$WORK/extra/hv/params-only"
 
-# Ports on 127.0.0.1: Bochs's com1, the relay's client and control ports.
+# Ports on 127.0.0.1: Bochs's com1, the relay's client and control ports,
+# hvctl serve --serial (the TCP round trip).
 # boot.sh runs Bochs and the host side in a private network namespace when
 # it can; these are free on the host too, for when it cannot.
-read -r P_COM1 P_RELAY P_CTL P_SIM P_SIMRELAY P_SIMCTL < <(/usr/bin/python3 -c '
+read -r P_COM1 P_RELAY P_CTL P_SIM < <(/usr/bin/python3 -c '
 import socket
-ss = [socket.socket() for _ in range(6)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 
 HOST_ARGS=(--relay-port "$P_RELAY" --control-port "$P_CTL" --hvctl "$HVCTL" --out "$WORK/host"
-    --dbgsim "$DBGSIM" --sim-ports "$P_SIM,$P_SIMRELAY,$P_SIMCTL")
+    --sim-port "$P_SIM")
 ((PARAMS_ONLY)) && HOST_ARGS+=(--params-only)
 set +e
 "$E2E_DIR/boot.sh" --cpus "$CPUS" --timeout "$TIMEOUT" --workdir "$WORK/boot" \

@@ -23,6 +23,7 @@ Control port: one command per line, one answer line each:
   stats                                       counters as KEY=VALUE words
   rtt                                         request round trips so far: "n=.. min_ms=.. median_ms=.. max_ms=.."
   rtt-reset                                   forget them
+  quiet                                       seconds since the last byte in either direction
   quit                                        close everything and exit 0
 """
 import argparse
@@ -109,6 +110,7 @@ class Relay:
         self.pending = None  # monotonic time the last request frame went to the target
         self.rtts = []
         self.last_kind = None
+        self.last_byte = time.monotonic()
         self.running = True
 
     def log(self, msg):
@@ -152,6 +154,7 @@ class Relay:
     def pass_bytes(self, d, data, out):
         """Split at 0x7E; forward (possibly corrupted) frames to out (None: drop)."""
         d.buf += data
+        self.last_byte = time.monotonic()
         while True:
             i = d.buf.find(FLAG)
             if i < 0:
@@ -293,6 +296,8 @@ class Relay:
                 return "n=0"
             ms = sorted(x * 1e3 for x in self.rtts)
             return "n=%d min_ms=%.2f median_ms=%.2f max_ms=%.2f" % (len(ms), ms[0], statistics.median(ms), ms[-1])
+        if w == ["quiet"]:
+            return "%.1f" % (time.monotonic() - self.last_byte)
         if w == ["rtt-reset"]:
             self.rtts = []
             return "ok"

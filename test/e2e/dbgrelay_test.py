@@ -109,6 +109,8 @@ def main():
         g = frame(1, 9, b"again")
         c.sendall(g)
         check("reconnect", recv_exactly(target, len(g)) == g and ctl("stats").startswith("clients=2 "))
+        time.sleep(0.3)
+        check("quiet", float(ctl("quiet")) >= 0.2, ctl("quiet"))
         check("bad-command", ctl("corrupt sideways 1").startswith("error: "))
         check("quit", ctl("quit") == "ok")
         relay.wait(10)
