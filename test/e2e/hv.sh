@@ -128,5 +128,21 @@ fi
 else
     : >"$WORK/bench.txt"
 fi
+# Exit record and replay (hv_body.sh with hvctl): the trace recorded in the
+# guest comes out through the serial log (gzip, base64) and is replayed here,
+# in userspace on the mock, as CI's check that real exits still replay.
+if [[ $BODY == "$E2E_DIR/hv_body.sh" && -n $HVCTL ]]; then
+    size=$(sed -n 's/^HV-TRACE-BEGIN \([0-9]*\).*/\1/p' "$WORK/serial.log" | tr -d '\r')
+    sed -n '/^HV-TRACE-BEGIN/,/^HV-TRACE-END/{/^HV-TRACE-/d;p}' "$WORK/serial.log" | tr -d '\r' |
+        base64 -d 2>/dev/null | gzip -dc >"$WORK/exits.hvtrace" 2>/dev/null || true
+    got=$(stat -c %s "$WORK/exits.hvtrace" 2>/dev/null || echo 0)
+    if [[ -n $size && $got == "$size" ]] && out=$("$HVCTL" replay "$WORK/exits.hvtrace" 2>&1); then
+        echo "E2E PASS exit-replay-host: $(sed -n 2p <<<"$out") ($got bytes out of the guest, $WORK/exits.hvtrace)"
+        pass=$((pass + 1))
+    else
+        echo "E2E FAIL exit-replay-host: trace of ${size:-?} bytes, $got copied out: $(tr '\n' '|' <<<"${out:-}")"
+        fail=$((fail + 1))
+    fi
+fi
 echo "e2e: $pass passed, $fail failed"
 ((fail == 0))
