@@ -128,9 +128,9 @@ if [ "$WIN_JANSSON" = ON ]; then
   # The order of records from different threads (imm yes, batched flush,
   # the output thread) within a `listen` is timing: the text demo above
   # checks the order; here the JSON lines are compared as a sorted set.
-  sort -o "$WORK/jsondemo.linux" "$WORK/jsondemo.linux"
-  tr -d '\r' < "$WORK/jsondemo.windows" | sort -o "$WORK/jsondemo.windows"
-  compare json-demo "$WORK/jsondemo.linux" "$WORK/jsondemo.windows"
+  sort "$WORK/jsondemo.linux" > "$WORK/jsondemo.linux.sorted"
+  tr -d '\r' < "$WORK/jsondemo.windows" | sort > "$WORK/jsondemo.windows.sorted"
+  compare json-demo "$WORK/jsondemo.linux.sorted" "$WORK/jsondemo.windows.sorted"
 else
   w 'C:\hvctl.exe' --json --target sim:cores=4 status
   check "--json: refused with the reason (no jansson in hvctl.exe), exit 2" \
