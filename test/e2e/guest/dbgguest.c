@@ -36,14 +36,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "guest_util.h"
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double uptime(void)
 {
@@ -55,11 +49,7 @@ static double uptime(void)
 
 static int pin(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
+	if (guest_pin(cpu)) {
 		fprintf(stderr, "dbgguest: cannot pin to cpu %d: %s\n", cpu, strerror(errno));
 		return -1;
 	}
@@ -96,12 +86,12 @@ static void sleep_ms(unsigned ms)
 
 static int tick(int cpu, double seconds)
 {
-	double end = now() + seconds;
+	double end = guest_now() + seconds;
 	unsigned long n = 0;
 
 	if (pin(cpu))
 		return 1;
-	while (now() < end) {
+	while (guest_now() < end) {
 		say("TICK cpu=%d n=%lu up=%.2f", cpu, n++, uptime());
 		sleep_ms(250);
 	}
@@ -112,25 +102,15 @@ static volatile uint64_t watched;
 
 static int dr(int cpu, double seconds)
 {
-	double end = now() + seconds;
+	double end = guest_now() + seconds;
 	unsigned long round = 0;
 
 	if (pin(cpu))
 		return 1;
 	say("DBG-DR pid=%d cpu=%d ready", (int)getpid(), cpu);
-	while (now() < end) {
-		struct perf_event_attr attr;
-		int fd;
+	while (guest_now() < end) {
+		int fd = guest_hw_watch_open(&watched, 0);
 
-		memset(&attr, 0, sizeof(attr));
-		attr.type = PERF_TYPE_BREAKPOINT;
-		attr.size = sizeof(attr);
-		attr.bp_type = HW_BREAKPOINT_W;
-		attr.bp_addr = (uint64_t)(uintptr_t)&watched;
-		attr.bp_len = HW_BREAKPOINT_LEN_8;
-		attr.exclude_kernel = 1;
-		attr.exclude_hv = 1;
-		fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
 		if (fd < 0) {
 			say("DBG-DR perf_event_open failed: %s", strerror(errno));
 			return 1;
@@ -161,16 +141,16 @@ static int msr_rw(int cpu, uint32_t msr, uint64_t *v, int write_it)
 static int msrwait(int cpu, uint32_t msr, double seconds)
 {
 	uint64_t orig, v;
-	double t0 = now();
+	double t0 = guest_now();
 
 	if (msr_rw(cpu, msr, &orig, 0)) {
 		say("DBG-MSR-ERROR cpu=%d msr=%#x: cannot read: %s", cpu, msr, strerror(errno));
 		return 1;
 	}
 	say("DBG-MSR-ORIG cpu=%d msr=%#x value=%#" PRIx64, cpu, msr, orig);
-	while (now() - t0 < seconds) {
+	while (guest_now() - t0 < seconds) {
 		if (msr_rw(cpu, msr, &v, 0) == 0 && v != orig) {
-			say("DBG-MSR-CHANGED cpu=%d msr=%#x value=%#" PRIx64 " after=%.1f", cpu, msr, v, now() - t0);
+			say("DBG-MSR-CHANGED cpu=%d msr=%#x value=%#" PRIx64 " after=%.1f", cpu, msr, v, guest_now() - t0);
 			if (msr_rw(cpu, msr, &orig, 1) == 0 && msr_rw(cpu, msr, &v, 0) == 0 && v == orig)
 				say("DBG-MSR-RESTORED cpu=%d msr=%#x value=%#" PRIx64, cpu, msr, v);
 			else

@@ -41,6 +41,7 @@
 #include <hvcore/abi.h>
 #include <hvcore/msg.h>
 #include "../../../platform/linux/uapi/hvcore_ioctl.h"
+#include "guest_util.h"
 
 #define MAXCPU 64
 #define HYPERDBG_PACKETS_PER_S 33.0 /* one packet per 30 ms sleep (issue 17) */
@@ -70,19 +71,9 @@ static double now_s(void)
 
 static int ncpus(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    return n < 1 ? 1 : n > MAXCPU ? MAXCPU : (int)n;
+    return guest_ncpus(MAXCPU);
 }
 
-static int pin(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set);
-}
 
 static void bench(const char *name, double value, const char *unit)
 {
@@ -285,20 +276,9 @@ static int bp_fd = -1;
 
 static int bp_open(void)
 {
-    struct perf_event_attr attr;
-
     if (bp_fd >= 0)
         return 0;
-    memset(&attr, 0, sizeof(attr));
-    attr.type = PERF_TYPE_BREAKPOINT;
-    attr.size = sizeof(attr);
-    attr.bp_type = HW_BREAKPOINT_W;
-    attr.bp_addr = (uint64_t)(uintptr_t)&watched;
-    attr.bp_len = HW_BREAKPOINT_LEN_8;
-    attr.exclude_kernel = 1;
-    attr.exclude_hv = 1;
-    attr.disabled = 1;
-    bp_fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+    bp_fd = guest_hw_watch_open(&watched, 1);
     return bp_fd < 0 ? -1 : 0;
 }
 
@@ -336,7 +316,7 @@ static int cmd_native(const char *file)
 {
     FILE *f = fopen(file, "w");
 
-    if (f == NULL || pin(0) != 0) {
+    if (f == NULL || guest_pin(0) != 0) {
         printf("HV-BENCH: native: cannot write %s or pin to cpu 0\n", file);
         return 1;
     }
@@ -401,7 +381,7 @@ static pid_t reader_start(void)
         int fd = open("/dev/hvcore", O_RDONLY | O_NONBLOCK);
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-        pin(ncpus() - 1);
+        guest_pin(ncpus() - 1);
         for (;;) {
             ssize_t r = read(fd, buf, sizeof(buf));
 
@@ -487,7 +467,7 @@ static int throughput(int imm, double seconds, double toggle_rate, struct tput *
     RS->toggles = 0;
     gen = fork();
     if (gen == 0) {
-        pin(0);
+        guest_pin(0);
         /* an inherited descriptor is the parent's breakpoint: open our own */
         if (bp_fd >= 0)
             close(bp_fd);
@@ -741,7 +721,7 @@ static int cmd_virt(const char *file)
     pid_t self = getpid();
 
     dev = open("/dev/hvcore", O_RDWR);
-    if (dev < 0 || pin(0) != 0 || native_cpuid < 0 || rs_map() != 0) {
+    if (dev < 0 || guest_pin(0) != 0 || native_cpuid < 0 || rs_map() != 0) {
         printf("HV-BENCH: virt: /dev/hvcore, cpu 0 or the native figures (%s) missing\n", file);
         return 1;
     }

@@ -55,6 +55,8 @@
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
 
+#include "guest_util.h"
+
 #include <hvcore/abi.h>
 #include <hvcore/msg.h>
 #include <hvcore/status.h>
@@ -98,19 +100,9 @@ static void sleep_ms(long ms)
 
 static int ncpus(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    return n < 1 ? 1 : n > MAXCPU ? MAXCPU : (int)n;
+    return guest_ncpus(MAXCPU);
 }
 
-static int pin(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set);
-}
 
 static void cpuid(uint32_t leaf, uint32_t r[4])
 {
@@ -289,19 +281,10 @@ static volatile uint64_t watched;
  * `n` times, closed. Returns the hit count the kernel saw, or -1. */
 static long bp_round(int n)
 {
-    struct perf_event_attr attr;
     uint64_t count = 0;
     int fd;
 
-    memset(&attr, 0, sizeof(attr));
-    attr.type = PERF_TYPE_BREAKPOINT;
-    attr.size = sizeof(attr);
-    attr.bp_type = HW_BREAKPOINT_W;
-    attr.bp_addr = (uint64_t)(uintptr_t)&watched;
-    attr.bp_len = HW_BREAKPOINT_LEN_8;
-    attr.exclude_kernel = 1;
-    attr.exclude_hv = 1;
-    fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+    fd = guest_hw_watch_open(&watched, 0);
     if (fd < 0)
         return -1;
     for (int i = 0; i < n; i++) {
@@ -683,7 +666,7 @@ static void gen_main(int k)
     const int n = 20;
 
     me->pinned = k % NC;
-    if (pin(me->pinned) != 0)
+    if (guest_pin(me->pinned) != 0)
         snprintf(me->err, sizeof(me->err), "cannot pin to cpu %d", me->pinned);
     while (now_s() < S->deadline) {
         long hits = bp_round(n);
@@ -963,7 +946,7 @@ int main(int argc, char **argv)
         for (int c = 0; c < NC; c++) {
             uint32_t r1[4], r4[4];
 
-            if (pin(c) != 0)
+            if (guest_pin(c) != 0)
                 return 1;
             cpuid(1, r1);
             cpuid(0x40000000u, r4);
@@ -985,7 +968,7 @@ int main(int argc, char **argv)
         unsigned long rounds = 0;
 
         if (argc > 3)
-            pin(atoi(argv[3]));
+            guest_pin(atoi(argv[3]));
         while (now_s() < end) {
             bp_round(20);
             rounds++;
@@ -997,7 +980,7 @@ int main(int argc, char **argv)
         /* Panic the kernel from a chosen CPU (sysrq c). */
         int fd;
 
-        if (pin(atoi(argv[2])) != 0) {
+        if (guest_pin(atoi(argv[2])) != 0) {
             fprintf(stderr, "crash: cannot pin to cpu %s: %s\n", argv[2], strerror(errno));
             return 2;
         }

@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
+#include "guest_util.h"
 
 #include <hvcore/msg.h>
 
@@ -62,17 +63,9 @@ static void cpuid(uint32_t leaf, uint32_t r[4])
 
 static int ncpus(void)
 {
-    return (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return guest_ncpus(4096);
 }
 
-static int pin(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set);
-}
 
 static struct hv_abi_query *query(int *err)
 {
@@ -118,7 +111,7 @@ static int cpuid_on_every_cpu(int want_hv, char *detail, size_t n)
         uint32_t r1[4], r4[4];
         char sig[13] = { 0 };
 
-        if (pin(c) != 0)
+        if (guest_pin(c) != 0)
             return 0;
         cpuid(1, r1);
         cpuid(0x40000000u, r4);
@@ -131,7 +124,7 @@ static int cpuid_on_every_cpu(int want_hv, char *detail, size_t n)
         if (want_hv ? !(hv_bit && sig_ok) : (hv_bit || sig_ok))
             ok = 0;
     }
-    pin(0);
+    guest_pin(0);
     return ok;
 }
 
@@ -167,7 +160,7 @@ static void *spin_on(void *arg)
     volatile uint64_t x = 0;
     uint32_t r[4];
 
-    if (pin(cpu) != 0)
+    if (guest_pin(cpu) != 0)
         return (void *)1;
     for (int i = 0; i < 20000; i++) {
         x += (uint64_t)i;
@@ -415,7 +408,6 @@ static pid_t bp_child(int cpu, int n, int *result_fd, int *go_fd)
         return -1;
     p = fork();
     if (p == 0) {
-        struct perf_event_attr attr;
         uint64_t count = 0;
         char c;
         int fd;
@@ -423,18 +415,10 @@ static pid_t bp_child(int cpu, int n, int *result_fd, int *go_fd)
         close(res[0]);
         close(go[1]);
         script_value = SCRIPT_VALUE;
-        pin(cpu);
+        guest_pin(cpu);
         if (read(go[0], &c, 1) != 1)
             _exit(1);
-        memset(&attr, 0, sizeof(attr));
-        attr.type = PERF_TYPE_BREAKPOINT;
-        attr.size = sizeof(attr);
-        attr.bp_type = HW_BREAKPOINT_W;
-        attr.bp_addr = (uint64_t)(uintptr_t)&watched;
-        attr.bp_len = HW_BREAKPOINT_LEN_8;
-        attr.exclude_kernel = 1;
-        attr.exclude_hv = 1;
-        fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+        fd = guest_hw_watch_open(&watched, 0);
         if (fd < 0) {
             count = (uint64_t)-1;
         } else {
@@ -853,9 +837,8 @@ static int workload(pid_t until, int seconds)
     while (time(NULL) < end && (until <= 0 || running(until))) {
         int cpu = (int)(iters % (unsigned long)n), fd;
         char path[64];
-        struct perf_event_attr attr;
 
-        pin(cpu);
+        guest_pin(cpu);
         for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++)
             cpuid(leaves[i], r);
         sigills += (unsigned long)user_vmcall_gets_sigill();
@@ -868,15 +851,7 @@ static int workload(pid_t until, int seconds)
             (void)!pwrite(fd, &v, 8, 0x3A);
             close(fd);
         }
-        memset(&attr, 0, sizeof(attr));
-        attr.type = PERF_TYPE_BREAKPOINT;
-        attr.size = sizeof(attr);
-        attr.bp_type = HW_BREAKPOINT_W;
-        attr.bp_addr = (uint64_t)(uintptr_t)&watched;
-        attr.bp_len = HW_BREAKPOINT_LEN_8;
-        attr.exclude_kernel = 1;
-        attr.exclude_hv = 1;
-        fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+        fd = guest_hw_watch_open(&watched, 0);
         if (fd >= 0) {
             watched = iters;
             close(fd);
@@ -909,7 +884,7 @@ int main(int argc, char **argv)
             uint32_t r1[4], r4[4];
             char sig[13] = { 0 };
 
-            pin(c);
+            guest_pin(c);
             cpuid(1, r1);
             cpuid(0x40000000u, r4);
             memcpy(sig, &r4[1], 4);
