@@ -86,7 +86,8 @@ static void send_msg(struct stub *s, uint16_t type, uint32_t tag, hv_status_t st
     static _Thread_local uint8_t m[HV_DBG_MAX_MESSAGE];
 
     hv_dbg_header_put(m, type, tag, st, len);
-    memcpy(m + HDR, body, len);
+    if (len != 0) /* body may be NULL for an empty reply */
+        memcpy(m + HDR, body, len);
     if (s->fault == F_BAD_VERSION)
         m[0] = 7;
     (void)hv_dbglink_send(s->link, m, HDR + len);
