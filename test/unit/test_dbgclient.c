@@ -44,7 +44,7 @@ struct stub {
     pthread_t t;
     pthread_mutex_t lock;
     struct hv_dbglink *link;
-    volatile int stop;
+    int stop; /* atomic */
     bool halted;
     uint32_t current;
     uint64_t msr[NCORES];
@@ -267,7 +267,7 @@ static void *stub_main(void *arg)
     struct stub *s = arg;
     static _Thread_local uint8_t msg[HV_DBG_MAX_MESSAGE];
 
-    while (!s->stop) {
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         uint32_t len = 0;
         hv_status_t st;
 
@@ -332,7 +332,7 @@ static void stub_start_tcp(struct stub *s, uint16_t *port)
 
 static void stub_end(struct stub *s)
 {
-    s->stop = 1;
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
     pthread_join(s->t, NULL);
     hv_dbglink_close(s->link);
     if (s->lfd >= 0)

@@ -42,7 +42,7 @@ struct echo {
     pthread_t t;
     int fd;                   /* its end; replaced on reconnect */
     struct hv_dbglink *link;  /* the peer's endpoint (kept across reconnects: a target that waits) */
-    volatile int stop;
+    int stop; /* atomic */
     unsigned echoed;
     pthread_mutex_t lock;
 };
@@ -52,7 +52,7 @@ static void *echo_main(void *arg)
     struct echo *e = arg;
     static _Thread_local uint8_t buf[PAYLOAD];
 
-    while (!e->stop) {
+    while (!__atomic_load_n(&e->stop, __ATOMIC_ACQUIRE)) {
         uint32_t len = 0;
         hv_status_t st;
 
@@ -84,7 +84,7 @@ static void echo_start(struct echo *e, int fd)
 
 static void echo_stop(struct echo *e)
 {
-    e->stop = 1;
+    __atomic_store_n(&e->stop, 1, __ATOMIC_RELEASE);
     pthread_join(e->t, NULL);
     hv_dbglink_close(e->link);
     pthread_mutex_destroy(&e->lock);
@@ -115,7 +115,7 @@ struct raw {
     pthread_t t;
     int fd;
     enum raw_mode mode;
-    volatile int stop;
+    int stop; /* atomic */
     unsigned data_frames;
 };
 
@@ -150,7 +150,7 @@ static void *raw_main(void *arg)
     struct hv_link_decoder d;
 
     hv_link_decoder_init(&d, body, sizeof(body));
-    while (!r->stop) {
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
         struct pollfd p = { .fd = r->fd, .events = POLLIN };
         uint8_t in[512];
         size_t off = 0;
@@ -174,7 +174,7 @@ static void *raw_main(void *arg)
                 case RAW_ONLY_CORRUPT: raw_ack(r->fd, f.seq, true); break;
                 case RAW_CLOSE_ON_FIRST:
                     shutdown(r->fd, SHUT_RDWR);
-                    r->stop = 1;
+                    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
                     break;
                 }
             }
@@ -194,7 +194,7 @@ static void raw_start(struct raw *r, int fd, enum raw_mode mode)
 
 static void raw_stop(struct raw *r)
 {
-    r->stop = 1;
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
     pthread_join(r->t, NULL);
     close(r->fd);
 }
@@ -475,14 +475,14 @@ struct server {
     int lfd;
     struct echo *peer;      /* the first connection starts it, later ones re-plug it */
     unsigned accepted;
-    volatile int stop;
+    int stop; /* atomic */
 };
 
 static void *server_main(void *arg)
 {
     struct server *s = arg;
 
-    while (!s->stop) {
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         int fd;
 
         if (!hv_success(hv_wire_accept(s->lfd, &fd, 50)))
@@ -532,7 +532,7 @@ static void tcp_line_reconnects_to_the_same_port(void **state)
     assert_int_equal(hv_dbglink_reconnect(l), HV_STATUS_SUCCESS);
     round_trip(l, 1000, 2);
     hv_dbglink_close(l);
-    srv.stop = 1;
+    __atomic_store_n(&srv.stop, 1, __ATOMIC_RELEASE);
     pthread_join(srv.t, NULL);
     close(srv.lfd);
     assert_int_equal(srv.accepted, 2);

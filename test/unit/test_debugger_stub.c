@@ -292,11 +292,12 @@ static void link_over_uart_survives_drops_and_noise(void **state)
     host_link_init(100, 20);
     hv_mock_uart_set_faults(&f);
     echo_round_trips(40, 120);
+    /* The echo's counters are its thread's: read them once it has ended. */
+    echo_stop();
     hv_link_get_stats(&g_host, &hs);
     hv_link_get_stats(&g_echo.link, &ts);
     assert_true(hs.retransmits + ts.retransmits > 0);
     assert_true(hs.bad_frames + ts.bad_frames > 0);
-    echo_stop();
 }
 
 /* Given a silent line, a send gives up with TIMEOUT after its retries and
@@ -312,6 +313,11 @@ static void link_over_uart_times_out_on_silence(void **state)
     hv_mock_uart_set_faults(&f);
     assert_int_equal(hv_link_send(&g_host, b, sizeof(b)), HV_STATUS_TIMEOUT);
     assert_int_equal(hv_link_last_reason(&g_host), HV_LINK_REASON_NO_ACK);
+    /* The target's receive loop reports TIMEOUT (never a payload) once it has
+     * run; on a loaded machine its thread may not have finished one receive
+     * yet when the host gives up, so wait for it (bounded). */
+    for (int i = 0; i < 10000 && __atomic_load_n(&g_echo.last_recv, __ATOMIC_ACQUIRE) != HV_STATUS_TIMEOUT; i++)
+        nap_ms(1);
     assert_int_equal(__atomic_load_n(&g_echo.last_recv, __ATOMIC_ACQUIRE), HV_STATUS_TIMEOUT);
     assert_int_equal(__atomic_load_n(&g_echo.echoed, __ATOMIC_ACQUIRE), 0);
     echo_stop();

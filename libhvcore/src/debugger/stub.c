@@ -52,6 +52,10 @@
 #define ACK_TIMEOUT_MS 1000u
 #define MAX_RETRIES 3u
 #define RECV_SLICE_MS 250u
+/* How long a breaking core waits for the link while the UART core answers a
+ * request of a running target: that holds the link for one reply and its
+ * retransmissions at most. */
+#define BREAK_WAIT_MS ((MAX_RETRIES + 2u) * ACK_TIMEOUT_MS)
 
 #define MSR_APIC_BASE 0x1Bu
 #define APIC_BASE_X2APIC (1ull << 10)
@@ -1051,15 +1055,25 @@ static void stop_machine(struct hv_debugger *d, uint32_t self)
 void hv_debugger_break(struct hv *hv, const struct hv_event_access *access)
 {
     struct hv_debugger *d = hv->dbg;
+    uint64_t deadline;
     uint32_t self;
 
     if (d == NULL || !d->uart_ok)
         return;
     self = self_index(d);
-    /* One stop at a time: a core that breaks while another stops the
-     * machine is halted by that one (its own break is not reported). */
-    if (self >= hv->cpu_count || !take_owner(d, self))
+    if (self >= hv->cpu_count)
         return;
+    /* The UART core may be answering a request of the running target (its
+     * preemption-timer poll owns the link for that reply): wait for it, so
+     * the break is not lost. One stop at a time: a core that breaks while
+     * another stops the machine is halted by that one (its own break is not
+     * reported), so give up as soon as a stop is pending. */
+    deadline = now_ms(d) + BREAK_WAIT_MS;
+    while (!take_owner(d, self)) {
+        if (ld(&d->stop_pending) != 0 || ld(&d->halted_state) != 0 || now_ms(d) > deadline)
+            return;
+        hv_arch_pause();
+    }
     d->reason = HV_DBG_STOP_EVENT;
     d->event_id = access->event_id;
     d->pid = access->pid;
