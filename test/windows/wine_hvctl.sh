@@ -57,13 +57,43 @@ fi
 # code buffer: `mov [rcx], rdx`), the target names a port and a key path, a
 # mismatch names the script's path; the JSON line of the `output` thread
 # lands between other lines wherever it is written: compared as a set.
+# Records of different cores reach `listen` in an order that depends on
+# timing (each core has its own ring; imm-no batches flush on a timer): inside
+# each listen block, the records (a "[core ..." line and its indented lines)
+# are compared as a sorted set; everything else keeps its order.
+sort_listen() {
+  /usr/bin/python3 -c '
+import sys
+out, recs, cur, inblock = [], [], None, False
+for line in sys.stdin.read().split("\n"):
+    if inblock and line.startswith("[core "):
+        if cur is not None: recs.append(cur)
+        cur = [line]
+    elif inblock and cur is not None and (line.startswith("  ") or line == ""):
+        cur.append(line)
+    elif inblock and (line.startswith("(") or line.startswith("hvctl> ")):
+        if cur is not None: recs.append(cur)
+        out.extend(l for r in sorted(recs) for l in r)
+        recs, cur, inblock = [], None, False
+        out.append(line)
+        inblock = line.startswith("hvctl> listen")
+    else:
+        if inblock and cur is not None:
+            recs.append(cur); cur = None
+        out.append(line)
+        if line.startswith("hvctl> listen"): inblock = True
+if cur is not None: recs.append(cur)
+out.extend(l for r in sorted(recs) for l in r)
+sys.stdout.write("\n".join(out))
+'
+}
 normalize() {
   tr -d '\r' < "$1" | sed -E -e 's/ at [0-9a-f]{8}(`[0-9a-f]{8})?/ at ADDR/' \
       -e 's/(rdx|rsp)=[0-9a-f]{8}(`[0-9a-f]{8})?/\1=ADDR/g' -e 's/"rip":"0x[0-9a-f]+"/"rip":"ADDR"/' \
       -e 's/"(rdx|rsp)":"0x[0-9a-f]+"/"\1":"ADDR"/g' -e 's/(code ran; buffer:)( [0-9a-f]{2}){8}/\1 ADDR/' \
       -e 's/"buffer":"[0-9a-f]{16}/"buffer":"ADDR/' \
-      -e 's/^target tcp:[^ ]*, /target tcp:TARGET, /' -e 's/^hvctl: [^ ]*demo\.hvctl:/hvctl: demo.hvctl:/' \
-    > "$1.norm"
+      -e 's/^target tcp:[^ ]*, /target tcp:TARGET, /' -e 's/^hvctl: [^ ]*demo\.hvctl:/hvctl: demo.hvctl:/' |
+    sort_listen > "$1.norm"
   { grep -v '^{"event"' "$1.norm"; echo "-- forwarded JSON lines, sorted:"; grep '^{"event"' "$1.norm" | sort; } \
     > "$1.cmp"
 }
