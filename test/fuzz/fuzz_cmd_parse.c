@@ -59,7 +59,17 @@ static void check_cmd(const struct hv_cmd *c)
 {
     uint32_t i, j;
 
-    REQUIRE(c->kind >= HV_CMD_NONE && c->kind <= HV_CMD_OUTPUT_CLOSE, "kind %d", (int)c->kind);
+    REQUIRE(c->kind >= HV_CMD_NONE && c->kind <= HV_CMD_MEM, "kind %d", (int)c->kind);
+    /* Debugger Mode commands: a terminated register name, a memory read of a
+     * known width within the documented size that does not wrap. */
+    if (c->kind == HV_CMD_REGS)
+        REQUIRE(memchr(c->reg, '\0', sizeof(c->reg)) != NULL, "register name not terminated");
+    if (c->kind == HV_CMD_MEM) {
+        REQUIRE(c->mem_width == 1 || c->mem_width == 4 || c->mem_width == 8, "mem_width %" PRIu32, c->mem_width);
+        REQUIRE(c->mem_count >= 1 && c->mem_count <= HV_CMD_MAX_MEM_BYTES / c->mem_width, "mem_count %" PRIu32,
+                c->mem_count);
+        REQUIRE(c->address + (uint64_t)c->mem_count * c->mem_width - 1 >= c->address, "address range wraps");
+    }
     /* Forwarding: names valid, distinct and terminated; fields only where
      * their command is. */
     REQUIRE(c->output_count <= HV_OUTPUT_MAX_PER_EVENT, "output_count %" PRIu32, c->output_count);
