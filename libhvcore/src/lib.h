@@ -31,4 +31,19 @@ void hv_sb_status(struct hv_sb *sb, hv_status_t st);
 /* Log through the OS vtable if it has a log member. ROOT-SAFE. */
 void hv_lib_log(const struct hv_os_ops *os, enum hv_log_level level, const char *msg);
 
+/* Little-endian 32-bit fields of wire formats (link frames, debugger
+ * messages), byte by byte: no alignment or host byte order assumed. */
+static inline void hv_lib_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t hv_lib_get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 #endif

@@ -7,6 +7,8 @@
  */
 #include <hvcore/debugger.h>
 
+#include "lib.h"
+
 /* The wire layouts of version 1 (debugger.h): a change here breaks every peer. */
 _Static_assert(sizeof(struct hv_dbg_header) == 16, "hv_dbg_header layout");
 _Static_assert(sizeof(struct hv_dbg_hello) == 56, "hv_dbg_hello layout");
@@ -30,22 +32,9 @@ static void put_le16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static uint16_t get_le16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 void hv_dbg_header_put(void *buf, uint16_t type, uint32_t tag, hv_status_t status, uint32_t length)
@@ -56,9 +45,9 @@ void hv_dbg_header_put(void *buf, uint16_t type, uint32_t tag, hv_status_t statu
         return;
     put_le16(p, (uint16_t)HV_DBG_VERSION);
     put_le16(p + 2, type);
-    put_le32(p + 4, tag);
-    put_le32(p + 8, status);
-    put_le32(p + 12, length);
+    hv_lib_put_le32(p + 4, tag);
+    hv_lib_put_le32(p + 8, status);
+    hv_lib_put_le32(p + 12, length);
 }
 
 hv_status_t hv_dbg_header_check(const void *payload, uint32_t len, struct hv_dbg_header *out)
@@ -72,9 +61,9 @@ hv_status_t hv_dbg_header_check(const void *payload, uint32_t len, struct hv_dbg
         return HV_STATUS_INVALID_PACKET;
     h.version = get_le16(p);
     h.type = get_le16(p + 2);
-    h.tag = get_le32(p + 4);
-    h.status = get_le32(p + 8);
-    h.length = get_le32(p + 12);
+    h.tag = hv_lib_get_le32(p + 4);
+    h.status = hv_lib_get_le32(p + 8);
+    h.length = hv_lib_get_le32(p + 12);
     *out = h;
     if (h.version != HV_DBG_VERSION || len > HV_DBG_MAX_MESSAGE)
         return HV_STATUS_INVALID_PACKET;

@@ -43,19 +43,6 @@ uint32_t hv_link_crc32(uint32_t crc, const void *data, size_t n)
     return ~crc;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static bool frame_args_ok(uint8_t kind, uint8_t flags, const void *payload, uint32_t len)
 {
     if (kind != HV_LINK_KIND_DATA && kind != HV_LINK_KIND_ACK)
@@ -75,8 +62,8 @@ static void make_header(uint8_t hdr[HV_LINK_HEADER_SIZE], uint8_t kind, uint8_t 
     hdr[1] = kind;
     hdr[2] = flags;
     hdr[3] = 0;
-    put_le32(hdr + 4, seq);
-    put_le32(hdr + 8, len);
+    hv_lib_put_le32(hdr + 4, seq);
+    hv_lib_put_le32(hdr + 8, len);
 }
 
 /* ---- Encoder ------------------------------------------------------------ */
@@ -124,7 +111,7 @@ hv_status_t hv_link_encode(uint8_t kind, uint8_t flags, uint32_t seq, const void
     if (!frame_args_ok(kind, flags, payload, len))
         return HV_STATUS_INVALID_PARAMETER;
     make_header(hdr, kind, flags, seq, len);
-    put_le32(crc, hv_link_crc32(hv_link_crc32(0, hdr, sizeof(hdr)), payload, len));
+    hv_lib_put_le32(crc, hv_link_crc32(hv_link_crc32(0, hdr, sizeof(hdr)), payload, len));
     esc_raw(&o, HV_LINK_FLAG_BYTE);
     esc_bytes(&o, hdr, sizeof(hdr));
     esc_bytes(&o, payload, len);
@@ -174,7 +161,7 @@ static enum hv_link_reason check_body(struct hv_link_decoder *d, struct hv_link_
         d->peer_version = b[0];
         return HV_LINK_REASON_BAD_VERSION;
     }
-    length = get_le32(b + 8);
+    length = hv_lib_get_le32(b + 8);
     if ((b[1] != HV_LINK_KIND_DATA && b[1] != HV_LINK_KIND_ACK) || (b[2] & ~HV_LINK_FLAG_SYN) || b[3] != 0)
         return HV_LINK_REASON_BAD_HEADER;
     if (length != n - HV_LINK_OVERHEAD)
@@ -184,7 +171,7 @@ static enum hv_link_reason check_body(struct hv_link_decoder *d, struct hv_link_
     f->version = b[0];
     f->kind = b[1];
     f->flags = b[2];
-    f->seq = get_le32(b + 4);
+    f->seq = hv_lib_get_le32(b + 4);
     f->length = length;
     f->payload_dropped = n > d->cap;
     f->payload = length && !f->payload_dropped ? b + HV_LINK_HEADER_SIZE : NULL;
@@ -529,7 +516,7 @@ static hv_status_t write_frame(struct hv_link *l, uint8_t kind, uint8_t flags, u
     t.len = 0;
     t.st = HV_STATUS_SUCCESS;
     make_header(hdr, kind, flags, seq, len);
-    put_le32(crc, hv_link_crc32(hv_link_crc32(0, hdr, sizeof(hdr)), payload, len));
+    hv_lib_put_le32(crc, hv_link_crc32(hv_link_crc32(0, hdr, sizeof(hdr)), payload, len));
     tx_raw(&t, HV_LINK_FLAG_BYTE);
     tx_bytes(&t, hdr, sizeof(hdr));
     tx_bytes(&t, payload, len);

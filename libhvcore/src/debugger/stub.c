@@ -800,11 +800,6 @@ static void req_read_mem(struct hv_debugger *d, uint32_t self, const struct hv_d
     send_reply(d, h->type, h->tag, st, (uint32_t)sizeof(rep) + rep.length);
 }
 
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void req_event(struct hv_debugger *d, const struct hv_dbg_header *h, const uint8_t *body)
 {
     struct hv_dbg_event_req r;
@@ -819,7 +814,7 @@ static void req_event(struct hv_debugger *d, const struct hv_dbg_header *h, cons
     hv_lib_copy(&r, body, sizeof(r));
     abi = body + sizeof(r);
     if (r.request_len != h->length - sizeof(r) || r.request_len < sizeof(struct hv_abi_header) ||
-        get_le32(abi) != r.request_len)
+        hv_lib_get_le32(abi) != r.request_len)
         st = HV_STATUS_INVALID_PACKET;
     else if (r.request != HV_ABI_REQ_EVENT_ADD && r.request != HV_ABI_REQ_EVENT_ACTION &&
              r.request != HV_ABI_REQ_EVENT_CTL)
@@ -877,7 +872,7 @@ static bool handle(struct hv_debugger *d, uint32_t self, uint32_t len, bool halt
     if (!hv_success(st)) {
         /* Unreadable header: answer with what can be echoed. */
         send_reply(d, len >= 4 ? (uint16_t)(d->msg[2] | d->msg[3] << 8) : 0,
-                   len >= 8 ? get_le32(d->msg + 4) : 0, HV_STATUS_INVALID_PACKET, 0);
+                   len >= 8 ? hv_lib_get_le32(d->msg + 4) : 0, HV_STATUS_INVALID_PACKET, 0);
         return false;
     }
     if ((h.type & HV_DBG_REPLY) || h.status != 0 || (takes_no_body(h.type) && h.length != 0)) {
@@ -1120,14 +1115,6 @@ enum hv_exit_action hv_exit_preemption_timer(struct hv_exit *e)
 
 /* ---- event changes (PRE-LAUNCH) --------------------------------------------------- */
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 hv_status_t hv_debugger_apply_events(struct hv *hv)
 {
     struct hv_debugger *d;
@@ -1154,22 +1141,22 @@ hv_status_t hv_debugger_apply_events(struct hv *hv)
         else if (r->request == HV_ABI_REQ_EVENT_CTL)
             id_off = (uint32_t)offsetof(struct hv_abi_event_ctl, id);
         if (id_off != 0 && d->qe[i].len >= id_off + 4u) {
-            id = get_le32(req + id_off);
+            id = hv_lib_get_le32(req + id_off);
             if (id != HV_ABI_EVENT_ALL && (id & HV_DBG_QUEUED_EVENT_FLAG)) {
                 idx = id & ~HV_DBG_QUEUED_EVENT_FLAG;
                 if (idx >= i || d->results[idx].request != HV_ABI_REQ_EVENT_ADD ||
                     !hv_success(d->results[idx].status))
                     r->status = HV_STATUS_NOT_FOUND;
                 else
-                    put_le32(req + id_off, d->results[idx].id);
+                    hv_lib_put_le32(req + id_off, d->results[idx].id);
             }
-            r->id = get_le32(req + id_off);
+            r->id = hv_lib_get_le32(req + id_off);
         }
         if (hv_success(r->status))
             r->status = hv_abi_execute(hv, r->request, req, d->qe[i].len, &resp);
         if (r->request == HV_ABI_REQ_EVENT_ADD && hv_success(r->status) &&
             d->qe[i].len >= offsetof(struct hv_abi_event_add, id) + 4u)
-            r->id = get_le32(req + offsetof(struct hv_abi_event_add, id));
+            r->id = hv_lib_get_le32(req + offsetof(struct hv_abi_event_add, id));
     }
     d->result_count = d->queued;
     d->queued = 0;
